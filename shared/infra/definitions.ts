@@ -1,0 +1,89 @@
+/**
+ * The tables and buckets of the service, described once. The CDK app builds them in AWS and the
+ * embedded stack creates them in dynalite and s3rver from these same definitions.
+ */
+
+export interface TableDefinition {
+  /** Logical id in CDK and the base of the table name locally. */
+  readonly id: string;
+  /** The environment variable the functions read the table name from. */
+  readonly env: string;
+  readonly partitionKey: string;
+  readonly sortKey?: string;
+  /** Attribute holding an epoch-seconds expiry (DynamoDB TTL in AWS; a cleanup sweep locally). */
+  readonly ttlAttribute?: string;
+  readonly purpose: string;
+}
+
+export interface BucketDefinition {
+  readonly id: string;
+  readonly env: string;
+  /** Days after which objects expire (lifecycle rule); the result bucket's is a deploy setting. */
+  readonly expireAfterDays?: number;
+  readonly purpose: string;
+}
+
+export const TABLES = {
+  audiences: {
+    id: 'Audiences',
+    env: 'AUDIENCES_TABLE',
+    partitionKey: 'pk',
+    purpose:
+      "Partner catalogs, ingest locks and members keyed by HMAC-SHA256 of the identifier digest (one item a person a partner).",
+  },
+  jobs: {
+    id: 'Jobs',
+    env: 'JOBS_TABLE',
+    partitionKey: 'pk',
+    sortKey: 'sk',
+    ttlAttribute: 'expiresAt',
+    purpose: 'Lists, matches and ingest reports, partitioned by tenant so every read is scoped to its owner.',
+  },
+  ledger: {
+    id: 'Ledger',
+    env: 'LEDGER_TABLE',
+    partitionKey: 'pk',
+    sortKey: 'sk',
+    ttlAttribute: 'expiresAt',
+    purpose: 'Privacy budget per advertiser and partner, the audit trail, and matched-set digests for difference checks.',
+  },
+} as const satisfies Record<string, TableDefinition>;
+
+export const BUCKETS = {
+  uploads: {
+    id: 'Uploads',
+    env: 'UPLOADS_BUCKET',
+    expireAfterDays: 1,
+    purpose: 'Advertiser list uploads (hashed, or raw and deleted as soon as hashed). Expiry is the backstop.',
+  },
+  partnerDrops: {
+    id: 'PartnerDrops',
+    env: 'PARTNER_DROPS_BUCKET',
+    expireAfterDays: 1,
+    purpose: 'Partner audience files, deleted once ingested. Expiry is the backstop.',
+  },
+  results: {
+    id: 'Results',
+    env: 'RESULTS_BUCKET',
+    purpose: 'Aggregate results (JSON, CSV), ingest manifests of keyed digests and match shards.',
+  },
+} as const satisfies Record<string, BucketDefinition>;
+
+/** Object key layout inside the buckets; one place so handlers and infrastructure agree. */
+export const OBJECT_KEYS = {
+  hashedList: (tenantId: string, listId: string) => `lists/${tenantId}/${listId}.hashed`,
+  rawList: (tenantId: string, listId: string) => `raw/${tenantId}/${listId}`,
+  partnerDrop: (partnerId: string, audienceId: string) => `audiences/${partnerId}/${audienceId}.csv`,
+  resultJson: (tenantId: string, matchId: string) => `results/${tenantId}/${matchId}.json`,
+  resultCsv: (tenantId: string, matchId: string) => `results/${tenantId}/${matchId}.csv`,
+  shard: (matchId: string, shard: number) => `shards/${matchId}/${String(shard).padStart(3, '0')}.bin`,
+  tally: (matchId: string, shard: number) => `tallies/${matchId}/${String(shard).padStart(3, '0')}.json`,
+  manifest: (partnerId: string, segmentId: string, version: number) =>
+    `manifests/${partnerId}/${segmentId}/${version}.keys`,
+} as const;
+
+/** S3 prefixes that trigger functions. */
+export const TRIGGERS = {
+  rawListPrefix: 'raw/',
+  partnerDropPrefix: 'audiences/',
+} as const;

@@ -1,0 +1,45 @@
+/**
+ * The environment every function reads, validated once at init (fail fast with a clear message).
+ * The CDK app sets these variables; the embedded stack sets the same ones for its in-process
+ * handlers. Endpoints for s3rver and dynalite come from the SDK's own AWS_ENDPOINT_URL_* variables.
+ */
+import { z } from 'zod';
+import { BUCKETS, TABLES } from './definitions.ts';
+
+const bool = z
+  .enum(['true', 'false', '1', '0'])
+  .transform((v) => v === 'true' || v === '1');
+
+export const RuntimeConfigSchema = z.object({
+  [TABLES.audiences.env]: z.string().min(3),
+  [TABLES.jobs.env]: z.string().min(3),
+  [TABLES.ledger.env]: z.string().min(3),
+  [BUCKETS.uploads.env]: z.string().min(3),
+  [BUCKETS.partnerDrops.env]: z.string().min(3),
+  [BUCKETS.results.env]: z.string().min(3),
+  /** Where the pepper lives: a Secrets Manager secret id in AWS, a file in the embedded stack. */
+  PEPPER_SECRET_ID: z.string().min(1).optional(),
+  PEPPER_FILE: z.string().min(1).optional(),
+  /** Step Functions state machine for large matches (AWS); absent in the embedded stack. */
+  MATCH_STATE_MACHINE_ARN: z.string().optional(),
+  MIN_SEGMENT_SIZE: z.coerce.number().int().min(20).max(200).default(50),
+  MIN_LIST_SIZE: z.coerce.number().int().min(1).default(1000),
+  NOISE_ENABLED: bool.default(true),
+  EPSILON_PER_MATCH: z.coerce.number().positive().max(10).default(1),
+  EPSILON_BUDGET: z.coerce.number().positive().max(1000).default(10),
+  ROUNDING: z.coerce.number().int().min(1).max(1000).default(1),
+  RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
+  /** Shards a list is split into by hash prefix (a power of two). */
+  SHARD_COUNT: z.coerce.number().int().min(1).max(256).default(16),
+});
+
+export type RuntimeConfig = z.infer<typeof RuntimeConfigSchema>;
+
+export function readRuntimeConfig(env: NodeJS.ProcessEnv = process.env): RuntimeConfig {
+  const parsed = RuntimeConfigSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new Error(`Invalid function configuration: ${problems}`);
+  }
+  return parsed.data;
+}
