@@ -36,4 +36,33 @@ export interface AudienceSnapshot {
   segments: readonly SegmentInfo[];
   /** Distinct members across all segments of this snapshot (the partner base). */
   baseSize: number;
+  /** The pepper key id the partner's members are keyed with (rotation flips it). */
+  keyId?: string;
+  /**
+   * An upper bound on the segments one member of the partner's whole base is in: the noise
+   * sensitivity. A bound over the base, not the list, so the scale itself reveals nothing.
+   */
+  maxSegmentsPerMember?: number;
+}
+
+/** A segment version replaced by a newer one, kept until no running match can still read it. */
+export interface RetiredVersion {
+  segmentId: string;
+  version: number;
+  retiredAt: string;
+}
+
+/** The stored catalog of one partner: what snapshots are cut from. */
+export interface PartnerCatalog {
+  partnerId: string;
+  profile: Profile;
+  keyId: string;
+  segments: SegmentInfo[];
+  baseSize: number;
+  /** Upper bound on segments per member; only ever raised by ingest (see AudienceSnapshot). */
+  maxSegmentsPerMember: number;
+  /** Optimistic-concurrency revision: every write expects the one it read. */
+  revision: number;
+  retired: RetiredVersion[];
+  updatedAt: string;
 }

@@ -2,7 +2,8 @@
  * Ports: the narrow interfaces the domain core needs from the outside world. Adapters under
  * shared/adapters implement them (in memory, DynamoDB, S3); the domain never imports the AWS SDK.
  */
-import type { AudienceSnapshot } from './model.ts';
+import type { JobRecord } from './jobs.ts';
+import type { AudienceSnapshot, PartnerCatalog } from './model.ts';
 
 /**
  * Turns an identifier digest (32 bytes of SHA-256) into the key stored at rest: HMAC-SHA256 under
@@ -28,3 +29,115 @@ export interface AudienceStore {
 
 /** A source of uniformly random 32-bit words from a cryptographic generator. */
 export type RandomWords = (count: number) => Uint32Array;
+
+/** One member of a partner's audience: its key and its `segmentId#version` tokens. */
+export interface MemberRecord {
+  key: string;
+  tokens: readonly string[];
+}
+
+/** What partner ingest needs beyond reading: catalogs, member records and a per-partner lock. */
+export interface AudienceWriter {
+  readCatalog(partnerId: string): Promise<PartnerCatalog | undefined>;
+  /** Writes the catalog if its stored revision is still `expectedRevision` (0 = absent); false otherwise. */
+  writeCatalog(catalog: PartnerCatalog, expectedRevision: number): Promise<boolean>;
+  readMembers(partnerId: string, keyId: string, keys: readonly string[]): Promise<Map<string, readonly string[]>>;
+  /** Puts each record; a record with no tokens is deleted. */
+  writeMembers(partnerId: string, keyId: string, records: readonly MemberRecord[]): Promise<void>;
+  /** Takes the partner's ingest lock for `ttlSeconds`, or returns false when another holder has it. */
+  acquireLock(partnerId: string, owner: string, ttlSeconds: number): Promise<boolean>;
+  /** Adds a partner to the registry GET /v1/partners lists. */
+  registerPartner(partnerId: string): Promise<void>;
+  listPartners(): Promise<string[]>;
+  releaseLock(partnerId: string, owner: string): Promise<void>;
+}
+
+/** Object storage (S3): streaming reads, streaming multipart writes, short-lived presigned URLs. */
+export interface ObjectStore {
+  read(bucket: string, key: string): AsyncIterable<Uint8Array>;
+  readText(bucket: string, key: string): Promise<string | undefined>;
+  write(
+    bucket: string,
+    key: string,
+    body: string | Uint8Array | AsyncIterable<Uint8Array>,
+    contentType?: string,
+  ): Promise<void>;
+  delete(bucket: string, key: string): Promise<void>;
+  exists(bucket: string, key: string): Promise<boolean>;
+  list(bucket: string, prefix: string): Promise<string[]>;
+  /** A presigned PUT, valid at most 15 minutes. */
+  presignPut(bucket: string, key: string, expiresInSeconds: number, contentType: string): Promise<string>;
+  /** A presigned GET, valid at most 15 minutes, downloading as `filename`. */
+  presignGet(bucket: string, key: string, expiresInSeconds: number, filename: string): Promise<string>;
+}
+
+/** The longest any presigned URL lives (PRODUCT.md: at most 15 minutes). */
+export const MAX_PRESIGN_SECONDS = 900;
+
+type JobKind = JobRecord['kind'];
+type JobOf<K extends JobKind> = Extract<JobRecord, { kind: K }>;
+
+/** Lists, matches and audience uploads, always addressed through their owning tenant. */
+export interface JobStore {
+  create(record: JobRecord): Promise<void>;
+  get<K extends JobKind>(kind: K, tenantId: string, id: string): Promise<JobOf<K> | undefined>;
+  /** Patches fields; when `expectedStatus` is given, only if the stored status is one of them. */
+  update<K extends JobKind>(
+    kind: K,
+    tenantId: string,
+    id: string,
+    patch: Partial<JobOf<K>>,
+    expectedStatus?: readonly string[],
+  ): Promise<boolean>;
+  list<K extends JobKind>(kind: K, tenantId: string, limit?: number): Promise<JobOf<K>[]>;
+  /** Counts one more finished shard of a match, atomically (shards finish concurrently). */
+  shardDone(tenantId: string, matchId: string): Promise<void>;
+}
+
+/** The privacy budget of one advertiser against one partner. */
+export interface BudgetState {
+  epsilonSpent: number;
+  epsilonBudget: number;
+}
+
+/** One line of the audit trail: a match, its privacy parameters and its spend. */
+export interface AuditEntry {
+  tenantId: string;
+  matchId: string;
+  partnerId: string;
+  at: string;
+  event: 'match-released' | 'match-refused' | 'match-replayed';
+  k: number;
+  epsilonSpent: number;
+  epsilonLeft: number | null;
+  noise: string;
+  rounding: string;
+  suppressedSegments: number;
+  differenceSuppressed: number;
+  code?: string;
+}
+
+/** Budgets and the audit trail. Spending is atomic under concurrency and never refills. */
+export interface Ledger {
+  budget(advertiserId: string, partnerId: string, epsilonBudget: number): Promise<BudgetState>;
+  /**
+   * Spends `epsilon` for `matchId` if the budget allows, atomically; spending again for the same
+   * match is a no-op that returns the state. Throws DomainError 'privacy-budget-exhausted' otherwise.
+   */
+  spend(advertiserId: string, partnerId: string, matchId: string, epsilon: number, epsilonBudget: number): Promise<BudgetState>;
+  audit(entry: AuditEntry): Promise<void>;
+  auditTrail(tenantId: string, limit?: number): Promise<AuditEntry[]>;
+}
+
+/** Starts the match pipeline (split, shards, reduce): Step Functions in AWS, worker threads locally. */
+export interface MatchRunner {
+  start(job: { tenantId: string; matchId: string }): Promise<void>;
+}
+
+/** The narrow logger the use cases take. Messages and fields never carry personal data. */
+export interface DomainLogger {
+  debug(message: string, fields?: Record<string, unknown>): void;
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+}

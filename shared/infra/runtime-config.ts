@@ -4,6 +4,7 @@
  * handlers. Endpoints for s3rver and dynalite come from the SDK's own AWS_ENDPOINT_URL_* variables.
  */
 import { z } from 'zod';
+import { type PrivacySettings, parsePrivacySettings } from '../domain/privacy/privacy-params.ts';
 import { BUCKETS, TABLES } from './definitions.ts';
 
 const bool = z
@@ -27,13 +28,31 @@ export const RuntimeConfigSchema = z.object({
   NOISE_ENABLED: bool.default(true),
   EPSILON_PER_MATCH: z.coerce.number().positive().max(10).default(1),
   EPSILON_BUDGET: z.coerce.number().positive().max(1000).default(10),
-  ROUNDING: z.coerce.number().int().min(1).max(1000).default(1),
+  ROUNDING: z.enum(['none', 'nearest-5', 'nearest-10']).default('none'),
   RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
   /** Shards a list is split into by hash prefix (a power of two). */
   SHARD_COUNT: z.coerce.number().int().min(1).max(256).default(16),
+  /** Seconds a replaced segment version stays readable for matches that pinned it, before its sweep. */
+  RETIRE_GRACE_SECONDS: z.coerce.number().int().min(0).max(86_400).default(3_600),
+  /** Rows a partner file may hold (ingest groups members in memory). */
+  MAX_INGEST_ROWS: z.coerce.number().int().min(1).default(5_000_000),
 });
 
 export type RuntimeConfig = z.infer<typeof RuntimeConfigSchema>;
+
+/** The deployment's privacy settings, as the domain core takes them. */
+export function privacySettingsOf(config: RuntimeConfig): PrivacySettings {
+  return parsePrivacySettings({
+    minSegmentSize: config.MIN_SEGMENT_SIZE,
+    minListSize: config.MIN_LIST_SIZE,
+    noise: {
+      enabled: config.NOISE_ENABLED,
+      epsilonPerMatch: config.EPSILON_PER_MATCH,
+      budgetPerPartner: config.EPSILON_BUDGET,
+    },
+    rounding: config.ROUNDING,
+  });
+}
 
 export function readRuntimeConfig(env: NodeJS.ProcessEnv = process.env): RuntimeConfig {
   const parsed = RuntimeConfigSchema.safeParse(env);

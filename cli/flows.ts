@@ -1,0 +1,188 @@
+/** The CLI's user flows over the HTTP API: partner upload, match (hash locally, upload, wait, download). */
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { Readable } from 'node:stream';
+import type { Encoding, IdentifierKind, Profile } from '../shared/domain/model.ts';
+import type { ListSummary, MatchResult } from '../shared/domain/result/result-schema.ts';
+import { type ApiClient, ApiError, downloadFrom, type UploadTicket, uploadTo } from './api-client.ts';
+import { hashingClassifier } from './hash-command.ts';
+import { hashedLines } from '../shared/domain/lists/hashed-lines.ts';
+import { progressBar } from './render.ts';
+import { createListSummary } from '../shared/domain/lists/list-summary.ts';
+
+export interface SegmentDeclaration {
+  segmentId: string;
+  name: string;
+  description?: string;
+}
+
+export interface IngestReportView {
+  audienceId: string;
+  status: 'AWAITING_UPLOAD' | 'INGESTING' | 'SUCCEEDED' | 'FAILED';
+  report?: {
+    rowsRead: number;
+    accepted: number;
+    rejected: number;
+    duplicates: number;
+    rejectedByRule: Record<string, { count: number; rows: number[] }>;
+    segments: { segmentId: string; members: number; version: number }[];
+  };
+  code?: string;
+  detail?: string;
+}
+
+export interface MatchView {
+  matchId: string;
+  status: 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED';
+  partnerId: string;
+  listId: string;
+  progress: { phase: string; percent: number; shardsDone: number; shardsTotal: number };
+  code?: string;
+  detail?: string;
+  result?: MatchResult;
+  createdAt: string;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function poll<T>(read: () => Promise<T>, done: (v: T) => boolean, onTick?: (v: T) => void, timeoutMs = 30 * 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (let delay = 100; ; delay = Math.min(delay * 1.5, 1_000)) {
+    const value = await read();
+    onTick?.(value);
+    if (done(value)) return value;
+    if (Date.now() > deadline) throw new ApiError(0, 'timeout', 'Gave up waiting; the job may still finish: check its status later.');
+    await sleep(delay);
+  }
+}
+
+/** Declares segments, uploads the members file, waits for the ingest report. */
+export async function uploadPartnerAudience(
+  client: ApiClient,
+  input: { partnerId: string; profile: Profile; segments: SegmentDeclaration[]; source: { file: string } | { text: string } },
+): Promise<IngestReportView> {
+  const { audienceId, upload } = await client.post<{ audienceId: string; upload: UploadTicket }>(
+    `/v1/partners/${encodeURIComponent(input.partnerId)}/audiences`,
+    { profile: input.profile, segments: input.segments.map((s) => ({ description: '', ...s })) },
+  );
+  await uploadTo(upload, input.source);
+  return poll(
+    () => client.get<IngestReportView>(`/v1/partners/${encodeURIComponent(input.partnerId)}/audiences/${audienceId}`),
+    (v) => v.status === 'SUCCEEDED' || v.status === 'FAILED',
+  );
+}
+
+export interface MatchOptions {
+  partnerId: string;
+  /** A path, or text (the demo). */
+  list: { file: string } | { text: string };
+  /** Hash locally (default) or upload raw to be hashed server-side. */
+  raw?: boolean;
+  kind?: IdentifierKind;
+  encoding?: Encoding;
+  region?: string;
+  column?: string;
+  minSegmentSize?: number;
+  quiet?: boolean;
+}
+
+export interface MatchOutcome {
+  match: MatchView;
+  listSummary?: ListSummary;
+}
+
+/** The whole advertiser flow: hash locally, upload the hashes, start the match, wait for it. */
+export async function runMatch(client: ApiClient, options: MatchOptions): Promise<MatchOutcome> {
+  const { partners } = await client.get<{ partners: { partnerId: string; profile: Profile }[] }>('/v1/partners');
+  const partner = partners.find((p) => p.partnerId === options.partnerId);
+  if (!partner) throw new ApiError(404, 'partner-not-found', `No partner ${options.partnerId}; \`onboard partners\` lists them.`);
+  const kind = options.kind ?? 'email';
+  const dir = await mkdtemp(join(tmpdir(), 'onboard-match-'));
+  try {
+    let listSummary: ListSummary | undefined;
+    let upload: { file: string } | { text: string } = options.list;
+    if (!options.raw) {
+      // Raw identifiers never leave this machine: only their hashes are uploaded.
+      const hashedFile = join(dir, 'hashed.txt');
+      const out = createWriteStream(hashedFile);
+      const input = 'file' in options.list ? createReadStream(options.list.file) : Readable.from([options.list.text]);
+      const summary = createListSummary();
+      const bar = options.quiet ? undefined : progressBar('hashing ');
+      const totalBytes = 'file' in options.list ? (await stat(options.list.file)).size : Buffer.byteLength(options.list.text);
+      let seen = 0;
+      const counting = (async function* () {
+        for await (const chunk of input) {
+          seen += (chunk as Buffer | string).length;
+          yield chunk as Uint8Array;
+          bar?.update(seen / Math.max(1, totalBytes));
+        }
+      })();
+      const classify = hashingClassifier({
+        profile: partner.profile,
+        kind,
+        ...(options.encoding ? { encoding: options.encoding } : {}),
+        ...(options.region ? { region: options.region as never } : {}),
+      });
+      const lines = hashedLines(counting, { classify, kind, summary, ...(options.column ? { column: options.column } : {}) });
+      for await (const chunk of lines) {
+        if (!out.write(chunk)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
+      }
+      listSummary = summary.snapshot();
+      await new Promise<void>((resolve, reject) => out.end((e?: Error | null) => (e ? reject(e) : resolve())));
+      bar?.done(`${listSummary.rows.toLocaleString('en-US')} rows, ${listSummary.valid.toLocaleString('en-US')} valid`);
+      upload = { file: hashedFile };
+    }
+    const created = await client.post<{ listId: string; upload: UploadTicket }>('/v1/lists', {
+      format: options.raw ? 'raw' : 'hashed',
+      profile: partner.profile,
+      kind,
+      ...(options.encoding ? { encoding: options.encoding } : {}),
+      ...(options.region ? { region: options.region } : {}),
+      ...(options.column ? { column: options.column } : {}),
+      ...(listSummary ? { summary: listSummary } : {}),
+    });
+    await uploadTo(created.upload, upload);
+    if (options.raw) {
+      await poll(
+        () => client.get<{ status: string; errorCode?: string }>(`/v1/lists/${created.listId}`),
+        (l) => l.status === 'READY' || l.status === 'FAILED',
+      );
+    }
+    const started = await client.post<{ matchId: string }>('/v1/matches', {
+      listId: created.listId,
+      partnerId: options.partnerId,
+      ...(options.minSegmentSize ? { minSegmentSize: options.minSegmentSize } : {}),
+    });
+    const match = await waitForMatch(client, started.matchId, options.quiet);
+    return { match, ...(listSummary ? { listSummary } : {}) };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+export async function waitForMatch(client: ApiClient, matchId: string, quiet = false): Promise<MatchView> {
+  const bar = quiet ? undefined : progressBar('matching');
+  const match = await poll(
+    () => client.get<MatchView>(`/v1/matches/${matchId}`),
+    (m) => m.status === 'SUCCEEDED' || m.status === 'FAILED',
+    (m) => bar?.update(m.progress.percent / 100, m.progress.phase),
+  );
+  bar?.done(match.status.toLowerCase());
+  return match;
+}
+
+/** Downloads the anonymized audience files (CSV and JSON) of a match into `outBase`.{csv,json}. */
+export async function downloadResult(client: ApiClient, matchId: string, outBase: string): Promise<string[]> {
+  mkdirSync(dirname(outBase), { recursive: true });
+  const written: string[] = [];
+  for (const format of ['csv', 'json'] as const) {
+    const { url } = await client.get<{ url: string }>(`/v1/matches/${matchId}/download?format=${format}`);
+    const path = `${outBase}.${format}`;
+    await writeFile(path, await downloadFrom(url));
+    written.push(path);
+  }
+  return written;
+}

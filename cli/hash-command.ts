@@ -1,0 +1,47 @@
+/**
+ * `onboard hash`: stdin to stdout, no network. One identifier a line in, one hash a line out (an
+ * empty line where invalid), or a CSV with its identifier column replaced; a summary on stderr.
+ */
+import type { Readable, Writable } from 'node:stream';
+import { createNodeIdentifierHasher } from '../shared/adapters/node-sha256.ts';
+import type { IdentifierHasherOptions } from '../shared/domain/identifiers/hash.ts';
+import { hashList } from '../shared/domain/lists/hash-list.ts';
+import { createListSummary, type ListSummaryAccumulator } from '../shared/domain/lists/list-summary.ts';
+import type { Classify } from '../shared/domain/lists/parse-list.ts';
+import type { IdentifierKind } from '../shared/domain/model.ts';
+
+export interface HashCommandOptions extends IdentifierHasherOptions {
+  column?: string;
+}
+
+/** The classifier the CLI, the web console and server-side hashing share: dedupe on the digest. */
+export function hashingClassifier(options: IdentifierHasherOptions): Classify {
+  const hasher = createNodeIdentifierHasher(options);
+  return (raw) => {
+    const out = hasher.hash(raw);
+    return out.ok ? { ok: true, key: out.encoded, output: out.encoded } : { ok: false, reason: out.reason };
+  };
+}
+
+/** Streams `input` to `output` hashed; returns the summary. Honours back-pressure. */
+export async function hashStream(
+  input: AsyncIterable<Uint8Array | string>,
+  output: Writable,
+  options: HashCommandOptions,
+  summary: ListSummaryAccumulator = createListSummary(),
+) {
+  const chunks = hashList(input, {
+    classify: hashingClassifier(options),
+    kind: options.kind as IdentifierKind,
+    summary,
+    ...(options.column ? { column: options.column } : {}),
+  });
+  for await (const chunk of chunks) {
+    if (!output.write(chunk)) await new Promise<void>((resolve) => output.once('drain', () => resolve()));
+  }
+  return summary.snapshot();
+}
+
+export async function runHashCommand(options: HashCommandOptions, stdin: Readable, stdout: Writable) {
+  return hashStream(stdin, stdout, options);
+}

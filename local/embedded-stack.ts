@@ -1,0 +1,168 @@
+/**
+ * The embedded stack: the whole service on one machine. s3rver and dynalite on loopback, the
+ * buckets and tables from the CDK definitions, the Lambda handlers behind a local HTTP API,
+ * S3 object-created events delivered to the same functions, and matches run on worker threads.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Role } from '../shared/domain/principal.ts';
+import { BUCKETS, TRIGGERS } from '../shared/infra/definitions.ts';
+import { type DevToken, DevTokens } from './dev-tokens.ts';
+import { startEmbeddedInfra } from './embedded-infra.ts';
+import { startHttpBridge } from './http-bridge.ts';
+import { LocalMatchRunner, ShardWorkerPool } from './local-runner.ts';
+
+export interface EmbeddedStackOptions {
+  /** Where data lives; default `.onboard/` in the working directory (gitignored). */
+  dataDir?: string;
+  /** DynamoDB data in memory and S3 objects removed on stop: for tests. */
+  ephemeral?: boolean;
+  /** API port; 0 picks a free one. */
+  port?: number;
+  /** Extra function environment (privacy settings, shard count...). */
+  env?: Record<string, string>;
+  /** Shard worker threads. */
+  workers?: number;
+}
+
+export interface EmbeddedStack {
+  apiUrl: string;
+  s3Endpoint: string;
+  dynamoEndpoint: string;
+  dataDir: string;
+  tokens: DevTokens;
+  env: Record<string, string>;
+  /** A dev token for a tenant and role (issued if new). */
+  token(tenantId: string, role: Role): string;
+  /** Resolves when no S3 event or match is still being processed. */
+  idle(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export const DEFAULT_DATA_DIR = '.onboard';
+export const STACK_FILE = 'stack.json';
+
+export async function startEmbeddedStack(options: EmbeddedStackOptions = {}): Promise<EmbeddedStack> {
+  const dataDir = resolve(options.dataDir ?? DEFAULT_DATA_DIR);
+  mkdirSync(dataDir, { recursive: true });
+  const infra = await startEmbeddedInfra({
+    dataDir,
+    inMemory: options.ephemeral ?? false,
+    resetOnClose: options.ephemeral ?? false,
+  });
+  const env = {
+    POWERTOOLS_SERVICE_NAME: 'onboard',
+    POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'INFO',
+    ...infra.env,
+    ...options.env,
+  };
+  // The handlers read their configuration from the environment, as in Lambda.
+  Object.assign(process.env, env);
+  const { resetAwsClients } = await import('../shared/adapters/aws-clients.ts');
+  const { resetRuntime, useLocalMatchRunner, useCaseContext } = await import('../shared/adapters/runtime.ts');
+  resetAwsClients();
+  resetRuntime();
+
+  const [api, ingest, listUpload, split, reduce, pipeline] = await Promise.all([
+    import('../lambdas/api.ts'),
+    import('../lambdas/ingest.ts'),
+    import('../lambdas/list-upload.ts'),
+    import('../lambdas/match-split.ts'),
+    import('../lambdas/match-reduce.ts'),
+    import('../shared/use-cases/match-pipeline.ts'),
+  ]);
+
+  const pool = new ShardWorkerPool(options.workers, { ...process.env });
+  const runner = new LocalMatchRunner(pool, split.handler, reduce.handler, (job, error) =>
+    pipeline.failMatch(useCaseContext(), job, error),
+  );
+  useLocalMatchRunner(runner);
+
+  // S3 notifications: object-created under a trigger prefix invokes the function, as in the CDK app.
+  const events = new Set<Promise<void>>();
+  const bucketOf = (id: string) => infra.env[Object.values(BUCKETS).find((b) => b.id === id)?.env as string];
+  const targets = [
+    { bucket: bucketOf(BUCKETS.uploads.id), prefix: TRIGGERS.rawListPrefix, handler: listUpload.handler },
+    { bucket: bucketOf(BUCKETS.partnerDrops.id), prefix: TRIGGERS.partnerDropPrefix, handler: ingest.handler },
+  ];
+  infra.s3Server.on('event', (event: { Records: { eventName: string; s3: { bucket: { name: string }; object: { key: string; size?: number; eTag?: string } } }[] }) => {
+    for (const record of event.Records) {
+      if (!record.eventName.startsWith('ObjectCreated:')) continue;
+      const target = targets.find((t) => t.bucket === record.s3.bucket.name && record.s3.object.key.startsWith(t.prefix));
+      if (!target) continue;
+      const delivery = target
+        .handler(s3Event(record.eventName, record.s3.bucket.name, record.s3.object))
+        .catch((error: unknown) => {
+          process.stderr.write(`embedded stack: S3 event handler failed: ${error instanceof Error ? error.name : 'error'}\n`);
+        })
+        .finally(() => events.delete(delivery));
+      events.add(delivery);
+    }
+  });
+
+  const tokens = options.ephemeral ? new DevTokens() : DevTokens.loadOrCreate(join(dataDir, 'dev-tokens.json'));
+  const http = await startHttpBridge(api.handler, tokens, options.port ?? 0);
+
+  const stack: EmbeddedStack = {
+    apiUrl: http.url,
+    s3Endpoint: infra.s3Endpoint,
+    dynamoEndpoint: infra.dynamoEndpoint,
+    dataDir,
+    tokens,
+    env,
+    token: (tenantId, role) => (tokens.find(tenantId, role) ?? tokens.issue(tenantId, role)).token,
+    async idle() {
+      for (;;) {
+        await runner.idle();
+        if (events.size === 0) break;
+        await Promise.allSettled([...events]);
+      }
+    },
+    async stop() {
+      await stack.idle();
+      useLocalMatchRunner(undefined);
+      await http.close();
+      await pool.close();
+      await infra.stop();
+      resetAwsClients();
+      resetRuntime();
+    },
+  };
+  if (!options.ephemeral) {
+    writeFileSync(join(dataDir, STACK_FILE), JSON.stringify({ apiUrl: http.url, pid: process.pid, tokens: tokens.all() }, null, 2), {
+      mode: 0o600,
+    });
+  }
+  return stack;
+}
+
+function s3Event(eventName: string, bucket: string, object: { key: string; size?: number; eTag?: string }) {
+  return {
+    Records: [
+      {
+        eventVersion: '2.1',
+        eventSource: 'aws:s3',
+        awsRegion: 'us-east-1',
+        eventTime: new Date().toISOString(),
+        eventName,
+        userIdentity: { principalId: 'EMBEDDED' },
+        requestParameters: { sourceIPAddress: '127.0.0.1' },
+        responseElements: { 'x-amz-request-id': 'EMBEDDED', 'x-amz-id-2': 'EMBEDDED' },
+        s3: {
+          s3SchemaVersion: '1.0',
+          configurationId: 'embedded',
+          bucket: { name: bucket, ownerIdentity: { principalId: 'EMBEDDED' }, arn: `arn:aws:s3:::${bucket}` },
+          object: {
+            // S3 events carry URL-encoded keys; the handlers decode them.
+            key: encodeURIComponent(object.key).replace(/%2F/g, '/'),
+            size: object.size ?? 0,
+            eTag: object.eTag ?? '',
+            sequencer: Date.now().toString(16).toUpperCase(),
+          },
+        },
+      },
+    ],
+  };
+}
+
+export type { DevToken };

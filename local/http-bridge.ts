@@ -1,0 +1,117 @@
+/**
+ * A local HTTP server that speaks to the API function the way API Gateway HTTP API does: it turns
+ * each request into a payload v2 event, checks the bearer token as the JWT authorizer would (here
+ * against dev tokens) and puts the claims where the authorizer puts them.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { ROLE_CLAIM, TENANT_CLAIM } from '../shared/api/http-handler.ts';
+import { ROUTES } from '../shared/api/routes.ts';
+import type { DevTokens } from './dev-tokens.ts';
+
+const MAX_REQUEST_BYTES = 1024 * 1024;
+
+type ApiHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyResultV2>;
+
+/** Routes without roles are public, as they have no authorizer in the CDK app. */
+const isPublic = (method: string, path: string) =>
+  path === '/v1/openapi.json' ||
+  ROUTES.some(
+    (r) => !r.roles && r.method === method && new RegExp(`^${r.path.replace(/\{\w+\}/g, '[^/]+')}$`).test(path),
+  );
+
+async function readBody(req: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_REQUEST_BYTES) throw new Error('request too large');
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+export async function startHttpBridge(
+  handler: ApiHandler,
+  tokens: DevTokens,
+  port = 0,
+  host = '127.0.0.1',
+): Promise<{ url: string; server: Server; close(): Promise<void> }> {
+  const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
+    const send = (status: number, headers: Record<string, string>, body: string) => {
+      res.writeHead(status, headers);
+      res.end(body);
+    };
+    try {
+      const url = new URL(req.url ?? '/', `http://${host}`);
+      const method = (req.method ?? 'GET').toUpperCase();
+      const headers: Record<string, string> = {};
+      for (const [name, value] of Object.entries(req.headers)) {
+        if (typeof value === 'string') headers[name.toLowerCase()] = value;
+        else if (Array.isArray(value)) headers[name.toLowerCase()] = value.join(',');
+      }
+      let claims: Record<string, string> | undefined;
+      if (!isPublic(method, url.pathname.replace(/\/+$/, ''))) {
+        const bearer = /^Bearer\s+(\S+)$/i.exec(headers.authorization ?? '')?.[1];
+        const found = bearer ? tokens.resolve(bearer) : undefined;
+        if (!found) {
+          // What API Gateway's JWT authorizer answers before the function is ever invoked.
+          send(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer' }, '{"message":"Unauthorized"}');
+          return;
+        }
+        claims = { [TENANT_CLAIM]: found.tenantId, [ROLE_CLAIM]: found.role, sub: found.token.slice(-8) };
+      }
+      const body = await readBody(req);
+      const query: Record<string, string> = {};
+      for (const [k, v] of url.searchParams) query[k] = query[k] ? `${query[k]},${v}` : v;
+      const now = new Date();
+      const event = {
+        version: '2.0',
+        routeKey: '$default',
+        rawPath: url.pathname,
+        rawQueryString: url.search.slice(1),
+        headers,
+        ...(url.search ? { queryStringParameters: query } : {}),
+        requestContext: {
+          accountId: 'local',
+          apiId: 'embedded',
+          domainName: headers.host ?? host,
+          domainPrefix: 'embedded',
+          http: {
+            method,
+            path: url.pathname,
+            protocol: `HTTP/${req.httpVersion}`,
+            sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+            userAgent: headers['user-agent'] ?? '',
+          },
+          requestId: randomUUID(),
+          routeKey: '$default',
+          stage: '$default',
+          time: now.toUTCString(),
+          timeEpoch: now.getTime(),
+          ...(claims ? { authorizer: { jwt: { claims, scopes: [] } } } : {}),
+        },
+        ...(body.length ? { body: body.toString('utf8') } : {}),
+        isBase64Encoded: false,
+      } as APIGatewayProxyEventV2;
+      const result = (await handler(event)) as APIGatewayProxyStructuredResultV2;
+      const outHeaders: Record<string, string> = {};
+      for (const [k, v] of Object.entries(result.headers ?? {})) outHeaders[k] = String(v);
+      send(result.statusCode ?? 200, outHeaders, result.body ?? '');
+    } catch {
+      send(500, { 'content-type': 'application/problem+json' }, JSON.stringify({ status: 500, code: 'internal', title: 'Internal Server Error', detail: 'The local API bridge failed.' }));
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(port, host, resolve));
+  const address = server.address() as AddressInfo;
+  return {
+    url: `http://${host}:${address.port}`,
+    server,
+    close: () => new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+  };
+}

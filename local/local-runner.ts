@@ -1,0 +1,113 @@
+/**
+ * The embedded stack's MatchRunner: the Step Functions flow (split, a map over shards, reduce)
+ * run by the same Lambda handlers, with shards matched in parallel on worker threads.
+ */
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import type { MatchRunner } from '../shared/domain/ports.ts';
+import { DomainError, DOMAIN_ERROR_CODES, type DomainErrorCode } from '../shared/domain/errors.ts';
+
+type Job = { tenantId: string; matchId: string };
+type ShardJob = Job & { shard: number };
+type Handler<I, O> = (event: I) => Promise<O>;
+
+interface Pending {
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
+}
+
+/** A fixed pool of worker threads running the match-shard handler. */
+export class ShardWorkerPool {
+  private readonly workers: { worker: Worker; ready: Promise<void> }[] = [];
+  private readonly pending = new Map<number, Pending>();
+  private readonly idle: Worker[] = [];
+  private readonly queue: { job: ShardJob; pending: Pending }[] = [];
+  private nextId = 0;
+
+  constructor(size = Math.max(1, Math.min(2, availableParallelism())), env: NodeJS.ProcessEnv = process.env) {
+    for (let i = 0; i < size; i++) {
+      const worker = new Worker(new URL('./shard-worker.mjs', import.meta.url), { env: { ...env }, stdout: true, stderr: true });
+      // Forward worker logs through this process's streams, so they are captured like the rest.
+      worker.stdout.on('data', (chunk) => process.stdout.write(chunk));
+      worker.stderr.on('data', (chunk) => process.stderr.write(chunk));
+      const ready = new Promise<void>((resolve, reject) => {
+        worker.on('message', (message: { ready?: boolean; id?: number; ok?: boolean; result?: unknown; error?: { code?: string; detail?: string; message: string } }) => {
+          if (message.ready) {
+            resolve();
+            this.release(worker);
+            return;
+          }
+          const p = this.pending.get(message.id as number);
+          this.pending.delete(message.id as number);
+          this.release(worker);
+          if (!p) return;
+          if (message.ok) p.resolve(message.result);
+          else if (message.error?.code && DOMAIN_ERROR_CODES.includes(message.error.code as DomainErrorCode)) {
+            p.reject(new DomainError(message.error.code as DomainErrorCode, message.error.detail ?? message.error.message));
+          } else p.reject(new Error(message.error?.message ?? 'shard worker failed'));
+        });
+        worker.once('error', reject);
+      });
+      this.workers.push({ worker, ready });
+    }
+  }
+
+  private release(worker: Worker) {
+    const next = this.queue.shift();
+    if (next) this.dispatch(worker, next.job, next.pending);
+    else this.idle.push(worker);
+  }
+
+  private dispatch(worker: Worker, job: ShardJob, pending: Pending) {
+    const id = this.nextId++;
+    this.pending.set(id, pending);
+    worker.postMessage({ id, job });
+  }
+
+  run(job: ShardJob): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const pending = { resolve, reject };
+      const worker = this.idle.pop();
+      if (worker) this.dispatch(worker, job, pending);
+      else this.queue.push({ job, pending });
+    });
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled(this.workers.map((w) => w.ready));
+    await Promise.all(this.workers.map((w) => w.worker.terminate()));
+  }
+}
+
+export class LocalMatchRunner implements MatchRunner {
+  private readonly running = new Set<Promise<void>>();
+
+  constructor(
+    private readonly pool: ShardWorkerPool,
+    private readonly split: Handler<Job, Job & { shards: number[] }>,
+    private readonly reduce: Handler<Job, unknown>,
+    private readonly fail: (job: Job, error: unknown) => Promise<void>,
+  ) {}
+
+  async start(job: Job): Promise<void> {
+    // Like StartExecution: accepted now, run in the background.
+    const run = this.run(job).finally(() => this.running.delete(run));
+    this.running.add(run);
+  }
+
+  private async run(job: Job): Promise<void> {
+    try {
+      const { shards } = await this.split(job);
+      await Promise.all(shards.map((shard) => this.pool.run({ ...job, shard })));
+      await this.reduce(job);
+    } catch (error) {
+      // The state machine's Catch: mark the match FAILED (split already did if it failed there).
+      await this.fail(job, error).catch(() => undefined);
+    }
+  }
+
+  /** Resolves when every match started so far has finished. */
+  async idle(): Promise<void> {
+    while (this.running.size > 0) await Promise.allSettled([...this.running]);
+  }
+}

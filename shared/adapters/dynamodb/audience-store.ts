@@ -1,0 +1,196 @@
+/**
+ * Partner audiences in DynamoDB (the Audiences table, partition key `pk` only):
+ * - `catalog#{partnerId}`: the catalog (profile, key id, segments with their current versions,
+ *   base size, retired versions awaiting sweep), written with an optimistic revision check;
+ * - `member#{partnerId}#{keyId}#{key}`: one item a person, `s` = string set of
+ *   `segmentId#version` tokens, where key = base64url HMAC-SHA256(pepper, digest);
+ * - `lock#{partnerId}`: the ingest lock, expiring so a crashed ingest cannot wedge a partner.
+ * A segment is replaced by writing tokens of a new version and then flipping the catalog: a
+ * reader filters tokens by the versions of the snapshot it pinned, so it never sees a mix.
+ */
+import {
+  type AttributeValue,
+  ConditionalCheckFailedException,
+  DeleteItemCommand,
+  type DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
+import type { AudienceSnapshot, PartnerCatalog } from '../../domain/model.ts';
+import type { AudienceStore, AudienceWriter, MemberRecord } from '../../domain/ports.ts';
+import { type BatchOptions, type BatchStats, batchGetAll, batchWriteAll } from './batch.ts';
+
+const catalogPk = (partnerId: string) => `catalog#${partnerId}`;
+const memberPk = (partnerId: string, keyId: string, key: string) => `member#${partnerId}#${keyId}#${key}`;
+const REGISTRY_PK = 'partners';
+const lockPk = (partnerId: string) => `lock#${partnerId}`;
+
+export function snapshotOf(catalog: PartnerCatalog): AudienceSnapshot {
+  return {
+    partnerId: catalog.partnerId,
+    profile: catalog.profile,
+    keyId: catalog.keyId,
+    baseSize: catalog.baseSize,
+    maxSegmentsPerMember: catalog.maxSegmentsPerMember,
+    segments: catalog.segments.map((s) => ({ ...s })),
+  };
+}
+
+export class DynamoAudienceStore implements AudienceStore, AudienceWriter {
+  readonly stats: BatchStats = {
+    getRequests: 0,
+    getKeys: 0,
+    writeRequests: 0,
+    writeItems: 0,
+    retries: 0,
+  };
+
+  constructor(
+    private readonly client: DynamoDBClient,
+    private readonly table: string,
+    private readonly batch: BatchOptions = {},
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  async readCatalog(partnerId: string): Promise<PartnerCatalog | undefined> {
+    const out = await this.client.send(
+      new GetItemCommand({ TableName: this.table, Key: { pk: { S: catalogPk(partnerId) } }, ConsistentRead: true }),
+    );
+    const body = out.Item?.catalog?.S;
+    return body ? (JSON.parse(body) as PartnerCatalog) : undefined;
+  }
+
+  async writeCatalog(catalog: PartnerCatalog, expectedRevision: number): Promise<boolean> {
+    const item: Record<string, AttributeValue> = {
+      pk: { S: catalogPk(catalog.partnerId) },
+      revision: { N: String(catalog.revision) },
+      catalog: { S: JSON.stringify(catalog) },
+    };
+    try {
+      await this.client.send(
+        new PutItemCommand({
+          TableName: this.table,
+          Item: item,
+          ...(expectedRevision === 0
+            ? { ConditionExpression: 'attribute_not_exists(pk)' }
+            : {
+                ConditionExpression: 'revision = :expected',
+                ExpressionAttributeValues: { ':expected': { N: String(expectedRevision) } },
+              }),
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  async snapshot(partnerId: string): Promise<AudienceSnapshot | undefined> {
+    const catalog = await this.readCatalog(partnerId);
+    return catalog ? snapshotOf(catalog) : undefined;
+  }
+
+  async memberships(snapshot: AudienceSnapshot, keys: readonly string[]): Promise<ReadonlyArray<readonly string[]>> {
+    const keyId = snapshot.keyId ?? '';
+    const tokens = await this.readMembers(snapshot.partnerId, keyId, keys);
+    const pinned = new Set(snapshot.segments.map((s) => `${s.segmentId}#${s.version}`));
+    return keys.map((key) => {
+      const held = tokens.get(key);
+      if (!held) return [];
+      const segments: string[] = [];
+      for (const token of held) {
+        if (pinned.has(token)) segments.push(token.slice(0, token.lastIndexOf('#')));
+      }
+      return segments;
+    });
+  }
+
+  async readMembers(partnerId: string, keyId: string, keys: readonly string[]): Promise<Map<string, readonly string[]>> {
+    const prefix = memberPk(partnerId, keyId, '');
+    const unique = [...new Set(keys)];
+    const items = await batchGetAll(
+      this.client,
+      this.table,
+      unique.map((key) => ({ pk: { S: prefix + key } })),
+      'pk',
+      { ...this.batch, stats: this.stats },
+    );
+    const out = new Map<string, readonly string[]>();
+    for (const [pk, item] of items) out.set(pk.slice(prefix.length), item.s?.SS ?? []);
+    return out;
+  }
+
+  async writeMembers(partnerId: string, keyId: string, records: readonly MemberRecord[]): Promise<void> {
+    await batchWriteAll(
+      this.client,
+      this.table,
+      records.map((r) => {
+        const pk = { S: memberPk(partnerId, keyId, r.key) };
+        return r.tokens.length === 0
+          ? { DeleteRequest: { Key: { pk } } }
+          : { PutRequest: { Item: { pk, s: { SS: [...r.tokens] } } } };
+      }),
+      { ...this.batch, stats: this.stats },
+    );
+  }
+
+  async acquireLock(partnerId: string, owner: string, ttlSeconds: number): Promise<boolean> {
+    const nowSeconds = Math.floor(this.now().getTime() / 1000);
+    try {
+      await this.client.send(
+        new PutItemCommand({
+          TableName: this.table,
+          Item: {
+            pk: { S: lockPk(partnerId) },
+            owner: { S: owner },
+            expiresAt: { N: String(nowSeconds + ttlSeconds) },
+          },
+          // Free, expired (a crashed holder), or already ours.
+          ConditionExpression: 'attribute_not_exists(pk) OR expiresAt < :now OR #owner = :owner',
+          ExpressionAttributeNames: { '#owner': 'owner' },
+          ExpressionAttributeValues: { ':now': { N: String(nowSeconds) }, ':owner': { S: owner } },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  async registerPartner(partnerId: string): Promise<void> {
+    await this.client.send(
+      new UpdateItemCommand({
+        TableName: this.table,
+        Key: { pk: { S: REGISTRY_PK } },
+        UpdateExpression: 'ADD ids :id',
+        ExpressionAttributeValues: { ':id': { SS: [partnerId] } },
+      }),
+    );
+  }
+
+  async listPartners(): Promise<string[]> {
+    const out = await this.client.send(
+      new GetItemCommand({ TableName: this.table, Key: { pk: { S: REGISTRY_PK } }, ConsistentRead: true }),
+    );
+    return [...(out.Item?.ids?.SS ?? [])].sort();
+  }
+
+  async releaseLock(partnerId: string, owner: string): Promise<void> {
+    try {
+      await this.client.send(
+        new DeleteItemCommand({
+          TableName: this.table,
+          Key: { pk: { S: lockPk(partnerId) } },
+          ConditionExpression: '#owner = :owner',
+          ExpressionAttributeNames: { '#owner': 'owner' },
+          ExpressionAttributeValues: { ':owner': { S: owner } },
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
+  }
+}

@@ -1,0 +1,114 @@
+/**
+ * Lists, matches and audience uploads in the Jobs table: pk = `tenant#{tenantId}`,
+ * sk = `{kind}#{id}`. Every read names the tenant, so one tenant cannot address another's record.
+ */
+import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { JobRecord } from '../../domain/jobs.ts';
+import type { JobStore } from '../../domain/ports.ts';
+
+type Kind = JobRecord['kind'];
+type RecordOf<K extends Kind> = Extract<JobRecord, { kind: K }>;
+
+const idOf = (r: JobRecord) => (r.kind === 'list' ? r.listId : r.kind === 'match' ? r.matchId : r.audienceId);
+const keyOf = (kind: Kind, tenantId: string, id: string) => ({ pk: `tenant#${tenantId}`, sk: `${kind}#${id}` });
+
+export class DynamoJobStore implements JobStore {
+  private readonly doc: DynamoDBDocumentClient;
+
+  constructor(
+    client: DynamoDBClient,
+    private readonly table: string,
+    private readonly retentionDays = 30,
+  ) {
+    this.doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+  }
+
+  async create(record: JobRecord): Promise<void> {
+    const expiresAt = Math.floor(Date.now() / 1000) + this.retentionDays * 86_400;
+    await this.doc.send(
+      new PutCommand({
+        TableName: this.table,
+        Item: { ...keyOf(record.kind, record.tenantId, idOf(record)), expiresAt, record },
+        ConditionExpression: 'attribute_not_exists(pk)',
+      }),
+    );
+  }
+
+  async get<K extends Kind>(kind: K, tenantId: string, id: string): Promise<RecordOf<K> | undefined> {
+    const out = await this.doc.send(
+      new GetCommand({ TableName: this.table, Key: keyOf(kind, tenantId, id), ConsistentRead: true }),
+    );
+    return out.Item?.record as RecordOf<K> | undefined;
+  }
+
+  async update<K extends Kind>(
+    kind: K,
+    tenantId: string,
+    id: string,
+    patch: Partial<RecordOf<K>>,
+    expectedStatus?: readonly string[],
+  ): Promise<boolean> {
+    const names: Record<string, string> = { '#record': 'record' };
+    const values: Record<string, unknown> = {};
+    const sets: string[] = [];
+    let i = 0;
+    for (const [field, value] of Object.entries({ ...patch, updatedAt: new Date().toISOString() })) {
+      if (value === undefined) continue;
+      names[`#f${i}`] = field;
+      values[`:v${i}`] = value;
+      sets.push(`#record.#f${i} = :v${i}`);
+      i++;
+    }
+    let condition = 'attribute_exists(pk)';
+    if (expectedStatus?.length) {
+      names['#status'] = 'status';
+      const slots = expectedStatus.map((status, j) => {
+        values[`:s${j}`] = status;
+        return `:s${j}`;
+      });
+      condition += ` AND #record.#status IN (${slots.join(', ')})`;
+    }
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: keyOf(kind, tenantId, id),
+          UpdateExpression: `SET ${sets.join(', ')}`,
+          ConditionExpression: condition,
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  async shardDone(tenantId: string, matchId: string): Promise<void> {
+    await this.doc.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: keyOf('match', tenantId, matchId),
+        UpdateExpression: 'ADD #record.#progress.#done :one',
+        ExpressionAttributeNames: { '#record': 'record', '#progress': 'progress', '#done': 'shardsDone' },
+        ExpressionAttributeValues: { ':one': 1 },
+      }),
+    );
+  }
+
+  async list<K extends Kind>(kind: K, tenantId: string, limit = 100): Promise<RecordOf<K>[]> {
+    const out = await this.doc.send(
+      new QueryCommand({
+        TableName: this.table,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :kind)',
+        ExpressionAttributeValues: { ':pk': `tenant#${tenantId}`, ':kind': `${kind}#` },
+        Limit: limit,
+      }),
+    );
+    const records = (out.Items ?? []).map((i) => i.record as RecordOf<K>);
+    return records.sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+  }
+}

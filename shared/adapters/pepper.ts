@@ -1,0 +1,65 @@
+/**
+ * The pepper ring: secret keys for HMAC-SHA256 of identifier digests at rest (PRODUCT.md rule 6),
+ * each with a key id so a new key can be rolled in while old items are re-keyed.
+ * Stored as JSON `{ "current": "k1", "keys": { "k1": "<base64 32 bytes>" } }` in Secrets Manager
+ * (AWS) or in a generated 0600 file (embedded stack).
+ */
+import { createHmac, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { z } from 'zod';
+import type { AudienceKeyer } from '../domain/ports.ts';
+
+const PepperRingSchema = z.object({
+  current: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/),
+  keys: z.record(z.string(), z.string().base64()),
+});
+
+export interface PepperRing {
+  readonly current: string;
+  readonly keys: ReadonlyMap<string, Uint8Array>;
+}
+
+export function parsePepperRing(text: string): PepperRing {
+  const parsed = PepperRingSchema.parse(JSON.parse(text));
+  const keys = new Map(Object.entries(parsed.keys).map(([id, b64]) => [id, new Uint8Array(Buffer.from(b64, 'base64'))]));
+  const current = keys.get(parsed.current);
+  if (!current || current.length < 32) throw new Error(`pepper ring: current key ${parsed.current} missing or shorter than 32 bytes`);
+  return { current: parsed.current, keys };
+}
+
+export function serializePepperRing(ring: PepperRing): string {
+  const keys: Record<string, string> = {};
+  for (const [id, key] of ring.keys) keys[id] = Buffer.from(key).toString('base64');
+  return JSON.stringify({ current: ring.current, keys });
+}
+
+export function generatePepperRing(keyId = 'k1'): PepperRing {
+  return { current: keyId, keys: new Map([[keyId, new Uint8Array(randomBytes(32))]]) };
+}
+
+/** Reads the local pepper file, creating it (mode 0600) on first use. */
+export function loadOrCreatePepperFile(path: string): PepperRing {
+  if (!existsSync(path)) {
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, serializePepperRing(generatePepperRing()), { mode: 0o600 });
+  }
+  return parsePepperRing(readFileSync(path, 'utf8'));
+}
+
+export async function loadPepperSecret(client: SecretsManagerClient, secretId: string): Promise<PepperRing> {
+  const out = await client.send(new GetSecretValueCommand({ SecretId: secretId }));
+  if (!out.SecretString) throw new Error('pepper secret has no string value');
+  return parsePepperRing(out.SecretString);
+}
+
+/** HMAC-SHA256 keyer on node:crypto for one key of the ring. */
+export function hmacKeyer(ring: PepperRing, keyId: string = ring.current): AudienceKeyer {
+  const secret = ring.keys.get(keyId);
+  if (!secret) throw new Error(`pepper ring has no key ${keyId}`);
+  return {
+    keyId,
+    key: (digest) => createHmac('sha256', secret).update(digest).digest('base64url'),
+  };
+}

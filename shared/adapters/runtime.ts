@@ -1,0 +1,120 @@
+/**
+ * Composition root of the functions: config read and validated once at init, the AWS SDK clients
+ * and the adapters built once per process and reused across invocations.
+ */
+import { randomUUID } from 'node:crypto';
+import { Logger } from '@aws-lambda-powertools/logger';
+import type { UseCaseContext } from '../use-cases/context.ts';
+import type { PepperRing } from './pepper.ts';
+import type { PrivacySettings } from '../domain/privacy/privacy-params.ts';
+import type { AudienceKeyer, DomainLogger, JobStore, Ledger, MatchRunner, ObjectStore } from '../domain/ports.ts';
+import { privacySettingsOf, readRuntimeConfig, type RuntimeConfig } from '../infra/runtime-config.ts';
+import { awsClients } from './aws-clients.ts';
+import { DynamoAudienceStore } from './dynamodb/audience-store.ts';
+import { DynamoJobStore } from './dynamodb/job-store.ts';
+import { DynamoLedger } from './dynamodb/ledger.ts';
+import { hmacKeyer, loadOrCreatePepperFile, loadPepperSecret } from './pepper.ts';
+import { S3ObjectStore } from './s3/object-store.ts';
+import { StepFunctionsRunner } from './sfn/step-functions-runner.ts';
+
+export interface Runtime {
+  config: RuntimeConfig;
+  settings: PrivacySettings;
+  buckets: { uploads: string; partnerDrops: string; results: string };
+  jobs: JobStore;
+  audiences: DynamoAudienceStore;
+  objects: ObjectStore;
+  ledger: Ledger;
+  runner: MatchRunner;
+  logger: DomainLogger;
+  pepper(): Promise<PepperRing>;
+  keyer(keyId?: string): Promise<AudienceKeyer>;
+}
+
+let current: Runtime | undefined;
+let localRunner: MatchRunner | undefined;
+
+/** One Logger for the service; the incoming event is never logged. */
+export const logger = new Logger({ serviceName: 'onboard' });
+
+/** The embedded stack runs matches on worker threads instead of Step Functions. */
+/** The domain's narrow logger over Powertools; fields become structured keys. */
+export function domainLogger(base: Logger = logger): DomainLogger {
+  const at =
+    (level: 'debug' | 'info' | 'warn' | 'error') =>
+    (message: string, fields?: Record<string, unknown>) =>
+      fields ? base[level](message, fields) : base[level](message);
+  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+}
+
+export function useLocalMatchRunner(runner: MatchRunner | undefined): void {
+  localRunner = runner;
+}
+
+export function resetRuntime(): void {
+  current = undefined;
+}
+
+export function runtime(): Runtime {
+  if (current) return current;
+  const config = readRuntimeConfig();
+  const clients = awsClients();
+  let ring: Promise<PepperRing> | undefined;
+  const pepper = () => {
+    ring ??= config.PEPPER_SECRET_ID
+      ? loadPepperSecret(clients.secrets, config.PEPPER_SECRET_ID)
+      : config.PEPPER_FILE
+        ? Promise.resolve(loadOrCreatePepperFile(config.PEPPER_FILE))
+        : Promise.reject(new Error('Invalid function configuration: PEPPER_SECRET_ID or PEPPER_FILE is required'));
+    return ring;
+  };
+  const runner: MatchRunner = config.MATCH_STATE_MACHINE_ARN
+    ? new StepFunctionsRunner(clients.sfn, config.MATCH_STATE_MACHINE_ARN)
+    : {
+        start: (job) => {
+          if (!localRunner) throw new Error('No match runner: set MATCH_STATE_MACHINE_ARN or start the embedded stack');
+          return localRunner.start(job);
+        },
+      };
+  const built: Runtime = {
+    config,
+    settings: privacySettingsOf(config),
+    buckets: {
+      uploads: config.UPLOADS_BUCKET,
+      partnerDrops: config.PARTNER_DROPS_BUCKET,
+      results: config.RESULTS_BUCKET,
+    },
+    jobs: new DynamoJobStore(clients.dynamodb, config.JOBS_TABLE, config.RETENTION_DAYS),
+    audiences: new DynamoAudienceStore(clients.dynamodb, config.AUDIENCES_TABLE),
+    objects: new S3ObjectStore(clients.s3),
+    ledger: new DynamoLedger(clients.dynamodb, config.LEDGER_TABLE),
+    runner,
+    logger: domainLogger(),
+    pepper,
+    keyer: async (keyId) => hmacKeyer(await pepper(), keyId),
+  };
+  current = built;
+  return built;
+}
+
+/** The use cases' view of the runtime. */
+export function useCaseContext(): UseCaseContext {
+  const rt = runtime();
+  return {
+    settings: rt.settings,
+    buckets: rt.buckets,
+    jobs: rt.jobs,
+    audiences: rt.audiences,
+    objects: rt.objects,
+    ledger: rt.ledger,
+    runner: rt.runner,
+    logger: rt.logger,
+    keyer: rt.keyer,
+    shardCount: rt.config.SHARD_COUNT,
+    maxIngestRows: rt.config.MAX_INGEST_ROWS,
+    retireGraceSeconds: rt.config.RETIRE_GRACE_SECONDS,
+    retentionDays: rt.config.RETENTION_DAYS,
+    now: () => new Date(),
+    newId: () => randomUUID(),
+  };
+}

@@ -1,0 +1,24 @@
+/** MatchRunner on Step Functions: one execution a match, named after it so a retry cannot start two. */
+import { ExecutionAlreadyExists, type SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import type { MatchRunner } from '../../domain/ports.ts';
+
+export class StepFunctionsRunner implements MatchRunner {
+  constructor(
+    private readonly client: SFNClient,
+    private readonly stateMachineArn: string,
+  ) {}
+
+  async start(job: { tenantId: string; matchId: string }): Promise<void> {
+    try {
+      await this.client.send(
+        new StartExecutionCommand({
+          stateMachineArn: this.stateMachineArn,
+          name: job.matchId,
+          input: JSON.stringify(job),
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ExecutionAlreadyExists)) throw error;
+    }
+  }
+}

@@ -1,0 +1,242 @@
+/**
+ * The HTTP API `/v1`: one table of routes, each with its request schemas, the roles allowed and
+ * the use case it calls. The router, the OpenAPI document and the CDK routes all read this table.
+ */
+import { z } from 'zod';
+import type { MatchRecord } from '../domain/jobs.ts';
+import type { Principal, Role } from '../domain/principal.ts';
+import { readAudit, readBudget } from '../use-cases/audit.ts';
+import type { UseCaseContext } from '../use-cases/context.ts';
+import { createList, getList } from '../use-cases/lists.ts';
+import { downloadMatch, getMatch, listMatches, startMatch } from '../use-cases/matches.ts';
+import { createAudienceUpload, getAudienceUpload, listPartnerCatalogs } from '../use-cases/partners.ts';
+import {
+  AuditViewSchema,
+  BudgetViewSchema,
+  CreateAudienceRequestSchema,
+  CreateAudienceResponseSchema,
+  CreateListRequestSchema,
+  CreateListResponseSchema,
+  CreateMatchRequestSchema,
+  DownloadQuerySchema,
+  DownloadResponseSchema,
+  HealthSchema,
+  IdSchema,
+  IngestReportViewSchema,
+  ListViewSchema,
+  MatchListSchema,
+  MatchViewSchema,
+  PartnerCatalogViewSchema,
+} from './schemas.ts';
+
+export interface RouteRequest {
+  principal: Principal;
+  params: Record<string, string>;
+  query: Record<string, string>;
+  body: unknown;
+}
+
+export interface Route {
+  method: 'GET' | 'POST';
+  /** OpenAPI-style path, e.g. `/v1/matches/{id}`. */
+  path: string;
+  summary: string;
+  /** Undefined: public (no token). */
+  roles?: readonly Role[];
+  params?: z.ZodType<Record<string, string>>;
+  query?: z.ZodType;
+  body?: z.ZodType;
+  status: number;
+  response: z.ZodType;
+  handle(ctx: UseCaseContext, req: RouteRequest): Promise<unknown>;
+}
+
+const ADVERTISER: readonly Role[] = ['advertiser'];
+const ANY_TENANT: readonly Role[] = ['advertiser', 'partner', 'admin'];
+const PARTNER: readonly Role[] = ['partner', 'admin'];
+
+const idParam = z.object({ id: IdSchema });
+
+export function matchView(m: MatchRecord) {
+  const total = m.progress.shardsTotal;
+  const percent =
+    m.status === 'SUCCEEDED'
+      ? 100
+      : m.progress.phase === 'queued'
+        ? 0
+        : m.progress.phase === 'splitting'
+          ? 5
+          : Math.min(99, 10 + Math.round((85 * m.progress.shardsDone) / Math.max(1, total)));
+  return {
+    matchId: m.matchId,
+    listId: m.listId,
+    partnerId: m.partnerId,
+    status: m.status,
+    minSegmentSize: m.minSegmentSize,
+    progress: { ...m.progress, percent },
+    ...(m.errorCode ? { code: m.errorCode } : {}),
+    ...(m.errorDetail ? { detail: m.errorDetail } : {}),
+    ...(m.result ? { result: m.result } : {}),
+    createdAt: m.createdAt,
+    updatedAt: m.updatedAt,
+  };
+}
+
+export const ROUTES: readonly Route[] = [
+  {
+    method: 'GET',
+    path: '/v1/health',
+    summary: 'Liveness of the API',
+    status: 200,
+    response: HealthSchema,
+    handle: async (ctx) => ({ status: 'ok', service: 'onboard', time: ctx.now().toISOString() }),
+  },
+  {
+    method: 'POST',
+    path: '/v1/lists',
+    summary: 'Register a list and get a presigned upload URL (15 minutes)',
+    roles: ADVERTISER,
+    body: CreateListRequestSchema,
+    status: 201,
+    response: CreateListResponseSchema,
+    handle: (ctx, r) => createList(ctx, r.principal, r.body as z.infer<typeof CreateListRequestSchema>),
+  },
+  {
+    method: 'GET',
+    path: '/v1/lists/{id}',
+    summary: 'A list: status and summary',
+    roles: ADVERTISER,
+    params: idParam,
+    status: 200,
+    response: ListViewSchema,
+    handle: async (ctx, r) => {
+      const l = await getList(ctx, r.principal, r.params.id as string);
+      return {
+        listId: l.listId,
+        status: l.status,
+        format: l.format,
+        profile: l.profile,
+        kind: l.identifierKind,
+        ...(l.summary ? { summary: l.summary } : {}),
+        ...(l.errorCode ? { errorCode: l.errorCode } : {}),
+        createdAt: l.createdAt,
+      };
+    },
+  },
+  {
+    method: 'POST',
+    path: '/v1/matches',
+    summary: 'Start a match of a list against a partner',
+    roles: ADVERTISER,
+    body: CreateMatchRequestSchema,
+    status: 202,
+    response: z.object({ matchId: z.string(), status: z.string() }),
+    handle: (ctx, r) => startMatch(ctx, r.principal, r.body as z.infer<typeof CreateMatchRequestSchema>),
+  },
+  {
+    method: 'GET',
+    path: '/v1/matches',
+    summary: "The caller's matches, newest first",
+    roles: ADVERTISER,
+    status: 200,
+    response: MatchListSchema,
+    handle: async (ctx, r) => ({
+      matches: (await listMatches(ctx, r.principal)).map((m) => {
+        const { result: _result, ...view } = matchView(m);
+        return view;
+      }),
+    }),
+  },
+  {
+    method: 'GET',
+    path: '/v1/matches/{id}',
+    summary: 'A match: status, progress, and the result once SUCCEEDED',
+    roles: ADVERTISER,
+    params: idParam,
+    status: 200,
+    response: MatchViewSchema,
+    handle: async (ctx, r) => matchView(await getMatch(ctx, r.principal, r.params.id as string)),
+  },
+  {
+    method: 'GET',
+    path: '/v1/matches/{id}/download',
+    summary: 'A presigned URL for the anonymized audience file',
+    roles: ADVERTISER,
+    params: idParam,
+    query: DownloadQuerySchema,
+    status: 200,
+    response: DownloadResponseSchema,
+    handle: (ctx, r) =>
+      downloadMatch(ctx, r.principal, r.params.id as string, (r.query as z.infer<typeof DownloadQuerySchema>).format),
+  },
+  {
+    method: 'GET',
+    path: '/v1/partners',
+    summary: 'Partners and their segment catalogs (names and sizes, never members)',
+    roles: ANY_TENANT,
+    status: 200,
+    response: PartnerCatalogViewSchema,
+    handle: (ctx, r) => listPartnerCatalogs(ctx, r.principal),
+  },
+  {
+    method: 'POST',
+    path: '/v1/partners/{id}/audiences',
+    summary: 'Declare segments and get a presigned upload URL for their members file',
+    roles: PARTNER,
+    params: idParam,
+    body: CreateAudienceRequestSchema,
+    status: 201,
+    response: CreateAudienceResponseSchema,
+    handle: (ctx, r) =>
+      createAudienceUpload(
+        ctx,
+        r.principal,
+        r.params.id as string,
+        r.body as z.infer<typeof CreateAudienceRequestSchema>,
+      ),
+  },
+  {
+    method: 'GET',
+    path: '/v1/partners/{id}/audiences/{audienceId}',
+    summary: 'The ingest report of an audience upload',
+    roles: PARTNER,
+    params: z.object({ id: IdSchema, audienceId: IdSchema }),
+    status: 200,
+    response: IngestReportViewSchema,
+    handle: async (ctx, r) => {
+      const a = await getAudienceUpload(ctx, r.principal, r.params.id as string, r.params.audienceId as string);
+      return {
+        audienceId: a.audienceId,
+        partnerId: a.tenantId,
+        status: a.status,
+        profile: a.profile,
+        segments: a.segments,
+        ...(a.report ? { report: a.report } : {}),
+        ...(a.errorCode ? { code: a.errorCode } : {}),
+        ...(a.errorDetail ? { detail: a.errorDetail } : {}),
+        createdAt: a.createdAt,
+        updatedAt: a.updatedAt,
+      };
+    },
+  },
+  {
+    method: 'GET',
+    path: '/v1/partners/{id}/budget',
+    summary: "The caller's privacy budget against a partner",
+    roles: ADVERTISER,
+    params: idParam,
+    status: 200,
+    response: BudgetViewSchema,
+    handle: (ctx, r) => readBudget(ctx, r.principal, r.params.id as string),
+  },
+  {
+    method: 'GET',
+    path: '/v1/audit',
+    summary: 'The audit trail: every match with its privacy parameters and spend (operator: ?tenant=)',
+    roles: ANY_TENANT,
+    query: z.object({ tenant: IdSchema.optional() }),
+    status: 200,
+    response: AuditViewSchema,
+    handle: (ctx, r) => readAudit(ctx, r.principal, (r.query as { tenant?: string }).tenant),
+  },
+];

@@ -1,0 +1,191 @@
+/**
+ * Request and response shapes of the HTTP API, as zod schemas: requests are validated with them
+ * and the OpenAPI document at /v1/openapi.json is generated from them.
+ */
+import { z } from 'zod';
+import { SEGMENT_ID_PATTERN } from '../domain/jobs.ts';
+import { MatchResultSchema } from '../domain/result/result-schema.ts';
+
+export const ProfileSchema = z.enum(['basic', 'google', 'uid2']);
+export const IdentifierKindSchema = z.enum(['email', 'phone']);
+export const EncodingSchema = z.enum(['hex', 'base64']);
+export const IdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, 'an id of letters, digits, _ and -');
+
+const count = z.number().int().nonnegative();
+
+export const ClientListSummarySchema = z
+  .object({
+    rows: count,
+    valid: count,
+    invalid: count,
+    invalidByReason: z.record(z.string().max(64), count),
+    duplicates: count,
+    distinct: count,
+  })
+  .describe('What the advertiser\'s own machine counted while hashing (rows, invalid by reason).');
+
+export const CreateListRequestSchema = z
+  .object({
+    format: z.enum(['hashed', 'raw']).default('hashed'),
+    profile: ProfileSchema.default('basic'),
+    kind: IdentifierKindSchema.default('email'),
+    encoding: EncodingSchema.optional(),
+    region: z
+      .string()
+      .regex(/^[A-Z]{2}$/)
+      .optional(),
+    column: z.string().max(64).optional(),
+    summary: ClientListSummarySchema.optional(),
+  })
+  .strict();
+
+export const UploadTicketSchema = z.object({
+  url: z.url(),
+  method: z.literal('PUT'),
+  headers: z.record(z.string(), z.string()),
+  expiresAt: z.iso.datetime(),
+});
+
+export const CreateListResponseSchema = z.object({ listId: z.string(), upload: UploadTicketSchema });
+
+export const ListViewSchema = z.object({
+  listId: z.string(),
+  status: z.enum(['AWAITING_UPLOAD', 'HASHING', 'READY', 'FAILED']),
+  format: z.enum(['hashed', 'raw']),
+  profile: ProfileSchema,
+  kind: IdentifierKindSchema,
+  summary: ClientListSummarySchema.optional(),
+  errorCode: z.string().optional(),
+  createdAt: z.iso.datetime(),
+});
+
+export const CreateMatchRequestSchema = z
+  .object({
+    listId: IdSchema,
+    partnerId: IdSchema,
+    minSegmentSize: z.number().int().optional(),
+  })
+  .strict();
+
+export const MatchStatusSchema = z.enum(['QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED']);
+
+export const MatchViewSchema = z.object({
+  matchId: z.string(),
+  listId: z.string(),
+  partnerId: z.string(),
+  status: MatchStatusSchema,
+  minSegmentSize: z.number().int(),
+  progress: z.object({
+    phase: z.enum(['queued', 'splitting', 'matching', 'reducing', 'done']),
+    shardsDone: count,
+    shardsTotal: count,
+    percent: z.number().min(0).max(100),
+  }),
+  code: z.string().optional(),
+  detail: z.string().optional(),
+  result: MatchResultSchema.optional(),
+  createdAt: z.iso.datetime(),
+  updatedAt: z.iso.datetime(),
+});
+
+export const MatchListSchema = z.object({ matches: z.array(MatchViewSchema.omit({ result: true })) });
+
+export const DownloadQuerySchema = z.object({ format: z.enum(['csv', 'json']).default('csv') });
+export const DownloadResponseSchema = z.object({ url: z.url(), format: z.enum(['csv', 'json']), expiresAt: z.iso.datetime() });
+
+export const SegmentDeclarationSchema = z
+  .object({
+    segmentId: z.string().regex(SEGMENT_ID_PATTERN, 'letters, digits, _ . and -, at most 64'),
+    name: z.string().min(1).max(120),
+    description: z.string().max(1000).default(''),
+  })
+  .strict();
+
+export const CreateAudienceRequestSchema = z
+  .object({
+    profile: ProfileSchema.default('basic'),
+    segments: z
+      .array(SegmentDeclarationSchema)
+      .min(1)
+      .max(500)
+      .refine((s) => new Set(s.map((x) => x.segmentId)).size === s.length, 'segment ids must be unique'),
+  })
+  .strict();
+
+export const CreateAudienceResponseSchema = z.object({ audienceId: z.string(), upload: UploadTicketSchema });
+
+export const IngestReportViewSchema = z.object({
+  audienceId: z.string(),
+  partnerId: z.string(),
+  status: z.enum(['AWAITING_UPLOAD', 'INGESTING', 'SUCCEEDED', 'FAILED']),
+  profile: ProfileSchema,
+  segments: z.array(SegmentDeclarationSchema),
+  report: z
+    .object({
+      rowsRead: count,
+      accepted: count,
+      rejected: count,
+      rejectedByRule: z.record(z.string(), z.object({ count, rows: z.array(z.number().int()) })),
+      duplicates: count,
+      segments: z.array(z.object({ segmentId: z.string(), members: count, version: z.number().int() })),
+    })
+    .optional(),
+  code: z.string().optional(),
+  detail: z.string().optional(),
+  createdAt: z.iso.datetime(),
+  updatedAt: z.iso.datetime(),
+});
+
+export const PartnerCatalogViewSchema = z.object({
+  partners: z.array(
+    z.object({
+      partnerId: z.string(),
+      profile: ProfileSchema,
+      baseSize: count,
+      segments: z.array(
+        z.object({ segmentId: z.string(), name: z.string(), description: z.string(), size: count }),
+      ),
+    }),
+  ),
+});
+
+export const AuditViewSchema = z.object({
+  entries: z.array(
+    z.object({
+      tenantId: z.string(),
+      matchId: z.string(),
+      partnerId: z.string(),
+      at: z.iso.datetime(),
+      event: z.string(),
+      k: z.number().int(),
+      epsilonSpent: z.number(),
+      epsilonLeft: z.number().nullable(),
+      noise: z.string(),
+      rounding: z.string(),
+      suppressedSegments: count,
+      differenceSuppressed: count,
+      code: z.string().optional(),
+    }),
+  ),
+});
+
+export const BudgetViewSchema = z.object({
+  partnerId: z.string(),
+  epsilonSpent: z.number(),
+  epsilonBudget: z.number(),
+  epsilonLeft: z.number(),
+  epsilonPerMatch: z.number(),
+  noise: z.boolean(),
+});
+
+export const HealthSchema = z.object({ status: z.literal('ok'), service: z.string(), time: z.iso.datetime() });
+
+export const ProblemSchema = z.object({
+  type: z.string(),
+  title: z.string(),
+  status: z.number().int(),
+  code: z.string(),
+  detail: z.string(),
+  instance: z.string().optional(),
+  errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+});

@@ -1,0 +1,92 @@
+/**
+ * The records the service keeps about work in progress: lists, matches and partner audience
+ * uploads. Each belongs to exactly one tenant; stores key them by tenant so that isolation is a
+ * property of the data layout, not only of the checks in front of it.
+ */
+import type { AudienceSnapshot, Encoding, IdentifierKind, Profile } from './model.ts';
+import type { ListSummary, MatchResult } from './result/result-schema.ts';
+
+export type ListStatus = 'AWAITING_UPLOAD' | 'HASHING' | 'READY' | 'FAILED';
+export type MatchStatus = 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED';
+export type IngestStatus = 'AWAITING_UPLOAD' | 'INGESTING' | 'SUCCEEDED' | 'FAILED';
+
+export interface ListRecord {
+  kind: 'list';
+  tenantId: string;
+  listId: string;
+  status: ListStatus;
+  /** `hashed`: one hash a line, hashed on the advertiser's machine; `raw`: hashed here, then deleted. */
+  format: 'hashed' | 'raw';
+  profile: Profile;
+  identifierKind: IdentifierKind;
+  encoding: Encoding;
+  region?: string;
+  column?: string;
+  summary?: ListSummary;
+  errorCode?: string;
+  errorDetail?: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface MatchProgress {
+  phase: 'queued' | 'splitting' | 'matching' | 'reducing' | 'done';
+  shardsDone: number;
+  shardsTotal: number;
+}
+
+export interface MatchRecord {
+  kind: 'match';
+  tenantId: string;
+  matchId: string;
+  listId: string;
+  partnerId: string;
+  /** The k requested (already checked against the deployment floor). */
+  minSegmentSize: number;
+  status: MatchStatus;
+  progress: MatchProgress;
+  /** The partner versions pinned when the match started. */
+  snapshot?: AudienceSnapshot;
+  summary?: ListSummary;
+  result?: MatchResult;
+  errorCode?: string;
+  errorDetail?: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface SegmentDeclaration {
+  segmentId: string;
+  name: string;
+  description: string;
+}
+
+export interface IngestReport {
+  rowsRead: number;
+  accepted: number;
+  rejected: number;
+  /** Rejections per rule, with the first row numbers of each (capped) so a partner can fix the file. */
+  rejectedByRule: Record<string, { count: number; rows: number[] }>;
+  duplicates: number;
+  segments: { segmentId: string; members: number; version: number }[];
+}
+
+export interface AudienceUploadRecord {
+  kind: 'audience';
+  /** The partner is the tenant that owns the upload. */
+  tenantId: string;
+  audienceId: string;
+  status: IngestStatus;
+  profile: Profile;
+  segments: SegmentDeclaration[];
+  report?: IngestReport;
+  errorCode?: string;
+  errorDetail?: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export type JobRecord = ListRecord | MatchRecord | AudienceUploadRecord;
+
+export const SEGMENT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+export const TENANT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;

@@ -1,0 +1,34 @@
+/** What the use cases are given: ports, settings and a clock. Built by the runtime, or by tests. */
+import type { PrivacySettings } from '../domain/privacy/privacy-params.ts';
+import type {
+  AudienceKeyer,
+  AudienceStore,
+  AudienceWriter,
+  DomainLogger,
+  JobStore,
+  Ledger,
+  MatchRunner,
+  ObjectStore,
+} from '../domain/ports.ts';
+
+export interface UseCaseContext {
+  settings: PrivacySettings;
+  buckets: { uploads: string; partnerDrops: string; results: string };
+  jobs: JobStore;
+  audiences: AudienceStore & AudienceWriter;
+  objects: ObjectStore;
+  ledger: Ledger;
+  runner: MatchRunner;
+  logger: DomainLogger;
+  keyer(keyId?: string): Promise<AudienceKeyer>;
+  shardCount: number;
+  maxIngestRows: number;
+  retireGraceSeconds: number;
+  retentionDays: number;
+  now(): Date;
+  newId(): string;
+}
+
+/** Presigned URLs live this long (PRODUCT.md: at most 15 minutes). */
+export const UPLOAD_URL_SECONDS = 900;
+export const DOWNLOAD_URL_SECONDS = 300;

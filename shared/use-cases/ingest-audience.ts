@@ -1,0 +1,333 @@
+/**
+ * Partner ingest: a members file (`sha256,segment_id` rows with a header) replaces the segments
+ * declared when its upload URL was asked for. Every row is validated and counted; accepted members
+ * are keyed with the pepper and written as a new version of each segment; the catalog is flipped
+ * to the new versions in one conditional write, so a running match sees the old or the new
+ * version, never a mix; the replaced versions are swept once no match can still be reading them.
+ * The drop is deleted whatever the outcome: partner hashes do not stay at rest.
+ */
+import { countCurrent, currentTokens, emptyCatalog, nextVersion, token } from '../domain/audiences/membership.ts';
+import { DomainError, isDomainError } from '../domain/errors.ts';
+import { decodeBase64Digest, decodeHexDigest } from '../domain/identifiers/normalize.ts';
+import type { AudienceUploadRecord, IngestReport } from '../domain/jobs.ts';
+import { openList } from '../domain/lists/parse-list.ts';
+import type { PartnerCatalog, Profile, SegmentInfo } from '../domain/model.ts';
+import type { AudienceKeyer, AudienceWriter, DomainLogger, JobStore, MemberRecord, ObjectStore } from '../domain/ports.ts';
+import { OBJECT_KEYS } from '../infra/definitions.ts';
+
+export interface IngestDeps {
+  jobs: JobStore;
+  audiences: AudienceWriter;
+  objects: ObjectStore;
+  /** The keyer of a pepper key id; the current key when none is given. */
+  keyer(keyId?: string): Promise<AudienceKeyer>;
+  buckets: { partnerDrops: string; results: string };
+  logger: DomainLogger;
+  maxRows: number;
+  retireGraceSeconds: number;
+  now?: () => Date;
+  lockTtlSeconds?: number;
+  /** How long to wait for another ingest of the same partner to finish. */
+  lockWaitMs?: number;
+}
+
+/** Row numbers kept per rejection rule, so a partner can find and fix rows without a huge report. */
+const SAMPLE_ROWS = 20;
+/** Members read and written per step: bounded memory and request sizes. */
+const CHUNK = 1_000;
+
+const DROP_KEY = /^audiences\/([A-Za-z0-9][A-Za-z0-9_-]{0,63})\/([A-Za-z0-9][A-Za-z0-9_-]{0,63})\.csv$/;
+
+export function parseDropKey(key: string): { partnerId: string; audienceId: string } | undefined {
+  const m = DROP_KEY.exec(key);
+  return m ? { partnerId: m[1] as string, audienceId: m[2] as string } : undefined;
+}
+
+/** Hash format per profile: hex for basic and google; uid2 also takes its native base64. */
+function decodeMemberHash(value: string, profile: Profile): Uint8Array | undefined {
+  const v = value.trim();
+  if (v.length === 64) return decodeHexDigest(v);
+  if (profile === 'uid2' && v.length === 44) return decodeBase64Digest(v);
+  return undefined;
+}
+
+class RuleCounter {
+  readonly byRule: IngestReport['rejectedByRule'] = {};
+  total = 0;
+  reject(rule: string, row: number) {
+    const entry = (this.byRule[rule] ??= { count: 0, rows: [] });
+    entry.count++;
+    if (entry.rows.length < SAMPLE_ROWS) entry.rows.push(row);
+    this.total++;
+  }
+}
+
+export async function ingestAudience(deps: IngestDeps, objectKey: string): Promise<AudienceUploadRecord['status'] | 'ignored'> {
+  const now = deps.now ?? (() => new Date());
+  const ids = parseDropKey(objectKey);
+  if (!ids) {
+    deps.logger.warn('ingest: object key outside the drop layout, deleted', { objectKey: objectKey.slice(0, 200) });
+    await deps.objects.delete(deps.buckets.partnerDrops, objectKey);
+    return 'ignored';
+  }
+  const { partnerId, audienceId } = ids;
+  const upload = await deps.jobs.get('audience', partnerId, audienceId);
+  if (!upload) {
+    deps.logger.warn('ingest: no upload record for this drop, deleted', { partnerId, audienceId });
+    await deps.objects.delete(deps.buckets.partnerDrops, objectKey);
+    return 'ignored';
+  }
+  const started = await deps.jobs.update('audience', partnerId, audienceId, { status: 'INGESTING' }, [
+    'AWAITING_UPLOAD',
+    'INGESTING',
+  ]);
+  if (!started) return 'ignored';
+
+  const owner = `${audienceId}-${now().getTime()}`;
+  const locked = await waitForLock(deps, partnerId, owner);
+  try {
+    if (!locked) {
+      throw new DomainError('conflict', 'Another ingest for this partner is still running; upload again later.');
+    }
+    if (!(await deps.objects.exists(deps.buckets.partnerDrops, objectKey))) return 'ignored';
+    const report = await ingestLocked(deps, upload, objectKey, now);
+    await deps.jobs.update('audience', partnerId, audienceId, { status: 'SUCCEEDED', report });
+    deps.logger.info('ingest: succeeded', {
+      partnerId,
+      audienceId,
+      rowsRead: report.rowsRead,
+      accepted: report.accepted,
+      rejected: report.rejected,
+    });
+    return 'SUCCEEDED';
+  } catch (error) {
+    const code = isDomainError(error) ? error.code : 'ingest-failed';
+    const detail = isDomainError(error) ? error.detail : 'The file could not be ingested; nothing was changed.';
+    deps.logger.error('ingest: failed', { partnerId, audienceId, code, error: isDomainError(error) ? undefined : String(error) });
+    await deps.jobs.update('audience', partnerId, audienceId, { status: 'FAILED', errorCode: code, errorDetail: detail });
+    return 'FAILED';
+  } finally {
+    await deps.objects.delete(deps.buckets.partnerDrops, objectKey);
+    if (locked) await deps.audiences.releaseLock(partnerId, owner);
+  }
+}
+
+async function waitForLock(deps: IngestDeps, partnerId: string, owner: string): Promise<boolean> {
+  const deadline = Date.now() + (deps.lockWaitMs ?? 60_000);
+  for (let delay = 50; ; delay = Math.min(delay * 2, 2_000)) {
+    if (await deps.audiences.acquireLock(partnerId, owner, deps.lockTtlSeconds ?? 900)) return true;
+    if (Date.now() + delay > deadline) return false;
+    await new Promise((r) => setTimeout(r, delay * (0.5 + Math.random() / 2)));
+  }
+}
+
+async function ingestLocked(
+  deps: IngestDeps,
+  upload: AudienceUploadRecord,
+  objectKey: string,
+  now: () => Date,
+): Promise<IngestReport> {
+  const partnerId = upload.tenantId;
+  const stored = await deps.audiences.readCatalog(partnerId);
+  if (stored && stored.profile !== upload.profile) {
+    throw new DomainError(
+      'invalid-input',
+      `This partner's audiences are hashed with the ${stored.profile} profile; the upload declared ${upload.profile}.`,
+    );
+  }
+  const keyer = await deps.keyer(stored?.keyId);
+  const catalog = stored ?? emptyCatalog(partnerId, upload.profile, keyer.keyId);
+  const declared = new Map(upload.segments.map((s) => [s.segmentId, s]));
+
+  // 1. Read and validate every row; group accepted members by person.
+  const rules = new RuleCounter();
+  const members = new Map<string, Set<string>>();
+  let rowsRead = 0;
+  let accepted = 0;
+  let duplicates = 0;
+  const opened = await openList(deps.objects.read(deps.buckets.partnerDrops, objectKey), {
+    mode: 'csv',
+    column: 'sha256',
+    classify: (raw) => {
+      const digest = decodeMemberHash(raw, upload.profile);
+      return digest ? { ok: true, key: keyer.key(digest), output: '' } : { ok: false, reason: 'invalid-hash' };
+    },
+  });
+  const header = opened.layout.header ?? [];
+  const segmentColumn = header.findIndex((h) => h.trim().toLowerCase().replace(/[^a-z]/g, '') === 'segmentid');
+  if (segmentColumn < 0) {
+    throw new DomainError('invalid-input', 'The header must name a segment_id column beside sha256.');
+  }
+  for await (const batch of opened.batches) {
+    for (const row of batch) {
+      rowsRead++;
+      if (rowsRead > deps.maxRows) {
+        throw new DomainError('invalid-input', `The file has more than ${deps.maxRows} rows; split it by segment.`);
+      }
+      if (!row.outcome.ok) {
+        rules.reject(row.outcome.reason, row.rowNumber);
+        continue;
+      }
+      const segmentId = row.fields?.[segmentColumn]?.trim() ?? '';
+      if (segmentId === '') {
+        rules.reject('missing-segment', row.rowNumber);
+        continue;
+      }
+      if (!declared.has(segmentId)) {
+        rules.reject('unknown-segment', row.rowNumber);
+        continue;
+      }
+      let segments = members.get(row.outcome.key);
+      if (!segments) members.set(row.outcome.key, (segments = new Set()));
+      if (segments.has(segmentId)) duplicates++;
+      else {
+        segments.add(segmentId);
+        accepted++;
+      }
+    }
+  }
+
+  // 2. New versions for every declared segment; touched = new members and the replaced versions' members.
+  const nowMs = now().getTime();
+  const oldBySegment = new Map(catalog.segments.map((s) => [s.segmentId, s]));
+  const versions = new Map<string, number>();
+  for (const id of declared.keys()) versions.set(id, nextVersion(oldBySegment.get(id)?.version, nowMs));
+  const retiredNow = catalog.segments.filter((s) => declared.has(s.segmentId));
+  const touched = new Set(members.keys());
+  for (const old of retiredNow) {
+    for (const key of await readManifest(deps, partnerId, old.segmentId, old.version)) touched.add(key);
+  }
+
+  const oldCurrent = currentTokens(catalog.segments);
+  const newSegments: SegmentInfo[] = [
+    ...catalog.segments.filter((s) => !declared.has(s.segmentId)),
+    ...[...declared.values()].map((d) => ({
+      segmentId: d.segmentId,
+      name: d.name,
+      description: d.description,
+      size: 0,
+      version: versions.get(d.segmentId) as number,
+    })),
+  ];
+  const newCurrent = currentTokens(newSegments);
+  // Tokens still worth keeping: current before or after the flip, or retired and awaiting their sweep.
+  const live = new Set([...oldCurrent, ...newCurrent, ...catalog.retired.map((r) => token(r.segmentId, r.version))]);
+
+  // 3. Write the new versions' tokens beside the old ones; readers ignore them until the flip.
+  const sizes = new Map<string, number>();
+  const manifests = new Map<string, string[]>([...declared.keys()].map((id) => [id, []]));
+  let baseDelta = 0;
+  let maxSegments = 0;
+  const touchedKeys = [...touched];
+  for (let i = 0; i < touchedKeys.length; i += CHUNK) {
+    const chunk = touchedKeys.slice(i, i + CHUNK);
+    // A partner's first ingest has nobody to merge with: items left by a failed attempt hold only
+    // tokens of versions never made current, so they may be overwritten unread.
+    const existing = stored ? await deps.audiences.readMembers(partnerId, catalog.keyId, chunk) : new Map<string, readonly string[]>();
+    const writes: MemberRecord[] = [];
+    for (const key of chunk) {
+      const had = existing.get(key) ?? [];
+      const joins = members.get(key);
+      const tokens = new Set(had.filter((t) => live.has(t)));
+      for (const segmentId of joins ?? []) {
+        const v = versions.get(segmentId) as number;
+        tokens.add(token(segmentId, v));
+        sizes.set(segmentId, (sizes.get(segmentId) ?? 0) + 1);
+        manifests.get(segmentId)?.push(key);
+      }
+      const before = countCurrent(had, oldCurrent) > 0;
+      const afterCount = countCurrent(tokens, newCurrent);
+      baseDelta += (afterCount > 0 ? 1 : 0) - (before ? 1 : 0);
+      maxSegments = Math.max(maxSegments, afterCount);
+      if (joins || tokens.size !== had.length) writes.push({ key, tokens: [...tokens] });
+    }
+    await deps.audiences.writeMembers(partnerId, catalog.keyId, writes);
+  }
+  for (const [segmentId, keys] of manifests) {
+    await deps.objects.write(
+      deps.buckets.results,
+      OBJECT_KEYS.manifest(partnerId, segmentId, versions.get(segmentId) as number),
+      keys.join('\n'),
+      'text/plain',
+    );
+  }
+
+  // 4. Flip: one conditional write makes every new version current at once.
+  const flipped: PartnerCatalog = {
+    ...catalog,
+    segments: newSegments.map((s) => (declared.has(s.segmentId) ? { ...s, size: sizes.get(s.segmentId) ?? 0 } : s)),
+    baseSize: catalog.baseSize + baseDelta,
+    maxSegmentsPerMember: Math.max(catalog.maxSegmentsPerMember, maxSegments),
+    revision: catalog.revision + 1,
+    retired: [
+      ...catalog.retired,
+      ...retiredNow.map((s) => ({ segmentId: s.segmentId, version: s.version, retiredAt: now().toISOString() })),
+    ],
+    updatedAt: now().toISOString(),
+  };
+  if (!(await deps.audiences.writeCatalog(flipped, catalog.revision))) {
+    throw new DomainError('conflict', 'The catalog changed during the ingest; nothing was released. Upload again.');
+  }
+  await deps.audiences.registerPartner(partnerId);
+
+  // 5. Sweep versions retired long enough ago that no running match can still read them.
+  await sweepRetired(deps, partnerId, now);
+
+  return {
+    rowsRead,
+    accepted,
+    rejected: rules.total,
+    rejectedByRule: rules.byRule,
+    duplicates,
+    segments: [...declared.keys()].map((id) => ({
+      segmentId: id,
+      members: sizes.get(id) ?? 0,
+      version: versions.get(id) as number,
+    })),
+  };
+}
+
+async function readManifest(deps: IngestDeps, partnerId: string, segmentId: string, version: number): Promise<string[]> {
+  const text = await deps.objects.readText(deps.buckets.results, OBJECT_KEYS.manifest(partnerId, segmentId, version));
+  return text ? text.split('\n').filter((k) => k.length > 0) : [];
+}
+
+/**
+ * Removes the tokens of versions retired more than the grace period ago, then forgets them.
+ * Runs under the partner's ingest lock (at the end of each ingest).
+ */
+export async function sweepRetired(deps: IngestDeps, partnerId: string, now: () => Date): Promise<number> {
+  const catalog = await deps.audiences.readCatalog(partnerId);
+  if (!catalog) return 0;
+  const cutoff = now().getTime() - deps.retireGraceSeconds * 1000;
+  const due = catalog.retired.filter((r) => Date.parse(r.retiredAt) <= cutoff);
+  if (due.length === 0) return 0;
+  const dueTokens = new Set(due.map((r) => token(r.segmentId, r.version)));
+  let swept = 0;
+  for (const r of due) {
+    const keys = await readManifest(deps, partnerId, r.segmentId, r.version);
+    for (let i = 0; i < keys.length; i += CHUNK) {
+      const chunk = keys.slice(i, i + CHUNK);
+        const existing = await deps.audiences.readMembers(partnerId, catalog.keyId, chunk);
+      const writes: MemberRecord[] = [];
+      for (const [key, tokens] of existing) {
+        const kept = tokens.filter((t) => !dueTokens.has(t));
+        if (kept.length !== tokens.length) writes.push({ key, tokens: kept });
+      }
+      await deps.audiences.writeMembers(partnerId, catalog.keyId, writes);
+      swept += writes.length;
+    }
+  }
+  const updated: PartnerCatalog = {
+    ...catalog,
+    retired: catalog.retired.filter((r) => !dueTokens.has(token(r.segmentId, r.version))),
+    revision: catalog.revision + 1,
+    updatedAt: now().toISOString(),
+  };
+  if (await deps.audiences.writeCatalog(updated, catalog.revision)) {
+    for (const r of due) {
+      await deps.objects.delete(deps.buckets.results, OBJECT_KEYS.manifest(partnerId, r.segmentId, r.version));
+    }
+  }
+  return swept;
+}

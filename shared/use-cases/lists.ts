@@ -1,0 +1,129 @@
+/**
+ * Advertiser lists: an upload URL for a hashed list (hashed on the advertiser's machine) or a raw
+ * one (hashed here as soon as it lands, then deleted).
+ */
+import { DomainError } from '../domain/errors.ts';
+import { createNodeIdentifierHasher } from '../adapters/node-sha256.ts';
+import type { ListRecord } from '../domain/jobs.ts';
+import { createListSummary } from '../domain/lists/list-summary.ts';
+import { hashedLines } from '../domain/lists/hashed-lines.ts';
+import { DEFAULT_ENCODING, type Encoding, type IdentifierKind, type Profile } from '../domain/model.ts';
+import { type Principal, requireRole } from '../domain/principal.ts';
+import type { ListSummary } from '../domain/result/result-schema.ts';
+import { OBJECT_KEYS } from '../infra/definitions.ts';
+import { UPLOAD_URL_SECONDS, type UseCaseContext } from './context.ts';
+
+export interface CreateListInput {
+  format: 'hashed' | 'raw';
+  profile: Profile;
+  kind: IdentifierKind;
+  encoding?: Encoding;
+  region?: string;
+  column?: string;
+  summary?: ListSummary;
+}
+
+export interface UploadTicket {
+  url: string;
+  method: 'PUT';
+  headers: Record<string, string>;
+  expiresAt: string;
+}
+
+export const LIST_CONTENT_TYPE = 'text/plain; charset=utf-8';
+
+export async function createList(ctx: UseCaseContext, principal: Principal, input: CreateListInput) {
+  requireRole(principal, 'advertiser');
+  const listId = ctx.newId();
+  const now = ctx.now().toISOString();
+  const record: ListRecord = {
+    kind: 'list',
+    tenantId: principal.tenantId,
+    listId,
+    status: 'AWAITING_UPLOAD',
+    format: input.format,
+    profile: input.profile,
+    identifierKind: input.kind,
+    encoding: input.encoding ?? DEFAULT_ENCODING[input.profile],
+    ...(input.region ? { region: input.region } : {}),
+    ...(input.column ? { column: input.column } : {}),
+    ...(input.summary ? { summary: input.summary } : {}),
+    createdAt: now,
+    updatedAt: now,
+  };
+  await ctx.jobs.create(record);
+  const key =
+    input.format === 'raw'
+      ? OBJECT_KEYS.rawList(principal.tenantId, listId)
+      : OBJECT_KEYS.hashedList(principal.tenantId, listId);
+  const url = await ctx.objects.presignPut(ctx.buckets.uploads, key, UPLOAD_URL_SECONDS, LIST_CONTENT_TYPE);
+  const upload: UploadTicket = {
+    url,
+    method: 'PUT',
+    headers: { 'content-type': LIST_CONTENT_TYPE },
+    expiresAt: new Date(ctx.now().getTime() + UPLOAD_URL_SECONDS * 1000).toISOString(),
+  };
+  return { listId, upload };
+}
+
+export async function getList(ctx: UseCaseContext, principal: Principal, listId: string): Promise<ListRecord> {
+  requireRole(principal, 'advertiser');
+  const list = await ctx.jobs.get('list', principal.tenantId, listId);
+  if (!list) throw new DomainError('not-found', 'No such list.');
+  return list;
+}
+
+const RAW_KEY = /^raw\/([A-Za-z0-9][A-Za-z0-9_-]{0,63})\/([A-Za-z0-9][A-Za-z0-9_-]{0,63})$/;
+
+/**
+ * A raw list landed (S3 object-created on raw/): hash it server-side with the list's profile,
+ * write the hashed list, and delete the raw object at once, whether hashing worked or not.
+ */
+export async function hashRawList(ctx: UseCaseContext, objectKey: string): Promise<ListRecord['status'] | 'ignored'> {
+  const m = RAW_KEY.exec(objectKey);
+  try {
+    if (!m) {
+      ctx.logger.warn('raw list: object key outside the upload layout, deleted');
+      return 'ignored';
+    }
+    const [, tenantId, listId] = m as unknown as [string, string, string];
+    const list = await ctx.jobs.get('list', tenantId, listId);
+    if (!list || list.format !== 'raw') {
+      ctx.logger.warn('raw list: no raw list record for this upload, deleted', { tenantId, listId });
+      return 'ignored';
+    }
+    if (!(await ctx.jobs.update('list', tenantId, listId, { status: 'HASHING' }, ['AWAITING_UPLOAD']))) return 'ignored';
+    try {
+      const hasher = createNodeIdentifierHasher({
+        profile: list.profile,
+        kind: list.identifierKind,
+        encoding: list.encoding,
+        ...(list.region ? { region: list.region as never } : {}),
+      });
+      const summary = createListSummary();
+      // Only the identifier column survives, hashed: the other columns of a raw CSV never reach storage.
+      const lines = hashedLines(ctx.objects.read(ctx.buckets.uploads, objectKey), {
+        summary,
+        classify: (raw) => {
+          const out = hasher.hash(raw);
+          return out.ok ? { ok: true, key: out.encoded, output: out.encoded } : { ok: false, reason: out.reason };
+        },
+        kind: list.identifierKind,
+        ...(list.column ? { column: list.column } : {}),
+      });
+      await ctx.objects.write(ctx.buckets.uploads, OBJECT_KEYS.hashedList(tenantId, listId), lines, LIST_CONTENT_TYPE);
+      const final = summary.snapshot();
+      await ctx.jobs.update('list', tenantId, listId, { status: 'READY', summary: final });
+      ctx.logger.info('raw list: hashed', { tenantId, listId, rows: final.rows, valid: final.valid });
+      return 'READY';
+    } catch (error) {
+      const code = error instanceof DomainError ? error.code : 'hashing-failed';
+      const detail = error instanceof DomainError ? error.detail : 'The list could not be hashed.';
+      ctx.logger.error('raw list: failed', { tenantId, listId, code });
+      await ctx.jobs.update('list', tenantId, listId, { status: 'FAILED', errorCode: code, errorDetail: detail });
+      return 'FAILED';
+    }
+  } finally {
+    await ctx.objects.delete(ctx.buckets.uploads, objectKey);
+  }
+}

@@ -1,0 +1,237 @@
+/**
+ * The match pipeline, as three steps that run the same way in AWS (Step Functions: split, a
+ * Distributed Map of shards, reduce) and in the embedded stack (worker threads):
+ * 1. split: stream the hashed list, count rows, split digests by hash prefix into disjoint shards;
+ * 2. shard: dedupe one shard, key it with the pepper, look up memberships, write its true tally;
+ * 3. reduce: add the tallies up (disjoint shards add exactly), apply the privacy rules once, spend
+ *    budget, write the result; shards and tallies are deleted.
+ */
+import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DomainError, isDomainError } from '../domain/errors.ts';
+import { decodeDigest } from '../domain/identifiers/hash.ts';
+import type { MatchRecord } from '../domain/jobs.ts';
+import { createListSummary } from '../domain/lists/list-summary.ts';
+import { openList } from '../domain/lists/parse-list.ts';
+import { DIGEST_BYTES, matchShard, reduceTallies, type ShardTally, shardOf } from '../domain/matching/match-shard.ts';
+import { applyPrivacy, assertListSize } from '../domain/privacy/apply-privacy.ts';
+import { renderResultCsv, renderResultJson } from '../domain/result/render-csv.ts';
+import type { ListSummary } from '../domain/result/result-schema.ts';
+import { OBJECT_KEYS } from '../infra/definitions.ts';
+import type { UseCaseContext } from './context.ts';
+
+export interface MatchJob {
+  tenantId: string;
+  matchId: string;
+}
+
+export interface SplitOutput extends MatchJob {
+  shards: number[];
+}
+
+async function loadMatch(ctx: UseCaseContext, job: MatchJob): Promise<MatchRecord> {
+  const match = await ctx.jobs.get('match', job.tenantId, job.matchId);
+  if (!match) throw new DomainError('not-found', 'No such match.');
+  return match;
+}
+
+/** Step 1. Returns the shard numbers that hold at least one digest. */
+export async function splitMatch(ctx: UseCaseContext, job: MatchJob): Promise<SplitOutput> {
+  const match = await loadMatch(ctx, job);
+  await ctx.jobs.update('match', job.tenantId, job.matchId, {
+    status: 'RUNNING',
+    progress: { phase: 'splitting', shardsDone: 0, shardsTotal: 0 },
+  });
+  const list = await ctx.jobs.get('list', job.tenantId, match.listId);
+  if (!list) throw new DomainError('not-found', 'The list of this match is gone (lists expire after a day).');
+
+  const summary = createListSummary();
+  const shardCount = ctx.shardCount;
+  const dir = await mkdtemp(join(tmpdir(), `onboard-split-${job.matchId}-`));
+  const files = new Map<number, WriteStream>();
+  const pending = new Map<number, Uint8Array[]>();
+  const pendingBytes = new Map<number, number>();
+  const flush = async (shard: number) => {
+    const parts = pending.get(shard);
+    if (!parts?.length) return;
+    let file = files.get(shard);
+    if (!file) files.set(shard, (file = createWriteStream(join(dir, `${shard}.bin`))));
+    const out = file;
+    const data = Buffer.concat(parts);
+    pending.set(shard, []);
+    pendingBytes.set(shard, 0);
+    if (!out.write(data)) await new Promise<void>((r) => out.once('drain', () => r()));
+  };
+  try {
+    const opened = await openList(ctx.objects.read(ctx.buckets.uploads, OBJECT_KEYS.hashedList(job.tenantId, list.listId)), {
+      mode: 'lines',
+      classify: (raw) => {
+        const value = raw.trim();
+        if (value === '') return { ok: false, reason: 'empty' };
+        return decodeDigest(value) ? { ok: true, key: value, output: value } : { ok: false, reason: 'invalid-hash' };
+      },
+    });
+    for await (const batch of opened.batches) {
+      for (const row of batch) {
+        // Duplicates are counted per shard (shards are disjoint): here only rows and validity.
+        summary.add(row.outcome.ok ? { ok: true, key: String(row.rowNumber), output: '' } : row.outcome);
+        if (!row.outcome.ok) continue;
+        const digest = decodeDigest(row.outcome.output) as Uint8Array;
+        const shard = shardOf(digest, shardCount);
+        let parts = pending.get(shard);
+        if (!parts) pending.set(shard, (parts = []));
+        parts.push(digest);
+        const size = (pendingBytes.get(shard) ?? 0) + DIGEST_BYTES;
+        pendingBytes.set(shard, size);
+        if (size >= 1 << 20) await flush(shard);
+      }
+    }
+    for (const shard of pending.keys()) await flush(shard);
+    await Promise.all([...files.values()].map((f) => new Promise<void>((r, e) => f.end((err?: Error | null) => (err ? e(err) : r())))));
+    const shards = [...files.keys()].sort((a, b) => a - b);
+    for (const shard of shards) {
+      await ctx.objects.write(ctx.buckets.results, OBJECT_KEYS.shard(job.matchId, shard), createReadStream(join(dir, `${shard}.bin`)));
+    }
+    const counted = summary.snapshot();
+    // The advertiser's own machine knows the reasons rows were invalid; the server saw only hashes.
+    const listSummary: ListSummary = list.summary ?? counted;
+    await ctx.jobs.update('match', job.tenantId, job.matchId, {
+      summary: { ...listSummary, rows: Math.max(listSummary.rows, counted.rows) },
+      progress: { phase: 'matching', shardsDone: 0, shardsTotal: shards.length },
+    });
+    ctx.logger.info('match: split', { matchId: job.matchId, rows: counted.rows, valid: counted.valid, shards: shards.length });
+    return { ...job, shards };
+  } finally {
+    for (const f of files.values()) f.destroy();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function* digestsOf(chunks: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
+  let carry = new Uint8Array(0);
+  for await (const chunk of chunks) {
+    const data = carry.length ? Buffer.concat([carry, chunk]) : chunk;
+    const whole = data.length - (data.length % DIGEST_BYTES);
+    for (let i = 0; i < whole; i += DIGEST_BYTES) yield data.slice(i, i + DIGEST_BYTES);
+    carry = data.slice(whole);
+  }
+  if (carry.length) throw new DomainError('invalid-digest', 'A shard ended inside a digest.');
+}
+
+/** Step 2. Matches one shard; idempotent (a retried shard rewrites the same tally). */
+export async function matchOneShard(ctx: UseCaseContext, job: MatchJob & { shard: number }): Promise<ShardTally> {
+  const match = await loadMatch(ctx, job);
+  if (!match.snapshot) throw new DomainError('match-failed', 'The match has no pinned audience snapshot.');
+  const shardKey = OBJECT_KEYS.shard(job.matchId, job.shard);
+  const tally = await matchShard({
+    digests: digestsOf(ctx.objects.read(ctx.buckets.results, shardKey)),
+    snapshot: match.snapshot,
+    store: ctx.audiences,
+    keyer: await ctx.keyer(match.snapshot.keyId),
+  });
+  await ctx.objects.write(ctx.buckets.results, OBJECT_KEYS.tally(job.matchId, job.shard), JSON.stringify(tally), 'application/json');
+  await ctx.objects.delete(ctx.buckets.results, shardKey);
+  await ctx.jobs.shardDone(job.tenantId, job.matchId);
+  return tally;
+}
+
+/** Step 3. Applies the privacy rules once to the whole list and releases the result. */
+export async function reduceMatch(ctx: UseCaseContext, job: MatchJob): Promise<MatchRecord['status']> {
+  const match = await loadMatch(ctx, job);
+  if (match.status === 'SUCCEEDED' || match.status === 'FAILED') return match.status;
+  const tallyKeys = await ctx.objects.list(ctx.buckets.results, `tallies/${job.matchId}/`);
+  try {
+    await ctx.jobs.update('match', job.tenantId, job.matchId, {
+      progress: { ...match.progress, phase: 'reducing' },
+    });
+    const tallies: ShardTally[] = [];
+    for (const key of tallyKeys) tallies.push(JSON.parse((await ctx.objects.readText(ctx.buckets.results, key)) ?? '{}'));
+    const tally = reduceTallies(tallies);
+    const snapshot = match.snapshot;
+    if (!snapshot || !match.summary) throw new DomainError('match-failed', 'The match was not split.');
+    const listSummary: ListSummary = {
+      ...match.summary,
+      distinct: tally.distinct,
+      duplicates: match.summary.valid - tally.distinct,
+    };
+    const settings = ctx.settings;
+    // Refuse before spending: a refused list costs no budget.
+    assertListSize(listSummary, settings.minListSize);
+    let budgetLeft: number | undefined;
+    if (settings.noise.enabled) {
+      // Spend first (atomically, once per match), then release: a concurrent match cannot overdraw.
+      const epsilon = settings.noise.epsilonPerMatch;
+      const after = await ctx.ledger.spend(job.tenantId, match.partnerId, job.matchId, epsilon, settings.noise.budgetPerPartner);
+      budgetLeft = after.epsilonBudget - after.epsilonSpent + epsilon;
+    }
+    const result = applyPrivacy({
+      tally,
+      snapshot,
+      listSummary,
+      settings,
+      requestedK: match.minSegmentSize,
+      ...(budgetLeft !== undefined ? { budgetLeft } : {}),
+      now: ctx.now(),
+    });
+    await ctx.objects.write(ctx.buckets.results, OBJECT_KEYS.resultJson(job.tenantId, job.matchId), renderResultJson(result), 'application/json');
+    await ctx.objects.write(ctx.buckets.results, OBJECT_KEYS.resultCsv(job.tenantId, job.matchId), renderResultCsv(result), 'text/csv; charset=utf-8');
+    await ctx.jobs.update('match', job.tenantId, job.matchId, {
+      status: 'SUCCEEDED',
+      result,
+      summary: listSummary,
+      progress: { ...match.progress, phase: 'done', shardsDone: match.progress.shardsTotal },
+    });
+    await ctx.ledger.audit({
+      tenantId: job.tenantId,
+      matchId: job.matchId,
+      partnerId: match.partnerId,
+      at: ctx.now().toISOString(),
+      event: 'match-released',
+      k: result.privacy.k,
+      epsilonSpent: result.privacy.noise.epsilon,
+      epsilonLeft: result.privacy.budget?.epsilonLeft ?? null,
+      noise: result.privacy.noise.mechanism,
+      rounding: result.privacy.rounding,
+      suppressedSegments: result.segments.filter((s) => s.suppressed).length,
+      differenceSuppressed: result.segments.filter((s) => s.reason === 'difference-check').length,
+    });
+    ctx.logger.info('match: released', { matchId: job.matchId, segments: result.segments.length });
+    return 'SUCCEEDED';
+  } catch (error) {
+    await failMatch(ctx, job, error);
+    return 'FAILED';
+  } finally {
+    for (const key of tallyKeys) await ctx.objects.delete(ctx.buckets.results, key);
+  }
+}
+
+/** Marks a match FAILED with a stable code and a safe detail; cleans up its shards. */
+export async function failMatch(ctx: UseCaseContext, job: MatchJob, error: unknown): Promise<void> {
+  const code = isDomainError(error) ? error.code : 'match-failed';
+  const detail = isDomainError(error) ? error.detail : 'The match failed on our side; nothing was released.';
+  ctx.logger.error('match: failed', { matchId: job.matchId, code, ...(isDomainError(error) ? {} : { error: String(error) }) });
+  const match = await ctx.jobs.get('match', job.tenantId, job.matchId);
+  await ctx.jobs.update('match', job.tenantId, job.matchId, { status: 'FAILED', errorCode: code, errorDetail: detail });
+  for (const key of await ctx.objects.list(ctx.buckets.results, `shards/${job.matchId}/`)) {
+    await ctx.objects.delete(ctx.buckets.results, key);
+  }
+  if (match && code !== 'match-failed') {
+    await ctx.ledger.audit({
+      tenantId: job.tenantId,
+      matchId: job.matchId,
+      partnerId: match.partnerId,
+      at: ctx.now().toISOString(),
+      event: 'match-refused',
+      k: match.minSegmentSize,
+      epsilonSpent: 0,
+      epsilonLeft: null,
+      noise: ctx.settings.noise.enabled ? 'discrete-laplace' : 'none',
+      rounding: ctx.settings.rounding,
+      suppressedSegments: 0,
+      differenceSuppressed: 0,
+      code,
+    });
+  }
+}

@@ -1,0 +1,109 @@
+/** Advertiser matches: start one, watch it, list them, download the result. */
+import { DomainError } from '../domain/errors.ts';
+import type { MatchRecord } from '../domain/jobs.ts';
+import { type Principal, requireRole } from '../domain/principal.ts';
+import { resolveK } from '../domain/privacy/privacy-params.ts';
+import { OBJECT_KEYS } from '../infra/definitions.ts';
+import { DOWNLOAD_URL_SECONDS, type UseCaseContext } from './context.ts';
+
+export interface StartMatchInput {
+  listId: string;
+  partnerId: string;
+  minSegmentSize?: number;
+}
+
+export async function startMatch(ctx: UseCaseContext, principal: Principal, input: StartMatchInput) {
+  requireRole(principal, 'advertiser');
+  const k = resolveK(ctx.settings.minSegmentSize, input.minSegmentSize);
+  const list = await ctx.jobs.get('list', principal.tenantId, input.listId);
+  if (!list) throw new DomainError('not-found', 'No such list.');
+  if (list.status === 'FAILED') {
+    throw new DomainError('list-failed', `The list could not be read (${list.errorCode ?? 'failed'}); upload it again.`);
+  }
+  const uploaded =
+    list.format === 'hashed'
+      ? await ctx.objects.exists(ctx.buckets.uploads, OBJECT_KEYS.hashedList(principal.tenantId, list.listId))
+      : list.status === 'READY';
+  if (!uploaded) {
+    throw new DomainError(
+      'list-not-ready',
+      list.format === 'raw' && list.status === 'HASHING'
+        ? 'The list is still being hashed; try again in a moment.'
+        : 'The list has not been uploaded yet: PUT it to the upload URL first.',
+    );
+  }
+  const snapshot = await ctx.audiences.snapshot(input.partnerId);
+  if (!snapshot || snapshot.segments.length === 0) {
+    throw new DomainError('partner-not-found', 'No such partner, or it has no audiences yet.');
+  }
+  if (snapshot.profile !== list.profile) {
+    throw new DomainError(
+      'profile-mismatch',
+      `This partner's audiences are hashed with the ${snapshot.profile} profile; the list was hashed with ${list.profile}. Hash it again with --profile ${snapshot.profile}.`,
+    );
+  }
+  if (ctx.settings.noise.enabled) {
+    const budget = await ctx.ledger.budget(principal.tenantId, input.partnerId, ctx.settings.noise.budgetPerPartner);
+    if (budget.epsilonSpent + ctx.settings.noise.epsilonPerMatch > budget.epsilonBudget + 1e-9) {
+      throw new DomainError(
+        'privacy-budget-exhausted',
+        `The privacy budget against this partner is spent (${budget.epsilonSpent} of ${budget.epsilonBudget}). It is never refilled automatically; ask the operator.`,
+      );
+    }
+  }
+  const now = ctx.now().toISOString();
+  const match: MatchRecord = {
+    kind: 'match',
+    tenantId: principal.tenantId,
+    matchId: ctx.newId(),
+    listId: list.listId,
+    partnerId: input.partnerId,
+    minSegmentSize: k,
+    status: 'QUEUED',
+    progress: { phase: 'queued', shardsDone: 0, shardsTotal: 0 },
+    snapshot,
+    ...(list.summary ? { summary: list.summary } : {}),
+    createdAt: now,
+    updatedAt: now,
+  };
+  await ctx.jobs.create(match);
+  try {
+    await ctx.runner.start({ tenantId: principal.tenantId, matchId: match.matchId });
+  } catch (error) {
+    await ctx.jobs.update('match', principal.tenantId, match.matchId, {
+      status: 'FAILED',
+      errorCode: 'match-not-started',
+      errorDetail: 'The match could not be started; try again.',
+    });
+    throw error;
+  }
+  return { matchId: match.matchId, status: match.status };
+}
+
+export async function getMatch(ctx: UseCaseContext, principal: Principal, matchId: string): Promise<MatchRecord> {
+  requireRole(principal, 'advertiser', 'admin');
+  const match = await ctx.jobs.get('match', principal.tenantId, matchId);
+  if (!match) throw new DomainError('not-found', 'No such match.');
+  return match;
+}
+
+export async function listMatches(ctx: UseCaseContext, principal: Principal): Promise<MatchRecord[]> {
+  requireRole(principal, 'advertiser', 'admin');
+  return ctx.jobs.list('match', principal.tenantId);
+}
+
+export async function downloadMatch(
+  ctx: UseCaseContext,
+  principal: Principal,
+  matchId: string,
+  format: 'csv' | 'json',
+) {
+  const match = await getMatch(ctx, principal, matchId);
+  if (match.status !== 'SUCCEEDED') {
+    throw new DomainError('match-not-finished', `The match is ${match.status}; a result exists once it SUCCEEDED.`);
+  }
+  const key =
+    format === 'csv' ? OBJECT_KEYS.resultCsv(match.tenantId, matchId) : OBJECT_KEYS.resultJson(match.tenantId, matchId);
+  const url = await ctx.objects.presignGet(ctx.buckets.results, key, DOWNLOAD_URL_SECONDS, `audience-${matchId}.${format}`);
+  return { url, format, expiresAt: new Date(ctx.now().getTime() + DOWNLOAD_URL_SECONDS * 1000).toISOString() };
+}
