@@ -50,8 +50,8 @@ export const DEMO_SEGMENTS: readonly SegmentSpec[] = [
   { segmentId: 'luxury-shoppers', name: 'Luxury shoppers', description: 'High-end fashion and watches', rate: 0.04 },
   { segmentId: 'fitness-buffs', name: 'Fitness buffs', description: 'Gym members and running app users', rate: 0.16 },
   { segmentId: 'ev-curious', name: 'EV curious', description: 'Compared electric vehicle models', rate: 0.05 },
-  { segmentId: 'vintage-vinyl', name: 'Vintage vinyl collectors', description: 'Bought pre-1980 records online', rate: 0.004 },
-  { segmentId: 'sailing-club', name: 'Sailing club members', description: 'Yacht club newsletters', rate: 0.002 },
+  { segmentId: 'vintage-vinyl', name: 'Vintage vinyl collectors', description: 'Bought pre-1980 records online', rate: 0.0012 },
+  { segmentId: 'sailing-club', name: 'Sailing club members', description: 'Yacht club newsletters', rate: 0.0006 },
 ];
 
 export interface PartnerData {

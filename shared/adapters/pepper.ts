@@ -1,7 +1,8 @@
 /**
  * The pepper ring: secret keys for HMAC-SHA256 of identifier digests at rest (PRODUCT.md rule 6),
  * each with a key id so a new key can be rolled in while old items are re-keyed.
- * Stored as JSON `{ "current": "k1", "keys": { "k1": "<base64 32 bytes>" } }` in Secrets Manager
+ * Stored as JSON `{ "current": "k1", "keys": { "k1": "<base64 32 bytes>" } }` (or flat,
+ * `{ "current": "k1", "k1": "..." }`, as Secrets Manager generates it) in Secrets Manager
  * (AWS) or in a generated 0600 file (embedded stack).
  */
 import { createHmac, randomBytes } from 'node:crypto';
@@ -11,10 +12,15 @@ import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/clien
 import { z } from 'zod';
 import type { AudienceKeyer } from '../domain/ports.ts';
 
-const PepperRingSchema = z.object({
-  current: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/),
-  keys: z.record(z.string(), z.string().base64()),
-});
+const KeyIdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,32}$/);
+const PepperRingSchema = z.union([
+  z.object({ current: KeyIdSchema, keys: z.record(KeyIdSchema, z.string().base64()) }),
+  // The flat shape Secrets Manager can generate itself: every field but `current` is a key.
+  z
+    .object({ current: KeyIdSchema })
+    .catchall(z.string().base64())
+    .transform(({ current, ...keys }) => ({ current, keys: keys as Record<string, string> })),
+]);
 
 export interface PepperRing {
   readonly current: string;

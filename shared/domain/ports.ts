@@ -117,8 +117,25 @@ export interface AuditEntry {
   code?: string;
 }
 
+/** Where an earlier match's matched sets are kept, for difference checks and replays. */
+export interface MatchSetsEntry {
+  tenantId: string;
+  partnerId: string;
+  matchId: string;
+  listFingerprint: string;
+  /** The partner versions the match read (`segment#version` joined), for replays. */
+  versions: string;
+  k: number;
+  objectKey: string;
+  createdAt: string;
+}
+
 /** Budgets and the audit trail. Spending is atomic under concurrency and never refills. */
 export interface Ledger {
+  /** Indexes a match's matched sets until `expiresAt` (epoch seconds). */
+  recordMatchSets(entry: MatchSetsEntry, expiresAt: number): Promise<void>;
+  /** The advertiser's unexpired matches against the partner, oldest first. */
+  matchSets(advertiserId: string, partnerId: string, now: Date): Promise<MatchSetsEntry[]>;
   budget(advertiserId: string, partnerId: string, epsilonBudget: number): Promise<BudgetState>;
   /**
    * Spends `epsilon` for `matchId` if the budget allows, atomically; spending again for the same

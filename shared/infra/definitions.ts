@@ -78,6 +78,8 @@ export const OBJECT_KEYS = {
   resultCsv: (tenantId: string, matchId: string) => `results/${tenantId}/${matchId}.csv`,
   shard: (matchId: string, shard: number) => `shards/${matchId}/${String(shard).padStart(3, '0')}.bin`,
   tally: (matchId: string, shard: number) => `tallies/${matchId}/${String(shard).padStart(3, '0')}.json`,
+  shardMatchedSets: (matchId: string, shard: number) => `matchsets/${matchId}/${String(shard).padStart(3, '0')}.json`,
+  matchedSets: (tenantId: string, partnerId: string, matchId: string) => `digests/${tenantId}/${partnerId}/${matchId}.json`,
   manifest: (partnerId: string, segmentId: string, version: number) =>
     `manifests/${partnerId}/${segmentId}/${version}.keys`,
 } as const;

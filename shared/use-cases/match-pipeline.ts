@@ -6,6 +6,7 @@
  * 3. reduce: add the tallies up (disjoint shards add exactly), apply the privacy rules once, spend
  *    budget, write the result; shards and tallies are deleted.
  */
+import { createHash, createHmac } from 'node:crypto';
 import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -17,8 +18,12 @@ import { createListSummary } from '../domain/lists/list-summary.ts';
 import { openList } from '../domain/lists/parse-list.ts';
 import { DIGEST_BYTES, matchShard, reduceTallies, type ShardTally, shardOf } from '../domain/matching/match-shard.ts';
 import { applyPrivacy, assertListSize } from '../domain/privacy/apply-privacy.ts';
+import { differenceCheck, fingerprintAdd, type MatchedSets, mergeMatchedSets } from '../domain/privacy/difference-check.ts';
+import { resolveK } from '../domain/privacy/privacy-params.ts';
 import { renderResultCsv, renderResultJson } from '../domain/result/render-csv.ts';
-import type { ListSummary } from '../domain/result/result-schema.ts';
+import type { ListSummary, MatchResult } from '../domain/result/result-schema.ts';
+import type { AudienceSnapshot } from '../domain/model.ts';
+import type { AudienceKeyer } from '../domain/ports.ts';
 import { OBJECT_KEYS } from '../infra/definitions.ts';
 import type { UseCaseContext } from './context.ts';
 
@@ -125,17 +130,60 @@ export async function matchOneShard(ctx: UseCaseContext, job: MatchJob & { shard
   const match = await loadMatch(ctx, job);
   if (!match.snapshot) throw new DomainError('match-failed', 'The match has no pinned audience snapshot.');
   const shardKey = OBJECT_KEYS.shard(job.matchId, job.shard);
+  const keyer = await ctx.keyer(match.snapshot.keyId);
+  const sets = matchedSetsCollector(keyer, job.tenantId, match.partnerId);
   const tally = await matchShard({
     digests: digestsOf(ctx.objects.read(ctx.buckets.results, shardKey)),
     snapshot: match.snapshot,
     store: ctx.audiences,
-    keyer: await ctx.keyer(match.snapshot.keyId),
+    keyer,
+    onDistinct: sets.distinct,
+    onMatched: sets.matched,
   });
+  await ctx.objects.write(
+    ctx.buckets.results,
+    OBJECT_KEYS.shardMatchedSets(job.matchId, job.shard),
+    JSON.stringify(sets.result()),
+    'application/json',
+  );
   await ctx.objects.write(ctx.buckets.results, OBJECT_KEYS.tally(job.matchId, job.shard), JSON.stringify(tally), 'application/json');
   await ctx.objects.delete(ctx.buckets.results, shardKey);
   await ctx.jobs.shardDone(job.tenantId, job.matchId);
   return tally;
 }
+
+/**
+ * Per-person 64-bit digests for difference checks, keyed under a key derived from the pepper and
+ * scoped to this advertiser and partner: they cannot be joined with members or other tenants.
+ */
+function matchedSetsCollector(keyer: AudienceKeyer, tenantId: string, partnerId: string) {
+  const scope = Buffer.from(keyer.key(createHash('sha256').update(`difference-check|${tenantId}|${partnerId}`).digest()), 'base64url');
+  const digest16 = (key: string) => createHmac('sha256', scope).update(key).digest('hex').slice(0, 16);
+  let sum = 0n;
+  let distinct = 0;
+  const union: string[] = [];
+  const segments: Record<string, string[]> = {};
+  return {
+    distinct(key: string) {
+      sum = fingerprintAdd(sum, digest16(key));
+      distinct++;
+    },
+    matched(key: string, ids: ReadonlySet<string>) {
+      const d = digest16(key);
+      union.push(d);
+      for (const id of ids) (segments[id] ??= []).push(d);
+    },
+    result(): MatchedSets {
+      return { listFingerprint: sum.toString(16).padStart(16, '0'), distinct, union, segments };
+    },
+  };
+}
+
+const versionsOf = (snapshot: AudienceSnapshot) =>
+  snapshot.segments
+    .map((s) => `${s.segmentId}#${s.version}`)
+    .sort()
+    .join(',');
 
 /** Step 3. Applies the privacy rules once to the whole list and releases the result. */
 export async function reduceMatch(ctx: UseCaseContext, job: MatchJob): Promise<MatchRecord['status']> {
@@ -159,6 +207,35 @@ export async function reduceMatch(ctx: UseCaseContext, job: MatchJob): Promise<M
     const settings = ctx.settings;
     // Refuse before spending: a refused list costs no budget.
     assertListSize(listSummary, settings.minListSize);
+
+    const setKeys = await ctx.objects.list(ctx.buckets.results, `matchsets/${job.matchId}/`);
+    const parts: MatchedSets[] = [];
+    for (const key of setKeys) parts.push(JSON.parse((await ctx.objects.readText(ctx.buckets.results, key)) ?? '{}'));
+    const sets = mergeMatchedSets(parts);
+    const versions = versionsOf(snapshot);
+    const earlier = await ctx.ledger.matchSets(job.tenantId, match.partnerId, ctx.now());
+
+    // The same people against the same partner data with the same k: the earlier result again,
+    // with no new noise and no new spend (re-running cannot average the noise away).
+    const replay = earlier.find(
+      (e) => e.listFingerprint === sets.listFingerprint && e.versions === versions && e.k === match.minSegmentSize,
+    );
+    if (replay) {
+      const original = await ctx.jobs.get('match', job.tenantId, replay.matchId);
+      if (original?.result) {
+        await releaseResult(ctx, job, match, original.result, listSummary, 'match-replayed', 0);
+        for (const key of setKeys) await ctx.objects.delete(ctx.buckets.results, key);
+        return 'SUCCEEDED';
+      }
+    }
+    const earlierSets: MatchedSets[] = [];
+    for (const e of earlier) {
+      const text = await ctx.objects.readText(ctx.buckets.results, e.objectKey);
+      if (text) earlierSets.push(JSON.parse(text));
+    }
+    const k = resolveK(settings.minSegmentSize, match.minSegmentSize);
+    const verdict = differenceCheck(sets, earlierSets, snapshot.segments.map((s) => s.segmentId), k);
+
     let budgetLeft: number | undefined;
     if (settings.noise.enabled) {
       // Spend first (atomically, once per match), then release: a concurrent match cannot overdraw.
@@ -173,31 +250,29 @@ export async function reduceMatch(ctx: UseCaseContext, job: MatchJob): Promise<M
       settings,
       requestedK: match.minSegmentSize,
       ...(budgetLeft !== undefined ? { budgetLeft } : {}),
+      differenceSuppressed: verdict.segments,
+      totalDifferenceSuppressed: verdict.total,
       now: ctx.now(),
     });
-    await ctx.objects.write(ctx.buckets.results, OBJECT_KEYS.resultJson(job.tenantId, job.matchId), renderResultJson(result), 'application/json');
-    await ctx.objects.write(ctx.buckets.results, OBJECT_KEYS.resultCsv(job.tenantId, job.matchId), renderResultCsv(result), 'text/csv; charset=utf-8');
-    await ctx.jobs.update('match', job.tenantId, job.matchId, {
-      status: 'SUCCEEDED',
-      result,
-      summary: listSummary,
-      progress: { ...match.progress, phase: 'done', shardsDone: match.progress.shardsTotal },
-    });
-    await ctx.ledger.audit({
-      tenantId: job.tenantId,
-      matchId: job.matchId,
-      partnerId: match.partnerId,
-      at: ctx.now().toISOString(),
-      event: 'match-released',
-      k: result.privacy.k,
-      epsilonSpent: result.privacy.noise.epsilon,
-      epsilonLeft: result.privacy.budget?.epsilonLeft ?? null,
-      noise: result.privacy.noise.mechanism,
-      rounding: result.privacy.rounding,
-      suppressedSegments: result.segments.filter((s) => s.suppressed).length,
-      differenceSuppressed: result.segments.filter((s) => s.reason === 'difference-check').length,
-    });
-    ctx.logger.info('match: released', { matchId: job.matchId, segments: result.segments.length });
+    // Keep this match's sets for the checks of later ones, encrypted at rest and expiring.
+    const objectKey = OBJECT_KEYS.matchedSets(job.tenantId, match.partnerId, job.matchId);
+    await ctx.objects.write(ctx.buckets.results, objectKey, JSON.stringify(sets), 'application/json');
+    await ctx.ledger.recordMatchSets(
+      {
+        tenantId: job.tenantId,
+        partnerId: match.partnerId,
+        matchId: job.matchId,
+        listFingerprint: sets.listFingerprint,
+        versions,
+        k,
+        objectKey,
+        createdAt: ctx.now().toISOString(),
+      },
+      Math.floor(ctx.now().getTime() / 1000) + ctx.retentionDays * 86_400,
+    );
+    for (const key of setKeys) await ctx.objects.delete(ctx.buckets.results, key);
+    await releaseResult(ctx, job, match, result, listSummary, 'match-released', verdict.segments.size);
+    ctx.logger.info('match: released', { matchId: job.matchId, segments: result.segments.length, compared: verdict.compared });
     return 'SUCCEEDED';
   } catch (error) {
     await failMatch(ctx, job, error);
@@ -207,6 +282,39 @@ export async function reduceMatch(ctx: UseCaseContext, job: MatchJob): Promise<M
   }
 }
 
+async function releaseResult(
+  ctx: UseCaseContext,
+  job: MatchJob,
+  match: MatchRecord,
+  result: MatchResult,
+  listSummary: ListSummary,
+  event: 'match-released' | 'match-replayed',
+  differenceSuppressed: number,
+): Promise<void> {
+  await ctx.objects.write(ctx.buckets.results, OBJECT_KEYS.resultJson(job.tenantId, job.matchId), renderResultJson(result), 'application/json');
+  await ctx.objects.write(ctx.buckets.results, OBJECT_KEYS.resultCsv(job.tenantId, job.matchId), renderResultCsv(result), 'text/csv; charset=utf-8');
+  await ctx.jobs.update('match', job.tenantId, job.matchId, {
+    status: 'SUCCEEDED',
+    result,
+    summary: listSummary,
+    progress: { ...match.progress, phase: 'done', shardsDone: match.progress.shardsTotal },
+  });
+  await ctx.ledger.audit({
+    tenantId: job.tenantId,
+    matchId: job.matchId,
+    partnerId: match.partnerId,
+    at: ctx.now().toISOString(),
+    event,
+    k: result.privacy.k,
+    epsilonSpent: event === 'match-replayed' ? 0 : result.privacy.noise.epsilon,
+    epsilonLeft: result.privacy.budget?.epsilonLeft ?? null,
+    noise: result.privacy.noise.mechanism,
+    rounding: result.privacy.rounding,
+    suppressedSegments: result.segments.filter((s) => s.suppressed).length,
+    differenceSuppressed,
+  });
+}
+
 /** Marks a match FAILED with a stable code and a safe detail; cleans up its shards. */
 export async function failMatch(ctx: UseCaseContext, job: MatchJob, error: unknown): Promise<void> {
   const code = isDomainError(error) ? error.code : 'match-failed';
@@ -214,8 +322,8 @@ export async function failMatch(ctx: UseCaseContext, job: MatchJob, error: unkno
   ctx.logger.error('match: failed', { matchId: job.matchId, code, ...(isDomainError(error) ? {} : { error: String(error) }) });
   const match = await ctx.jobs.get('match', job.tenantId, job.matchId);
   await ctx.jobs.update('match', job.tenantId, job.matchId, { status: 'FAILED', errorCode: code, errorDetail: detail });
-  for (const key of await ctx.objects.list(ctx.buckets.results, `shards/${job.matchId}/`)) {
-    await ctx.objects.delete(ctx.buckets.results, key);
+  for (const prefix of [`shards/${job.matchId}/`, `matchsets/${job.matchId}/`]) {
+    for (const key of await ctx.objects.list(ctx.buckets.results, prefix)) await ctx.objects.delete(ctx.buckets.results, key);
   }
   if (match && code !== 'match-failed') {
     await ctx.ledger.audit({

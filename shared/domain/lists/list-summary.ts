@@ -1,0 +1,228 @@
+/**
+ * The totals reported for a list (PRODUCT.md "Result": rows, valid, invalid by reason, duplicates,
+ * distinct) and a streaming accumulator for them.
+ *
+ * Distinct counting must hold millions of keys without a JS `Set<string>` (a 64-character string
+ * costs ~100 bytes on the V8 heap plus the set entry). Keys that are digests (64 hex characters, or
+ * 44 base64 characters, i.e. 32 bytes) are reduced to their first 16 bytes and stored in an
+ * open-addressing hash table of `Uint32Array` words: 16 bytes per slot at a load factor of at most
+ * 3/4, so 21 to 43 bytes per distinct key. Two different digests collide on a 128-bit prefix with
+ * probability about n^2 / 2^129 (for n = 10^8 keys: ~1.5e-23), i.e. never in practice, so the count is
+ * exact for any real list. Any other key shape falls back to an exact `Set<string>`.
+ */
+import type { ClassifyOutcome } from './parse-list.ts';
+
+export interface ListSummary {
+  /** Data rows read (a CSV header is not a row). */
+  rows: number;
+  /** Rows whose identifier was accepted. */
+  valid: number;
+  /** Rows rejected, in total and per reason (`empty`, `line-too-long`, `malformed-csv`, classifier reasons). */
+  invalid: number;
+  invalidByReason: Record<string, number>;
+  /** Valid rows whose key was already seen earlier in the list. */
+  duplicates: number;
+  /** Distinct valid keys (valid - duplicates). */
+  distinct: number;
+}
+
+export interface ListSummaryAccumulator {
+  /** Counts one row. */
+  add(outcome: ClassifyOutcome): void;
+  /** The totals so far (a copy: later `add` calls do not change it). */
+  snapshot(): ListSummary;
+}
+
+export function createListSummary(): ListSummaryAccumulator {
+  let rows = 0;
+  let valid = 0;
+  let duplicates = 0;
+  const invalidByReason = new Map<string, number>();
+  const distinct = new DistinctKeys();
+  return {
+    add(outcome) {
+      rows++;
+      if (outcome.ok) {
+        valid++;
+        if (!distinct.add(outcome.key)) duplicates++;
+      } else {
+        invalidByReason.set(outcome.reason, (invalidByReason.get(outcome.reason) ?? 0) + 1);
+      }
+    },
+    snapshot() {
+      const byReason: Record<string, number> = {};
+      let invalid = 0;
+      for (const [reason, count] of [...invalidByReason].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+        byReason[reason] = count;
+        invalid += count;
+      }
+      return { rows, valid, invalid, invalidByReason: byReason, duplicates, distinct: valid - duplicates };
+    },
+  };
+}
+
+/** charCode -> hex nibble, or -1. */
+const HEX = new Int8Array(128).fill(-1);
+/** charCode -> base64 sextet (standard and url-safe alphabets), or -1. */
+const B64 = new Int8Array(128).fill(-1);
+for (let i = 0; i < 10; i++) HEX[48 + i] = i;
+for (let i = 0; i < 6; i++) {
+  HEX[65 + i] = 10 + i;
+  HEX[97 + i] = 10 + i;
+}
+'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'.split('').forEach((c, i) => {
+  B64[c.charCodeAt(0)] = i;
+});
+B64['-'.charCodeAt(0)] = 62;
+B64['_'.charCodeAt(0)] = 63;
+
+const MIN_CAPACITY = 1024;
+
+/**
+ * An exact-in-practice set of keys: digest-shaped keys by their 128-bit prefix in a growing
+ * linear-probing table, anything else in a `Set<string>`.
+ */
+export class DistinctKeys {
+  /** 4 words per slot; the all-zero prefix marks an empty slot (the real all-zero prefix is a flag). */
+  private table = new Uint32Array(MIN_CAPACITY * 4);
+  private mask = MIN_CAPACITY - 1;
+  private used = 0;
+  private hasZero = false;
+  private readonly others = new Set<string>();
+  private readonly words = new Uint32Array(4);
+  private readonly seed = (Math.random() * 0x100000000) >>> 0;
+  private readonly bytes = new Uint8Array(16);
+  private readonly sextets = new Uint8Array(22);
+
+  /** Adds the key; false when it was already present. */
+  add(key: string): boolean {
+    if (!this.prefix(key)) {
+      if (this.others.has(key)) return false;
+      this.others.add(key);
+      return true;
+    }
+    const w = this.words;
+    const w0 = w[0] as number;
+    const w1 = w[1] as number;
+    const w2 = w[2] as number;
+    const w3 = w[3] as number;
+    if ((w0 | w1 | w2 | w3) === 0) {
+      if (this.hasZero) return false;
+      this.hasZero = true;
+      return true;
+    }
+    if (!this.insert(this.table, this.mask, w0, w1, w2, w3)) return false;
+    this.used++;
+    if (this.used * 4 > (this.mask + 1) * 3) this.grow();
+    return true;
+  }
+
+  get size(): number {
+    return this.used + (this.hasZero ? 1 : 0) + this.others.size;
+  }
+
+  /** Fills `words` with the key's first 16 bytes when it is a 32-byte digest (hex or base64). */
+  private prefix(key: string): boolean {
+    const w = this.words;
+    if (key.length === 64) {
+      for (let i = 32; i < 64; i++) {
+        const c = key.charCodeAt(i);
+        if (c > 127 || (HEX[c] as number) < 0) return false;
+      }
+      for (let word = 0; word < 4; word++) {
+        let v = 0;
+        for (let j = 0; j < 8; j++) {
+          const c = key.charCodeAt(word * 8 + j);
+          const n = c > 127 ? -1 : (HEX[c] as number);
+          if (n < 0) return false;
+          v = (v << 4) | n;
+        }
+        w[word] = v >>> 0;
+      }
+      return true;
+    }
+    if (key.length === 44 || key.length === 43) {
+      // 32 bytes in base64: 43 significant characters (+ one '=' when padded). The first 22
+      // characters carry 132 bits: the 128 bits of the prefix sit in them.
+      for (let i = 22; i < 43; i++) {
+        const c = key.charCodeAt(i);
+        if (c > 127 || (B64[c] as number) < 0) return false;
+      }
+      if (key.length === 44 && key.charCodeAt(43) !== 61) return false;
+      const bytes = this.bytes;
+      for (let i = 0; i < 22; i++) {
+        const c = key.charCodeAt(i);
+        const n = c > 127 ? -1 : (B64[c] as number);
+        if (n < 0) return false;
+        this.sextets[i] = n;
+      }
+      const s = this.sextets;
+      for (let g = 0; g < 5; g++) {
+        const a = s[g * 4] as number;
+        const b = s[g * 4 + 1] as number;
+        const c = s[g * 4 + 2] as number;
+        const d = s[g * 4 + 3] as number;
+        bytes[g * 3] = (a << 2) | (b >> 4);
+        bytes[g * 3 + 1] = ((b & 15) << 4) | (c >> 2);
+        bytes[g * 3 + 2] = ((c & 3) << 6) | d;
+      }
+      bytes[15] = ((s[20] as number) << 2) | ((s[21] as number) >> 4);
+      for (let word = 0; word < 4; word++) {
+        const at = word * 4;
+        w[word] =
+          (((bytes[at] as number) << 24) |
+            ((bytes[at + 1] as number) << 16) |
+            ((bytes[at + 2] as number) << 8) |
+            (bytes[at + 3] as number)) >>>
+          0;
+      }
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * Linear probing from a seeded mix of all four words. Digests are uniform anyway, but hashed
+   * values are passed through from the input: the per-table random seed keeps a crafted list of
+   * look-alike prefixes from piling into one probe chain (quadratic time).
+   */
+  private insert(table: Uint32Array, mask: number, w0: number, w1: number, w2: number, w3: number): boolean {
+    let h = Math.imul(w0 ^ this.seed, 0x9e3779b1);
+    h = Math.imul(h ^ w1 ^ (h >>> 15), 0x85ebca77);
+    h = Math.imul(h ^ w2 ^ (h >>> 13), 0xc2b2ae3d);
+    h = Math.imul(h ^ w3 ^ (h >>> 16), 0x27d4eb2f);
+    let slot = (h ^ (h >>> 15)) & mask;
+    for (;;) {
+      const at = slot * 4;
+      const t0 = table[at] as number;
+      const t1 = table[at + 1] as number;
+      const t2 = table[at + 2] as number;
+      const t3 = table[at + 3] as number;
+      if ((t0 | t1 | t2 | t3) === 0) {
+        table[at] = w0;
+        table[at + 1] = w1;
+        table[at + 2] = w2;
+        table[at + 3] = w3;
+        return true;
+      }
+      if (t0 === w0 && t1 === w1 && t2 === w2 && t3 === w3) return false;
+      slot = (slot + 1) & mask;
+    }
+  }
+
+  private grow(): void {
+    const old = this.table;
+    const capacity = (this.mask + 1) * 2;
+    const table = new Uint32Array(capacity * 4);
+    const mask = capacity - 1;
+    for (let at = 0; at < old.length; at += 4) {
+      const w0 = old[at] as number;
+      const w1 = old[at + 1] as number;
+      const w2 = old[at + 2] as number;
+      const w3 = old[at + 3] as number;
+      if ((w0 | w1 | w2 | w3) !== 0) this.insert(table, mask, w0, w1, w2, w3);
+    }
+    this.table = table;
+    this.mask = mask;
+  }
+}

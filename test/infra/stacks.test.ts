@@ -1,0 +1,555 @@
+import { Match } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { INTERMEDIATE_PREFIXES, RESULTS_PREFIX } from '../../cdk/stateful-stack.ts';
+import { AUTHORIZED_ROUTES, PUBLIC_ROUTES } from '../../cdk/stateless-stack.ts';
+import { BUCKETS, TABLES, TRIGGERS } from '../../shared/infra/definitions.ts';
+import { RuntimeConfigSchema } from '../../shared/infra/runtime-config.ts';
+import { type SynthesizedApp, synthForTest } from './synth.ts';
+
+// CloudFormation JSON is untyped by nature; these tests navigate it as such.
+// biome-ignore lint/suspicious/noExplicitAny: template JSON
+type Json = any;
+
+type Resource = {
+  Type: string;
+  Properties?: Record<string, Json>;
+  DeletionPolicy?: string;
+  UpdateReplacePolicy?: string;
+};
+type Statement = {
+  Effect: string;
+  Action: string | string[];
+  Resource: unknown;
+  Condition?: Record<string, Json>;
+};
+
+// Non-default values, so each assertion proves the setting flows from context to template.
+const CONTEXT = { minSegmentSize: 80, retentionDays: 45, noise: 'false', maxShardConcurrency: 8 };
+
+let app: SynthesizedApp;
+let stateful: Record<string, Resource>;
+let stateless: Record<string, Resource>;
+
+const ofType = (resources: Record<string, Resource>, type: string) =>
+  Object.entries(resources).filter(([, r]) => r.Type === type);
+const asArray = <T>(v: T | T[]): T[] => (Array.isArray(v) ? v : [v]);
+
+/** Every IAM statement of a template, wherever it lives (policies, roles, resource policies). */
+function statementsOf(resources: Record<string, Resource>): { owner: string; statement: Statement }[] {
+  const out: { owner: string; statement: Statement }[] = [];
+  for (const [id, r] of Object.entries(resources)) {
+    const docs = [
+      r.Properties?.PolicyDocument,
+      r.Properties?.KeyPolicy,
+      ...(r.Type === 'AWS::IAM::Role' ? (r.Properties?.Policies ?? []) : []).map(
+        (p: Json) => p.PolicyDocument,
+      ),
+    ].filter(Boolean);
+    for (const doc of docs)
+      for (const statement of doc.Statement as Statement[]) out.push({ owner: id, statement });
+  }
+  return out;
+}
+
+const isAccountRoot = (statement: Statement & { Principal?: Json }) =>
+  JSON.stringify(statement.Principal?.AWS ?? '').endsWith('":root"]]}');
+
+/** The house functions (the CDK bucket-notifications handler is CDK's own, not ours). */
+const houseFunctions = () =>
+  ofType(stateless, 'AWS::Lambda::Function').filter(([id]) => !id.startsWith('BucketNotificationsHandler'));
+
+const fnNamed = (prefix: string) => {
+  const found = houseFunctions().find(([id]) => id.startsWith(prefix));
+  if (!found) throw new Error(`no function ${prefix}`);
+  return found;
+};
+
+beforeAll(() => {
+  app = synthForTest(CONTEXT);
+  stateful = app.statefulTemplate.toJSON().Resources;
+  stateless = app.statelessTemplate.toJSON().Resources;
+});
+
+describe('stateful stack: data at rest', () => {
+  it('has one customer-managed KMS key with rotation, retained', () => {
+    app.statefulTemplate.resourceCountIs('AWS::KMS::Key', 1);
+    app.statefulTemplate.hasResource('AWS::KMS::Key', {
+      Properties: { EnableKeyRotation: true },
+      DeletionPolicy: 'Retain',
+    });
+  });
+
+  it('retains every stateful resource on delete', () => {
+    const stateTypes = [
+      'AWS::S3::Bucket',
+      'AWS::DynamoDB::Table',
+      'AWS::SecretsManager::Secret',
+      'AWS::Cognito::UserPool',
+      'AWS::KMS::Key',
+    ];
+    for (const type of stateTypes) {
+      for (const [id, r] of ofType(stateful, type)) {
+        expect(r.DeletionPolicy, `${id} DeletionPolicy`).toBe('Retain');
+        expect(r.UpdateReplacePolicy, `${id} UpdateReplacePolicy`).toBe('Retain');
+      }
+    }
+  });
+
+  it('builds one bucket per definition plus the access-log bucket, all private, TLS-only and encrypted', () => {
+    const buckets = ofType(stateful, 'AWS::S3::Bucket');
+    expect(buckets).toHaveLength(Object.keys(BUCKETS).length + 1);
+    for (const [id, bucket] of buckets) {
+      expect(bucket.Properties?.PublicAccessBlockConfiguration, id).toEqual({
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      });
+      expect(bucket.Properties?.BucketEncryption?.ServerSideEncryptionConfiguration, id).toBeDefined();
+      // enforceSSL: a Deny on aws:SecureTransport=false in this bucket's policy.
+      const policy = ofType(stateful, 'AWS::S3::BucketPolicy').find(
+        ([, p]) => p.Properties?.Bucket?.Ref === id,
+      );
+      expect(policy, `${id} has a bucket policy`).toBeDefined();
+      expect(policy?.[1].Properties?.PolicyDocument.Statement).toContainEqual(
+        expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+      );
+    }
+  });
+
+  it('encrypts the data buckets with the KMS key and logs their access to the log bucket', () => {
+    const logBucket = ofType(stateful, 'AWS::S3::Bucket').find(([id]) => id.startsWith('AccessLogs'));
+    expect(
+      logBucket?.[1].Properties?.BucketEncryption.ServerSideEncryptionConfiguration[0]
+        .ServerSideEncryptionByDefault,
+    ).toEqual({
+      SSEAlgorithm: 'AES256',
+    });
+    for (const def of Object.values(BUCKETS)) {
+      app.statefulTemplate.hasResourceProperties('AWS::S3::Bucket', {
+        BucketEncryption: {
+          ServerSideEncryptionConfiguration: [
+            {
+              BucketKeyEnabled: true,
+              ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: Match.anyValue() },
+            },
+          ],
+        },
+        LoggingConfiguration: {
+          DestinationBucketName: { Ref: logBucket?.[0] },
+          LogFilePrefix: `${def.id.toLowerCase()}/`,
+        },
+      });
+    }
+  });
+
+  it('expires uploads and partner drops after the days in BUCKETS', () => {
+    for (const def of [BUCKETS.uploads, BUCKETS.partnerDrops]) {
+      app.statefulTemplate.hasResourceProperties('AWS::S3::Bucket', {
+        LoggingConfiguration: { LogFilePrefix: `${def.id.toLowerCase()}/` },
+        LifecycleConfiguration: {
+          Rules: Match.arrayWith([
+            Match.objectLike({ Status: 'Enabled', ExpirationInDays: def.expireAfterDays }),
+          ]),
+        },
+      });
+    }
+  });
+
+  it('versions the results bucket and keeps results for the retentionDays context (45)', () => {
+    app.statefulTemplate.hasResourceProperties('AWS::S3::Bucket', {
+      LoggingConfiguration: { LogFilePrefix: `${BUCKETS.results.id.toLowerCase()}/` },
+      VersioningConfiguration: { Status: 'Enabled' },
+      LifecycleConfiguration: {
+        Rules: Match.arrayWith([
+          Match.objectLike({
+            Prefix: RESULTS_PREFIX,
+            ExpirationInDays: 45,
+            NoncurrentVersionExpiration: { NoncurrentDays: 45 },
+          }),
+          ...INTERMEDIATE_PREFIXES.map((prefix) => Match.objectLike({ Prefix: prefix, ExpirationInDays: 1 })),
+        ]),
+      },
+    });
+  });
+
+  it('builds every table from TABLES: keys, TTL, PITR, KMS, on-demand, deletion protection', () => {
+    app.statefulTemplate.resourceCountIs('AWS::DynamoDB::Table', Object.keys(TABLES).length);
+    for (const def of Object.values(TABLES)) {
+      const keySchema: { AttributeName: string; KeyType: string }[] = [
+        { AttributeName: def.partitionKey, KeyType: 'HASH' },
+      ];
+      if ('sortKey' in def) keySchema.push({ AttributeName: def.sortKey, KeyType: 'RANGE' });
+      app.statefulTemplate.hasResourceProperties('AWS::DynamoDB::Table', {
+        KeySchema: keySchema,
+        BillingMode: 'PAY_PER_REQUEST',
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        SSESpecification: { SSEEnabled: true, SSEType: 'KMS', KMSMasterKeyId: Match.anyValue() },
+        DeletionProtectionEnabled: true,
+        ...('ttlAttribute' in def
+          ? { TimeToLiveSpecification: { AttributeName: def.ttlAttribute, Enabled: true } }
+          : { TimeToLiveSpecification: Match.absent() }),
+      });
+    }
+  });
+
+  it('generates the pepper in Secrets Manager, encrypted with the key (never in the template)', () => {
+    app.statefulTemplate.hasResourceProperties('AWS::SecretsManager::Secret', {
+      KmsKeyId: Match.anyValue(),
+      GenerateSecretString: Match.objectLike({ GenerateStringKey: 'k1', PasswordLength: 44 }),
+      SecretString: Match.absent(),
+    });
+  });
+
+  it('has a Cognito pool with admin-only sign-up, MFA and the tenant and role attributes', () => {
+    app.statefulTemplate.hasResourceProperties('AWS::Cognito::UserPool', {
+      AdminCreateUserConfig: { AllowAdminCreateUserOnly: true },
+      MfaConfiguration: 'ON',
+      Schema: Match.arrayWith([
+        Match.objectLike({ Name: 'tenant_id', AttributeDataType: 'String', Mutable: false }),
+        Match.objectLike({ Name: 'role', AttributeDataType: 'String', Mutable: true }),
+      ]),
+    });
+  });
+
+  it('does not let users write their own tenant or role', () => {
+    const [[, client]] = ofType(stateful, 'AWS::Cognito::UserPoolClient') as [[string, Resource]];
+    expect(client.Properties?.GenerateSecret).toBe(false);
+    expect(client.Properties?.WriteAttributes).toEqual(['email']);
+    expect(client.Properties?.ReadAttributes).toEqual(
+      expect.arrayContaining(['custom:tenant_id', 'custom:role']),
+    );
+  });
+});
+
+describe('stateless stack: functions', () => {
+  it('has the six house functions, each Node 22 on ARM64 with its own log group and retention', () => {
+    expect(houseFunctions()).toHaveLength(6);
+    const logGroups = Object.fromEntries(ofType(stateless, 'AWS::Logs::LogGroup'));
+    for (const [id, fn] of houseFunctions()) {
+      expect(fn.Properties?.Runtime, id).toBe('nodejs22.x');
+      expect(fn.Properties?.Architectures, id).toEqual(['arm64']);
+      expect(fn.Properties?.Handler, id).toBe('index.handler');
+      const logGroupId = fn.Properties?.LoggingConfig?.LogGroup?.Ref;
+      expect(logGroups[logGroupId]?.Properties?.RetentionInDays, `${id} log retention`).toBeGreaterThan(0);
+    }
+  });
+
+  it('gives every log group a retention', () => {
+    for (const [id, lg] of ofType(stateless, 'AWS::Logs::LogGroup')) {
+      expect(lg.Properties?.RetentionInDays, id).toBeGreaterThan(0);
+    }
+  });
+
+  it('sets exactly the runtime-config variables, with the deploy context values', () => {
+    const known = new Set([...Object.keys(RuntimeConfigSchema.shape), 'NODE_OPTIONS']);
+    const required = [...Object.values(TABLES), ...Object.values(BUCKETS)].map((d) => d.env);
+    for (const [id, fn] of houseFunctions()) {
+      const env = fn.Properties?.Environment?.Variables as Record<string, unknown>;
+      for (const key of Object.keys(env)) expect(known, `${id} sets unknown ${key}`).toContain(key);
+      for (const key of required) expect(env, `${id} lacks ${key}`).toHaveProperty(key);
+      expect(env.MIN_SEGMENT_SIZE).toBe('80');
+      expect(env.NOISE_ENABLED).toBe('false');
+      expect(env.RETENTION_DAYS).toBe('45');
+      expect(env.NODE_OPTIONS).toBe('--enable-source-maps');
+    }
+  });
+
+  it('gives the pepper only to the functions that key identifiers, and the state machine only to the API', () => {
+    const withPepper = houseFunctions()
+      .filter(([, fn]) => fn.Properties?.Environment?.Variables?.PEPPER_SECRET_ID)
+      .map(([id]) => id.replace(/Function.*/, ''));
+    expect(withPepper.sort()).toEqual(['Api', 'Ingest', 'MatchShard']);
+    const withSfn = houseFunctions()
+      .filter(([, fn]) => fn.Properties?.Environment?.Variables?.MATCH_STATE_MACHINE_ARN)
+      .map(([id]) => id.replace(/Function.*/, ''));
+    expect(withSfn).toEqual(['Api']);
+  });
+
+  it('uses no AWS managed policies on the function roles (logs are granted on their own log group)', () => {
+    for (const [id, fn] of houseFunctions()) {
+      const roleId = fn.Properties?.Role?.['Fn::GetAtt']?.[0];
+      expect(stateless[roleId]?.Properties?.ManagedPolicyArns, `${id} role`).toBeUndefined();
+    }
+  });
+});
+
+describe('IAM: least privilege', () => {
+  it('has no wildcard action in any policy statement of either stack', () => {
+    const all = [...statementsOf(stateful), ...statementsOf(stateless)];
+    expect(all.length).toBeGreaterThan(20);
+    const wildcards = all
+      .filter(({ statement }) => statement.Effect === 'Allow')
+      // The key policy's statements name the account root only: they delegate to IAM policies (the
+      // default kms:* and the Secret construct's redundant via-Secrets-Manager grant), and every IAM
+      // policy is scanned here.
+      .filter(
+        ({ owner, statement }) => !(stateful[owner]?.Type === 'AWS::KMS::Key' && isAccountRoot(statement)),
+      )
+      .flatMap(({ owner, statement }) =>
+        asArray(statement.Action)
+          .filter((a) => a.includes('*'))
+          .map((a) => `${owner}: ${a}`),
+      );
+    expect(wildcards).toEqual([]);
+  });
+
+  it('never grants data actions on Resource "*"', () => {
+    const data = /^(dynamodb|s3|kms|secretsmanager|states):/;
+    const offenders = statementsOf(stateless)
+      .filter(({ statement }) => statement.Effect === 'Allow' && asArray(statement.Resource).includes('*'))
+      .flatMap(({ owner, statement }) =>
+        asArray(statement.Action)
+          .filter((a) => data.test(a))
+          .map((a) => `${owner}: ${a}`),
+      );
+    expect(offenders).toEqual([]);
+  });
+
+  it('scopes every object grant of a house function to a key prefix', () => {
+    const objectStatements = statementsOf(stateless).filter(
+      ({ owner, statement }) =>
+        owner.includes('FunctionRole') &&
+        asArray(statement.Action).some((a) => /^s3:(Get|Put|Delete)Object$/.test(a)),
+    );
+    expect(objectStatements.length).toBeGreaterThanOrEqual(6);
+    for (const { owner, statement } of objectStatements) {
+      for (const resource of asArray(statement.Resource) as Json[]) {
+        const suffix = resource['Fn::Join'][1].at(-1) as string;
+        expect(suffix, owner).toMatch(/^\/[a-z]+\/\*$/);
+      }
+    }
+  });
+
+  it('uses the KMS key only through DynamoDB, S3 or Secrets Manager', () => {
+    const kmsStatements = statementsOf(stateless).filter(({ statement }) =>
+      asArray(statement.Action).some((a) => a.startsWith('kms:')),
+    );
+    expect(kmsStatements.length).toBeGreaterThan(6);
+    for (const { owner, statement } of kmsStatements) {
+      expect(statement.Condition?.StringEquals?.['kms:ViaService'], owner).toBeDefined();
+    }
+  });
+
+  it('imports only names the stateful stack exports', () => {
+    const exported = new Set(
+      Object.values(app.statefulTemplate.toJSON().Outputs as Record<string, Json>)
+        .map((o) => o.Export?.Name)
+        .filter(Boolean),
+    );
+    const imported = new Set<string>();
+    JSON.stringify(stateless, (key, value) => {
+      if (key === 'Fn::ImportValue') imported.add(value);
+      return value;
+    });
+    expect(imported.size).toBeGreaterThan(10);
+    for (const name of imported) expect(exported, name).toContain(name);
+  });
+});
+
+describe('HTTP API', () => {
+  const routes = () =>
+    Object.fromEntries(
+      ofType(stateless, 'AWS::ApiGatewayV2::Route').map(([, r]) => [r.Properties?.RouteKey, r.Properties]),
+    );
+
+  it('has exactly the documented routes', () => {
+    expect(Object.keys(routes()).sort()).toEqual([...AUTHORIZED_ROUTES, ...PUBLIC_ROUTES].sort());
+  });
+
+  it('puts the Cognito JWT authorizer on every route but health and openapi', () => {
+    const [[authorizerId]] = ofType(stateless, 'AWS::ApiGatewayV2::Authorizer') as [[string, Resource]];
+    for (const key of AUTHORIZED_ROUTES) {
+      expect(routes()[key], key).toMatchObject({
+        AuthorizationType: 'JWT',
+        AuthorizerId: { Ref: authorizerId },
+      });
+    }
+    for (const key of PUBLIC_ROUTES) expect(routes()[key]?.AuthorizationType, key).toBe('NONE');
+  });
+
+  it('validates Cognito tokens of this pool and client', () => {
+    app.statelessTemplate.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
+      AuthorizerType: 'JWT',
+      IdentitySource: ['$request.header.Authorization'],
+      JwtConfiguration: {
+        Audience: [{ 'Fn::ImportValue': Match.stringLikeRegexp('UserPoolClientId$') }],
+        Issuer: Match.objectLike({
+          'Fn::Join': Match.arrayWith([Match.arrayWith(['https://cognito-idp.'])]),
+        }),
+      },
+    });
+  });
+
+  it('throttles the default stage and writes access logs to a log group', () => {
+    app.statelessTemplate.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      StageName: '$default',
+      AutoDeploy: true,
+      DefaultRouteSettings: { ThrottlingRateLimit: Match.anyValue(), ThrottlingBurstLimit: Match.anyValue() },
+      AccessLogSettings: {
+        DestinationArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^ApiAccessLogs'), 'Arn'] },
+        Format: Match.stringLikeRegexp('\\$context.requestId'),
+      },
+    });
+  });
+});
+
+describe('asynchronous triggers', () => {
+  it('notifies list-upload on raw/ and ingest on audiences/', () => {
+    const [listUploadId] = fnNamed('ListUploadFunction');
+    const [ingestId] = fnNamed('IngestFunction');
+    const configs = ofType(stateless, 'Custom::S3BucketNotifications').flatMap(
+      ([, r]) => r.Properties?.NotificationConfiguration.LambdaFunctionConfigurations,
+    );
+    const rule = (prefix: string) => ({ Key: { FilterRules: [{ Name: 'prefix', Value: prefix }] } });
+    expect(configs).toEqual(
+      expect.arrayContaining([
+        {
+          Events: ['s3:ObjectCreated:*'],
+          Filter: rule(TRIGGERS.rawListPrefix),
+          LambdaFunctionArn: { 'Fn::GetAtt': [listUploadId, 'Arn'] },
+        },
+        {
+          Events: ['s3:ObjectCreated:*'],
+          Filter: rule(TRIGGERS.partnerDropPrefix),
+          LambdaFunctionArn: { 'Fn::GetAtt': [ingestId, 'Arn'] },
+        },
+      ]),
+    );
+  });
+
+  it('dead-letters both S3-triggered functions into encrypted, TLS-only queues', () => {
+    const queues = ofType(stateless, 'AWS::SQS::Queue');
+    expect(queues).toHaveLength(2);
+    for (const [id, queue] of queues) {
+      expect(queue.Properties?.SqsManagedSseEnabled, id).toBe(true);
+      const policy = ofType(stateless, 'AWS::SQS::QueuePolicy').find(
+        ([, p]) => p.Properties?.Queues[0].Ref === id,
+      );
+      expect(policy?.[1].Properties?.PolicyDocument.Statement).toContainEqual(
+        expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+      );
+    }
+    for (const prefix of ['ListUploadFunction', 'IngestFunction']) {
+      const [id, fn] = fnNamed(prefix);
+      const target = fn.Properties?.DeadLetterConfig?.TargetArn?.['Fn::GetAtt']?.[0];
+      expect(
+        queues.map(([q]) => q),
+        id,
+      ).toContain(target);
+      app.statelessTemplate.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+        FunctionName: { Ref: id },
+        MaximumRetryAttempts: 2,
+      });
+    }
+  });
+});
+
+describe('match state machine', () => {
+  let definition: Json;
+  beforeAll(() => {
+    const [[, sm]] = ofType(stateless, 'AWS::StepFunctions::StateMachine') as [[string, Resource]];
+    const parts = sm.Properties?.DefinitionString['Fn::Join'][1] as unknown[];
+    definition = JSON.parse(parts.map((p) => (typeof p === 'string' ? p : 'TOKEN')).join(''));
+  });
+
+  it('runs split, a Distributed Map over split.shards, then reduce', () => {
+    const match = definition.States[definition.StartAt];
+    expect(match.Type).toBe('Parallel');
+    const branch = match.Branches[0];
+    const split = branch.States[branch.StartAt];
+    expect(split.Parameters.Payload).toEqual({ 'tenantId.$': '$.tenantId', 'matchId.$': '$.matchId' });
+    const map = branch.States[split.Next];
+    expect(map).toMatchObject({
+      Type: 'Map',
+      ItemsPath: '$.shards',
+      MaxConcurrency: 8,
+      ItemSelector: { 'tenantId.$': '$.tenantId', 'matchId.$': '$.matchId', 'shard.$': '$$.Map.Item.Value' },
+      ItemProcessor: { ProcessorConfig: { Mode: 'DISTRIBUTED' } },
+    });
+    const shardTask = map.ItemProcessor.States[map.ItemProcessor.StartAt];
+    expect(shardTask.Parameters.Payload).toEqual({
+      'tenantId.$': '$.tenantId',
+      'matchId.$': '$.matchId',
+      'shard.$': '$.shard',
+    });
+    const reduce = branch.States[map.Next];
+    expect(reduce.Parameters.Payload).toEqual({ 'tenantId.$': '$.tenantId', 'matchId.$': '$.matchId' });
+    expect(reduce.End).toBe(true);
+  });
+
+  it('marks the job FAILED in DynamoDB when anything in the flow fails', () => {
+    const match = definition.States[definition.StartAt];
+    expect(match.Catch).toEqual([
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'MarkJobFailed' },
+    ]);
+    const mark = definition.States.MarkJobFailed;
+    expect(mark.Resource).toMatch(/:states:::dynamodb:updateItem$/);
+    expect(mark.Parameters).toMatchObject({
+      Key: {
+        pk: { 'S.$': "States.Format('tenant#{}', $.tenantId)" },
+        sk: { 'S.$': "States.Format('match#{}', $.matchId)" },
+      },
+      UpdateExpression: 'SET #status = :failed, errorCode = :code, updatedAt = :now',
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: {
+        ':failed': { S: 'FAILED' },
+        ':code': { S: 'match-failed' },
+        ':now': { 'S.$': '$$.State.EnteredTime' },
+      },
+    });
+    expect(definition.States[mark.Next].Type).toBe('Fail');
+  });
+
+  it('logs ALL events (without execution data) and traces with X-Ray', () => {
+    app.statelessTemplate.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+      LoggingConfiguration: { Level: 'ALL', IncludeExecutionData: false, Destinations: Match.anyValue() },
+      TracingConfiguration: { Enabled: true },
+    });
+  });
+});
+
+describe('alarms and outputs', () => {
+  const alarms = () => ofType(stateless, 'AWS::CloudWatch::Alarm').map(([, a]) => a.Properties ?? {});
+
+  it('alarms on errors and throttles of every function', () => {
+    for (const [id] of houseFunctions()) {
+      for (const metric of ['Errors', 'Throttles']) {
+        const found = alarms().some(
+          (a) =>
+            a.MetricName === metric && a.Namespace === 'AWS/Lambda' && a.Dimensions?.[0]?.Value?.Ref === id,
+        );
+        expect(found, `${metric} alarm for ${id}`).toBe(true);
+      }
+    }
+  });
+
+  it('alarms on dead-letter depth, failed and timed-out matches, and API 5xx', () => {
+    const depth = alarms().filter((a) => a.MetricName === 'ApproximateNumberOfMessagesVisible');
+    expect(depth).toHaveLength(2);
+    for (const metric of ['ExecutionsFailed', 'ExecutionsTimedOut']) {
+      expect(
+        alarms().some((a) => a.MetricName === metric && a.Namespace === 'AWS/States'),
+        metric,
+      ).toBe(true);
+    }
+    expect(alarms().some((a) => a.MetricName === '5xx' && a.Namespace === 'AWS/ApiGateway')).toBe(true);
+  });
+
+  it('outputs the API URL, the user pool, its client and the bucket names', () => {
+    const outputs = Object.keys(app.statelessTemplate.toJSON().Outputs);
+    expect(outputs).toEqual(
+      expect.arrayContaining([
+        'ApiUrl',
+        'UserPoolId',
+        'UserPoolClientId',
+        'UploadsBucketName',
+        'PartnerDropsBucketName',
+        'ResultsBucketName',
+      ]),
+    );
+    expect(Object.keys(app.statefulTemplate.toJSON().Outputs)).toEqual(
+      expect.arrayContaining(['UserPoolId', 'UserPoolClientId', 'AccessLogsBucketName', 'PepperSecretArn']),
+    );
+  });
+});

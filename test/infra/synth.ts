@@ -1,0 +1,27 @@
+/**
+ * Synthesizes the app once per test file, with asset bundling skipped (the bundle test bundles for
+ * real), into a temporary cloud assembly.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Template } from 'aws-cdk-lib/assertions';
+import { buildApp, type OnboardingApp } from '../../cdk/build-app.ts';
+
+export interface SynthesizedApp extends OnboardingApp {
+  readonly statefulTemplate: Template;
+  readonly statelessTemplate: Template;
+}
+
+export function synthForTest(context: Record<string, unknown> = {}): SynthesizedApp {
+  const built = buildApp({
+    outdir: mkdtempSync(join(tmpdir(), 'onboarding-cdk-')),
+    context: { 'aws:cdk:bundling-stacks': [], ...context },
+  });
+  const assembly = built.app.synth();
+  return {
+    ...built,
+    statefulTemplate: Template.fromJSON(assembly.getStackByName(built.stateful.stackName).template),
+    statelessTemplate: Template.fromJSON(assembly.getStackByName(built.stateless.stackName).template),
+  };
+}

@@ -1,0 +1,184 @@
+import { createHash } from 'node:crypto';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { MemoryAudienceStore } from '../../shared/adapters/memory/memory-audience-store.ts';
+import { createPortableKeyer } from '../../shared/domain/matching/keyer.ts';
+import {
+  matchShard,
+  partitionDigests,
+  reduceTallies,
+  type ShardTally,
+} from '../../shared/domain/matching/match-shard.ts';
+import type { AudienceSnapshot } from '../../shared/domain/model.ts';
+import type { RandomWords } from '../../shared/domain/ports.ts';
+import { applyPrivacy } from '../../shared/domain/privacy/apply-privacy.ts';
+import { type PrivacySettings, ROUNDING_MODES } from '../../shared/domain/privacy/privacy-params.ts';
+import { MatchResultSchema } from '../../shared/domain/result/result-schema.ts';
+
+/** Reproducible words: SHA-256 in counter mode over a seed (fast-check shrinks the seed). */
+function seededWords(seed: number): RandomWords {
+  let counter = 0;
+  return (count) => {
+    const out = new Uint32Array(count);
+    for (let i = 0; i < count; i += 8) {
+      const block = createHash('sha256').update(`${seed}:${counter++}`).digest();
+      for (let j = 0; j < 8 && i + j < count; j++) out[i + j] = block.readUInt32LE(j * 4);
+    }
+    return out;
+  };
+}
+
+const settingsArb: fc.Arbitrary<PrivacySettings> = fc.record({
+  minSegmentSize: fc.integer({ min: 20, max: 200 }),
+  minListSize: fc.constant(1000),
+  noise: fc.record({
+    enabled: fc.boolean(),
+    epsilonPerMatch: fc.constantFrom(0.1, 0.5, 1, 2),
+    budgetPerPartner: fc.constant(10),
+  }),
+  rounding: fc.constantFrom(...ROUNDING_MODES),
+});
+
+const caseArb = fc
+  .record({
+    settings: settingsArb,
+    raiseK: fc.option(fc.integer({ min: 0, max: 60 }), { nil: undefined }),
+    counts: fc.array(fc.integer({ min: 0, max: 400 }), { minLength: 1, maxLength: 8 }),
+    extraMatched: fc.integer({ min: 0, max: 400 }),
+    maxSegmentsPerPerson: fc.integer({ min: 1, max: 8 }),
+    differenceMask: fc.array(fc.boolean(), { maxLength: 8 }),
+    totalDifference: fc.boolean(),
+    seed: fc.integer(),
+  })
+  .map((c) => ({
+    ...c,
+    requestedK: c.raiseK === undefined ? undefined : Math.min(200, c.settings.minSegmentSize + c.raiseK),
+  }));
+
+describe('privacy properties', () => {
+  it('never releases a count under k, nor a total that bounds suppressed segments under k', () => {
+    fc.assert(
+      fc.property(caseArb, (c) => {
+        const ids = c.counts.map((_, i) => `s${i}`);
+        const snapshot: AudienceSnapshot = {
+          partnerId: 'p',
+          profile: 'basic',
+          segments: ids.map((segmentId, i) => ({
+            segmentId,
+            name: segmentId,
+            description: '',
+            size: 1000 + i,
+            version: 1,
+          })),
+          baseSize: 50_000,
+        };
+        const tally: ShardTally = {
+          distinct: 5000,
+          matched: Math.max(0, ...c.counts) + c.extraMatched,
+          perSegment: Object.fromEntries(ids.map((id, i) => [id, c.counts[i] ?? 0])),
+          maxSegmentsPerPerson: c.maxSegmentsPerPerson,
+        };
+        const result = applyPrivacy({
+          tally,
+          snapshot,
+          listSummary: {
+            rows: 5000,
+            valid: 5000,
+            invalid: 0,
+            invalidByReason: {},
+            duplicates: 0,
+            distinct: 5000,
+          },
+          settings: c.settings,
+          requestedK: c.requestedK,
+          budgetLeft: 10,
+          random: seededWords(c.seed),
+          differenceSuppressed: new Set(ids.filter((_, i) => c.differenceMask[i])),
+          totalDifferenceSuppressed: c.totalDifference,
+        });
+        const k = result.privacy.k;
+        expect(k).toBe(c.requestedK ?? c.settings.minSegmentSize);
+        expect(MatchResultSchema.safeParse(result).success).toBe(true);
+
+        for (const s of result.segments) {
+          expect(s.suppressed).toBe(s.matched === null);
+          if (s.matched !== null) expect(s.matched).toBeGreaterThanOrEqual(k);
+          else expect(s.reason).toBeDefined();
+          if (c.differenceMask[ids.indexOf(s.segmentId)]) expect(s.matched).toBeNull();
+        }
+        if (result.matched === null) {
+          expect(result.matchedSuppressedReason).toBeDefined();
+          for (const s of result.segments) expect([s.share, s.affinity]).toEqual([null, null]);
+        } else {
+          expect(result.matched).toBeGreaterThanOrEqual(k);
+          expect(c.totalDifference).toBe(false);
+          const suppressed = result.segments.filter((s) => s.suppressed);
+          if (suppressed.length > 0) {
+            expect(suppressed.some((s) => s.reason === 'difference-check')).toBe(false);
+            const remainder = result.matched - result.segments.reduce((sum, s) => sum + (s.matched ?? 0), 0);
+            expect(remainder < 0 || remainder >= k).toBe(true);
+          }
+        }
+        if (!c.settings.noise.enabled) expect(result.privacy.budget).toBeNull();
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
+
+describe('matching properties', () => {
+  const keyer = createPortableKeyer('prop', new Uint8Array(32).fill(3));
+  const digests = Array.from(
+    { length: 120 },
+    (_, i) => new Uint8Array(createHash('sha256').update(`person${i}`).digest()),
+  );
+  const keys = digests.map((d) => keyer.key(d));
+
+  it('gives the same tally partitioned into any power-of-two shard count as in one shard, and the true counts', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.array(fc.boolean(), { minLength: 120, maxLength: 120 }), { minLength: 1, maxLength: 6 }),
+        fc.array(fc.integer({ min: 0, max: 119 }), { maxLength: 300 }),
+        fc.integer({ min: 0, max: 6 }),
+        fc.integer({ min: 1, max: 20 }),
+        async (memberships, listIndexes, shardBits, batchSize) => {
+          const store = new MemoryAudienceStore();
+          memberships.forEach((members, s) => {
+            store.putSegment(
+              'p',
+              { segmentId: `seg${s}`, name: `Seg ${s}`, description: '' },
+              keys.filter((_, i) => members[i]),
+            );
+          });
+          const snapshot = await store.snapshot('p');
+          if (!snapshot) throw new Error('no snapshot');
+          const list = listIndexes.map((i) => digests[i] as Uint8Array);
+          const single = await matchShard({ digests: list, snapshot, store, keyer, batchSize });
+          const shards = partitionDigests(list, 2 ** shardBits);
+          const tallies = await Promise.all(
+            shards.map((shard) =>
+              matchShard({ digests: shard, snapshot, store, keyer, batchSize, concurrency: 3 }),
+            ),
+          );
+          expect(reduceTallies(tallies)).toEqual(single);
+
+          // Brute force over the distinct people of the list.
+          const people = [...new Set(listIndexes)];
+          const inSegments = people.map((p) => memberships.filter((m) => m[p]).length);
+          const perSegment: Record<string, number> = {};
+          memberships.forEach((m, s) => {
+            const n = people.filter((p) => m[p]).length;
+            if (n > 0) perSegment[`seg${s}`] = n;
+          });
+          expect(single).toEqual({
+            distinct: people.length,
+            matched: inSegments.filter((n) => n > 0).length,
+            perSegment,
+            maxSegmentsPerPerson: Math.max(0, ...inSegments),
+          });
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+});
