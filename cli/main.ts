@@ -1,5 +1,6 @@
 /** The `onboard` command line. `onboard --help` and `onboard <command> --help` document every flag. */
 import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_ENCODING, type Encoding, type IdentifierKind, type Profile } from '../shared/domain/model.ts';
 import { isDomainError } from '../shared/domain/errors.ts';
@@ -167,6 +168,29 @@ connection(
 ).action(async (matchId: string, o: ConnectionFlags & { out?: string }) => {
   const files = await downloadResult(connect(o, 'advertiser'), matchId, o.out ?? `out/audience-${matchId}`);
   process.stdout.write(`${files.join('\n')}\n`);
+});
+
+const pepper = program.command('pepper').description('Operator: pepper rotation');
+connection(
+  pepper
+    .command('rotate')
+    .description('Embedded stack: add a new current key to the local pepper file, then re-key every partner')
+    .option('--data-dir <dir>', 'the embedded stack data folder', '.onboard')
+    .option('--key-id <id>', 'id of the new key (default: k<n+1>)'),
+).action(async (o: ConnectionFlags & { dataDir: string; keyId?: string }) => {
+  const { rotatePepperFile } = await import('../shared/adapters/pepper.ts');
+  const ring = rotatePepperFile(join(resolve(o.dataDir), 'pepper.json'), o.keyId);
+  process.stderr.write(`pepper: new current key ${ring.current}; re-keying partners in the background\n`);
+  const started = await connect(o, 'admin').post<{ keyId: string }>('/v1/admin/pepper/rekey', {});
+  process.stdout.write(`${JSON.stringify(started)}\n`);
+});
+connection(
+  pepper
+    .command('rekey')
+    .description('Re-key every partner under the current key (in AWS, after adding it to the pepper secret)'),
+).action(async (o: ConnectionFlags) => {
+  const started = await connect(o, 'admin').post<{ keyId: string }>('/v1/admin/pepper/rekey', {});
+  process.stdout.write(`${JSON.stringify(started)}\n`);
 });
 
 function printMatch(match: MatchView) {

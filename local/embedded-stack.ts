@@ -59,17 +59,20 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions = {}): Pr
   // The handlers read their configuration from the environment, as in Lambda.
   Object.assign(process.env, env);
   const { resetAwsClients } = await import('../shared/adapters/aws-clients.ts');
-  const { resetRuntime, useLocalMatchRunner, useCaseContext } = await import('../shared/adapters/runtime.ts');
+  const { resetRuntime, useLocalMaintenance, useLocalMatchRunner, useCaseContext } = await import(
+    '../shared/adapters/runtime.ts'
+  );
   resetAwsClients();
   resetRuntime();
 
-  const [api, ingest, listUpload, split, reduce, pipeline] = await Promise.all([
+  const [api, ingest, listUpload, split, reduce, pipeline, maintenance] = await Promise.all([
     import('../lambdas/api.ts'),
     import('../lambdas/ingest.ts'),
     import('../lambdas/list-upload.ts'),
     import('../lambdas/match-split.ts'),
     import('../lambdas/match-reduce.ts'),
     import('../shared/use-cases/match-pipeline.ts'),
+    import('../lambdas/maintenance.ts'),
   ]);
 
   const pool = new ShardWorkerPool(options.workers, { ...process.env });
@@ -78,8 +81,22 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions = {}): Pr
   );
   useLocalMatchRunner(runner);
 
-  // S3 notifications: object-created under a trigger prefix invokes the function, as in the CDK app.
+  // Maintenance runs in-process, like the asynchronous invocation it stands for, plus a sweep timer.
   const events = new Set<Promise<void>>();
+  const background = (work: Promise<unknown>) => {
+    const done: Promise<void> = work
+      .then(() => undefined)
+      .catch((error: unknown) => {
+        process.stderr.write(`embedded stack: background work failed: ${error instanceof Error ? error.name : 'error'}\n`);
+      })
+      .finally(() => events.delete(done));
+    events.add(done);
+  };
+  useLocalMaintenance({ start: async (action) => background(maintenance.handler({ action })) });
+  const sweeper = setInterval(() => background(maintenance.handler({ action: 'sweep' })), 60_000);
+  sweeper.unref();
+
+  // S3 notifications: object-created under a trigger prefix invokes the function, as in the CDK app.
   const bucketOf = (id: string) => infra.env[Object.values(BUCKETS).find((b) => b.id === id)?.env as string];
   const targets = [
     { bucket: bucketOf(BUCKETS.uploads.id), prefix: TRIGGERS.rawListPrefix, handler: listUpload.handler },
@@ -90,13 +107,7 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions = {}): Pr
       if (!record.eventName.startsWith('ObjectCreated:')) continue;
       const target = targets.find((t) => t.bucket === record.s3.bucket.name && record.s3.object.key.startsWith(t.prefix));
       if (!target) continue;
-      const delivery = target
-        .handler(s3Event(record.eventName, record.s3.bucket.name, record.s3.object))
-        .catch((error: unknown) => {
-          process.stderr.write(`embedded stack: S3 event handler failed: ${error instanceof Error ? error.name : 'error'}\n`);
-        })
-        .finally(() => events.delete(delivery));
-      events.add(delivery);
+      background(target.handler(s3Event(record.eventName, record.s3.bucket.name, record.s3.object)));
     }
   });
 
@@ -119,8 +130,10 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions = {}): Pr
       }
     },
     async stop() {
+      clearInterval(sweeper);
       await stack.idle();
       useLocalMatchRunner(undefined);
+      useLocalMaintenance(undefined);
       await http.close();
       await pool.close();
       await infra.stop();

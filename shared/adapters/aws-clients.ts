@@ -4,6 +4,7 @@
  * s3rver and dynalite on loopback.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SFNClient } from '@aws-sdk/client-sfn';
@@ -13,6 +14,7 @@ export interface AwsClients {
   s3: S3Client;
   secrets: SecretsManagerClient;
   sfn: SFNClient;
+  lambda: LambdaClient;
 }
 
 let cached: AwsClients | undefined;
@@ -26,6 +28,7 @@ export function awsClients(env: NodeJS.ProcessEnv = process.env): AwsClients {
     s3: new S3Client({ region, forcePathStyle: Boolean(env.AWS_ENDPOINT_URL_S3) }),
     secrets: new SecretsManagerClient({ region }),
     sfn: new SFNClient({ region }),
+    lambda: new LambdaClient({ region }),
   };
   return cached;
 }

@@ -60,12 +60,50 @@ export async function loadPepperSecret(client: SecretsManagerClient, secretId: s
   return parsePepperRing(out.SecretString);
 }
 
-/** HMAC-SHA256 keyer on node:crypto for one key of the ring. */
+/**
+ * The keys of the ring up to `keyId`, oldest first. A key id's keyed value is the chain of HMACs
+ * through every key up to it: HMAC(k2, HMAC(k1, digest)). That is what lets rotation re-key a
+ * stored value without the digest it came from (which is never stored): apply the newer keys.
+ */
+function chainUpTo(ring: PepperRing, keyId: string): Uint8Array[] {
+  const chain: Uint8Array[] = [];
+  for (const [id, key] of ring.keys) {
+    chain.push(key);
+    if (id === keyId) return chain;
+  }
+  throw new Error(`pepper ring has no key ${keyId}`);
+}
+
+function applyChain(chain: readonly Uint8Array[], value: Uint8Array): string {
+  let v: Uint8Array = value;
+  for (const key of chain) v = createHmac('sha256', key).update(v).digest();
+  return Buffer.from(v).toString('base64url');
+}
+
+/** HMAC-SHA256 keyer on node:crypto for one key id of the ring. */
 export function hmacKeyer(ring: PepperRing, keyId: string = ring.current): AudienceKeyer {
-  const secret = ring.keys.get(keyId);
-  if (!secret) throw new Error(`pepper ring has no key ${keyId}`);
-  return {
-    keyId,
-    key: (digest) => createHmac('sha256', secret).update(digest).digest('base64url'),
-  };
+  const chain = chainUpTo(ring, keyId);
+  return { keyId, key: (digest) => applyChain(chain, digest) };
+}
+
+/** Turns a value keyed under `fromKeyId` into the same value keyed under the later `toKeyId`. */
+export function rekeyer(ring: PepperRing, fromKeyId: string, toKeyId: string): (key: string) => string {
+  const older = chainUpTo(ring, fromKeyId).length;
+  const newer = chainUpTo(ring, toKeyId).slice(older);
+  if (newer.length === 0) throw new Error(`key ${toKeyId} is not newer than ${fromKeyId}`);
+  return (key) => applyChain(newer, Buffer.from(key, 'base64url'));
+}
+
+/** The ring with one more key, made current. */
+export function withNewKey(ring: PepperRing, keyId: string): PepperRing {
+  if (ring.keys.has(keyId)) throw new Error(`pepper ring already has a key ${keyId}`);
+  return { current: keyId, keys: new Map([...ring.keys, [keyId, new Uint8Array(randomBytes(32))]]) };
+}
+
+/** Rotates the local pepper file: a new current key; older ones stay for the chain. */
+export function rotatePepperFile(path: string, keyId?: string): PepperRing {
+  const ring = loadOrCreatePepperFile(path);
+  const next = withNewKey(ring, keyId ?? `k${ring.keys.size + 1}`);
+  writeFileSync(path, serializePepperRing(next), { mode: 0o600 });
+  return next;
 }

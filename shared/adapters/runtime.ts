@@ -7,13 +7,22 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import type { UseCaseContext } from '../use-cases/context.ts';
 import type { PepperRing } from './pepper.ts';
 import type { PrivacySettings } from '../domain/privacy/privacy-params.ts';
-import type { AudienceKeyer, DomainLogger, JobStore, Ledger, MatchRunner, ObjectStore } from '../domain/ports.ts';
+import type {
+  AudienceKeyer,
+  DomainLogger,
+  JobStore,
+  Ledger,
+  MaintenanceRunner,
+  MatchRunner,
+  ObjectStore,
+} from '../domain/ports.ts';
 import { privacySettingsOf, readRuntimeConfig, type RuntimeConfig } from '../infra/runtime-config.ts';
 import { awsClients } from './aws-clients.ts';
 import { DynamoAudienceStore } from './dynamodb/audience-store.ts';
 import { DynamoJobStore } from './dynamodb/job-store.ts';
 import { DynamoLedger } from './dynamodb/ledger.ts';
-import { hmacKeyer, loadOrCreatePepperFile, loadPepperSecret } from './pepper.ts';
+import { hmacKeyer, loadOrCreatePepperFile, loadPepperSecret, rekeyer } from './pepper.ts';
+import { LambdaMaintenanceRunner } from './lambda/maintenance-runner.ts';
 import { S3ObjectStore } from './s3/object-store.ts';
 import { StepFunctionsRunner } from './sfn/step-functions-runner.ts';
 
@@ -27,12 +36,20 @@ export interface Runtime {
   ledger: Ledger;
   runner: MatchRunner;
   logger: DomainLogger;
-  pepper(): Promise<PepperRing>;
+  pepper(fresh?: boolean): Promise<PepperRing>;
+  maintenance: MaintenanceRunner;
   keyer(keyId?: string): Promise<AudienceKeyer>;
 }
 
 let current: Runtime | undefined;
 let localRunner: MatchRunner | undefined;
+let localMaintenance: MaintenanceRunner | undefined;
+const PEPPER_TTL_MS = 5 * 60_000;
+
+/** The embedded stack runs maintenance in-process instead of invoking the maintenance function. */
+export function useLocalMaintenance(runner: MaintenanceRunner | undefined): void {
+  localMaintenance = runner;
+}
 
 /** One Logger for the service; the incoming event is never logged. */
 export const logger = new Logger({ serviceName: 'onboard' });
@@ -60,7 +77,13 @@ export function runtime(): Runtime {
   const config = readRuntimeConfig();
   const clients = awsClients();
   let ring: Promise<PepperRing> | undefined;
-  const pepper = () => {
+  let loadedAt = 0;
+  const pepper = (fresh = false) => {
+    // Reloaded now and then, so a rotated ring reaches long-lived containers without a deploy.
+    if (fresh || Date.now() - loadedAt > PEPPER_TTL_MS) {
+      ring = undefined;
+      loadedAt = Date.now();
+    }
     ring ??= config.PEPPER_SECRET_ID
       ? loadPepperSecret(clients.secrets, config.PEPPER_SECRET_ID)
       : config.PEPPER_FILE
@@ -76,6 +99,14 @@ export function runtime(): Runtime {
           return localRunner.start(job);
         },
       };
+  const maintenance: MaintenanceRunner = config.MAINTENANCE_FUNCTION_NAME
+    ? new LambdaMaintenanceRunner(clients.lambda, config.MAINTENANCE_FUNCTION_NAME)
+    : {
+        start: (action) => {
+          if (!localMaintenance) throw new Error('No maintenance runner: set MAINTENANCE_FUNCTION_NAME or start the embedded stack');
+          return localMaintenance.start(action);
+        },
+      };
   const built: Runtime = {
     config,
     settings: privacySettingsOf(config),
@@ -89,6 +120,7 @@ export function runtime(): Runtime {
     objects: new S3ObjectStore(clients.s3),
     ledger: new DynamoLedger(clients.dynamodb, config.LEDGER_TABLE),
     runner,
+    maintenance,
     logger: domainLogger(),
     pepper,
     keyer: async (keyId) => hmacKeyer(await pepper(), keyId),
@@ -110,6 +142,9 @@ export function useCaseContext(): UseCaseContext {
     runner: rt.runner,
     logger: rt.logger,
     keyer: rt.keyer,
+    currentKeyId: async () => (await rt.pepper(true)).current,
+    rekeyer: async (from, to) => rekeyer(await rt.pepper(true), from, to),
+    maintenance: rt.maintenance,
     shardCount: rt.config.SHARD_COUNT,
     maxIngestRows: rt.config.MAX_INGEST_ROWS,
     retireGraceSeconds: rt.config.RETIRE_GRACE_SECONDS,

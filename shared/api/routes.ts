@@ -9,7 +9,7 @@ import { readAudit, readBudget } from '../use-cases/audit.ts';
 import type { UseCaseContext } from '../use-cases/context.ts';
 import { createList, getList } from '../use-cases/lists.ts';
 import { downloadMatch, getMatch, listMatches, startMatch } from '../use-cases/matches.ts';
-import { createAudienceUpload, getAudienceUpload, listPartnerCatalogs } from '../use-cases/partners.ts';
+import { createAudienceUpload, getAudienceUpload, listPartnerCatalogs, startRekey } from '../use-cases/partners.ts';
 import {
   AuditViewSchema,
   BudgetViewSchema,
@@ -228,6 +228,15 @@ export const ROUTES: readonly Route[] = [
     status: 200,
     response: BudgetViewSchema,
     handle: (ctx, r) => readBudget(ctx, r.principal, r.params.id as string),
+  },
+  {
+    method: 'POST',
+    path: '/v1/admin/pepper/rekey',
+    summary: 'Operator: re-key every partner under the current pepper key (after a rotation)',
+    roles: ['admin'],
+    status: 202,
+    response: z.object({ status: z.literal('started'), keyId: z.string() }),
+    handle: (ctx, r) => startRekey(ctx, r.principal),
   },
   {
     method: 'GET',

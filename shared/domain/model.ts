@@ -52,6 +52,14 @@ export interface RetiredVersion {
   retiredAt: string;
 }
 
+/** A pepper key id the partner's members were keyed with before a rotation, swept after grace. */
+export interface RetiredKey {
+  keyId: string;
+  retiredAt: string;
+  /** The manifests (segment versions) written under that key id: what its sweep deletes. */
+  manifests: { segmentId: string; version: number }[];
+}
+
 /** The stored catalog of one partner: what snapshots are cut from. */
 export interface PartnerCatalog {
   partnerId: string;
@@ -64,5 +72,7 @@ export interface PartnerCatalog {
   /** Optimistic-concurrency revision: every write expects the one it read. */
   revision: number;
   retired: RetiredVersion[];
+  /** Key ids replaced by a rotation, awaiting their sweep (absent on catalogs never rotated). */
+  retiredKeys?: RetiredKey[];
   updatedAt: string;
 }

@@ -151,6 +151,11 @@ export interface MatchRunner {
   start(job: { tenantId: string; matchId: string }): Promise<void>;
 }
 
+/** Background maintenance: re-keying after a pepper rotation, sweeps of retired versions. */
+export interface MaintenanceRunner {
+  start(action: 'rekey' | 'sweep'): Promise<void>;
+}
+
 /** The narrow logger the use cases take. Messages and fields never carry personal data. */
 export interface DomainLogger {
   debug(message: string, fields?: Record<string, unknown>): void;

@@ -80,8 +80,8 @@ export const OBJECT_KEYS = {
   tally: (matchId: string, shard: number) => `tallies/${matchId}/${String(shard).padStart(3, '0')}.json`,
   shardMatchedSets: (matchId: string, shard: number) => `matchsets/${matchId}/${String(shard).padStart(3, '0')}.json`,
   matchedSets: (tenantId: string, partnerId: string, matchId: string) => `digests/${tenantId}/${partnerId}/${matchId}.json`,
-  manifest: (partnerId: string, segmentId: string, version: number) =>
-    `manifests/${partnerId}/${segmentId}/${version}.keys`,
+  manifest: (partnerId: string, keyId: string, segmentId: string, version: number) =>
+    `manifests/${partnerId}/${keyId}/${segmentId}/${version}.keys`,
 } as const;
 
 /** S3 prefixes that trigger functions. */

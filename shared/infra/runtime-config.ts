@@ -23,6 +23,8 @@ export const RuntimeConfigSchema = z.object({
   PEPPER_FILE: z.string().min(1).optional(),
   /** Step Functions state machine for large matches (AWS); absent in the embedded stack. */
   MATCH_STATE_MACHINE_ARN: z.string().optional(),
+  /** The maintenance function (re-keying, sweeps), invoked asynchronously (AWS); absent locally. */
+  MAINTENANCE_FUNCTION_NAME: z.string().optional(),
   MIN_SEGMENT_SIZE: z.coerce.number().int().min(20).max(200).default(50),
   MIN_LIST_SIZE: z.coerce.number().int().min(1).default(1000),
   NOISE_ENABLED: bool.default(true),

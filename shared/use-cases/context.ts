@@ -7,6 +7,7 @@ import type {
   DomainLogger,
   JobStore,
   Ledger,
+  MaintenanceRunner,
   MatchRunner,
   ObjectStore,
 } from '../domain/ports.ts';
@@ -21,6 +22,10 @@ export interface UseCaseContext {
   runner: MatchRunner;
   logger: DomainLogger;
   keyer(keyId?: string): Promise<AudienceKeyer>;
+  /** The pepper ring's current key id, reloaded from its source. */
+  currentKeyId(): Promise<string>;
+  rekeyer(fromKeyId: string, toKeyId: string): Promise<(key: string) => string>;
+  maintenance: MaintenanceRunner;
   shardCount: number;
   maxIngestRows: number;
   retireGraceSeconds: number;

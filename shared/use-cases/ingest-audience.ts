@@ -112,7 +112,7 @@ export async function ingestAudience(deps: IngestDeps, objectKey: string): Promi
   }
 }
 
-async function waitForLock(deps: IngestDeps, partnerId: string, owner: string): Promise<boolean> {
+export async function waitForLock(deps: IngestDeps, partnerId: string, owner: string): Promise<boolean> {
   const deadline = Date.now() + (deps.lockWaitMs ?? 60_000);
   for (let delay = 50; ; delay = Math.min(delay * 2, 2_000)) {
     if (await deps.audiences.acquireLock(partnerId, owner, deps.lockTtlSeconds ?? 900)) return true;
@@ -195,7 +195,7 @@ async function ingestLocked(
   const retiredNow = catalog.segments.filter((s) => declared.has(s.segmentId));
   const touched = new Set(members.keys());
   for (const old of retiredNow) {
-    for (const key of await readManifest(deps, partnerId, old.segmentId, old.version)) touched.add(key);
+    for (const key of await readManifest(deps, partnerId, catalog.keyId, old.segmentId, old.version)) touched.add(key);
   }
 
   const oldCurrent = currentTokens(catalog.segments);
@@ -246,7 +246,7 @@ async function ingestLocked(
   for (const [segmentId, keys] of manifests) {
     await deps.objects.write(
       deps.buckets.results,
-      OBJECT_KEYS.manifest(partnerId, segmentId, versions.get(segmentId) as number),
+      OBJECT_KEYS.manifest(partnerId, catalog.keyId, segmentId, versions.get(segmentId) as number),
       keys.join('\n'),
       'text/plain',
     );
@@ -287,8 +287,14 @@ async function ingestLocked(
   };
 }
 
-async function readManifest(deps: IngestDeps, partnerId: string, segmentId: string, version: number): Promise<string[]> {
-  const text = await deps.objects.readText(deps.buckets.results, OBJECT_KEYS.manifest(partnerId, segmentId, version));
+export async function readManifest(
+  deps: Pick<IngestDeps, 'objects' | 'buckets'>,
+  partnerId: string,
+  keyId: string,
+  segmentId: string,
+  version: number,
+): Promise<string[]> {
+  const text = await deps.objects.readText(deps.buckets.results, OBJECT_KEYS.manifest(partnerId, keyId, segmentId, version));
   return text ? text.split('\n').filter((k) => k.length > 0) : [];
 }
 
@@ -301,11 +307,12 @@ export async function sweepRetired(deps: IngestDeps, partnerId: string, now: () 
   if (!catalog) return 0;
   const cutoff = now().getTime() - deps.retireGraceSeconds * 1000;
   const due = catalog.retired.filter((r) => Date.parse(r.retiredAt) <= cutoff);
-  if (due.length === 0) return 0;
+  const dueKeys = (catalog.retiredKeys ?? []).filter((r) => Date.parse(r.retiredAt) <= cutoff);
+  if (due.length === 0 && dueKeys.length === 0) return 0;
   const dueTokens = new Set(due.map((r) => token(r.segmentId, r.version)));
   let swept = 0;
   for (const r of due) {
-    const keys = await readManifest(deps, partnerId, r.segmentId, r.version);
+    const keys = await readManifest(deps, partnerId, catalog.keyId, r.segmentId, r.version);
     for (let i = 0; i < keys.length; i += CHUNK) {
       const chunk = keys.slice(i, i + CHUNK);
         const existing = await deps.audiences.readMembers(partnerId, catalog.keyId, chunk);
@@ -318,15 +325,32 @@ export async function sweepRetired(deps: IngestDeps, partnerId: string, now: () 
       swept += writes.length;
     }
   }
+  // Members keyed under a rotated-out key id: every item goes, then the key's manifests.
+  for (const rk of dueKeys) {
+    for (const m of rk.manifests) {
+      const keys = await readManifest(deps, partnerId, rk.keyId, m.segmentId, m.version);
+      for (let i = 0; i < keys.length; i += CHUNK) {
+        const chunk = keys.slice(i, i + CHUNK);
+        await deps.audiences.writeMembers(partnerId, rk.keyId, chunk.map((key) => ({ key, tokens: [] })));
+        swept += chunk.length;
+      }
+    }
+  }
   const updated: PartnerCatalog = {
     ...catalog,
     retired: catalog.retired.filter((r) => !dueTokens.has(token(r.segmentId, r.version))),
+    retiredKeys: (catalog.retiredKeys ?? []).filter((r) => !dueKeys.includes(r)),
     revision: catalog.revision + 1,
     updatedAt: now().toISOString(),
   };
   if (await deps.audiences.writeCatalog(updated, catalog.revision)) {
     for (const r of due) {
-      await deps.objects.delete(deps.buckets.results, OBJECT_KEYS.manifest(partnerId, r.segmentId, r.version));
+      await deps.objects.delete(deps.buckets.results, OBJECT_KEYS.manifest(partnerId, catalog.keyId, r.segmentId, r.version));
+    }
+    for (const rk of dueKeys) {
+      for (const m of rk.manifests) {
+        await deps.objects.delete(deps.buckets.results, OBJECT_KEYS.manifest(partnerId, rk.keyId, m.segmentId, m.version));
+      }
     }
   }
   return swept;

@@ -2,7 +2,8 @@
 import { DomainError } from '../domain/errors.ts';
 import type { AudienceUploadRecord, SegmentDeclaration } from '../domain/jobs.ts';
 import type { Profile } from '../domain/model.ts';
-import { type Principal, requirePartnerAccess } from '../domain/principal.ts';
+import { type Principal, requirePartnerAccess, requireRole } from '../domain/principal.ts';
+import type { RekeyDeps } from './rotate-pepper.ts';
 import { OBJECT_KEYS } from '../infra/definitions.ts';
 import { UPLOAD_URL_SECONDS, type UseCaseContext } from './context.ts';
 import { ingestAudience, type IngestDeps } from './ingest-audience.ts';
@@ -87,6 +88,18 @@ export function ingestDeps(ctx: UseCaseContext): IngestDeps {
     retireGraceSeconds: ctx.retireGraceSeconds,
     now: ctx.now,
   };
+}
+
+export function rekeyDeps(ctx: UseCaseContext): RekeyDeps {
+  return { ...ingestDeps(ctx), currentKeyId: ctx.currentKeyId, rekeyer: ctx.rekeyer };
+}
+
+/** Operator: start re-keying every partner after a pepper rotation (runs in the background). */
+export async function startRekey(ctx: UseCaseContext, principal: Principal) {
+  requireRole(principal, 'admin');
+  const keyId = await ctx.currentKeyId();
+  await ctx.maintenance.start('rekey');
+  return { status: 'started', keyId };
 }
 
 export function ingestDrop(ctx: UseCaseContext, objectKey: string) {
