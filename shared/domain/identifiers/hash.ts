@@ -41,10 +41,10 @@ export interface IdentifierHasher {
   hash(raw: string): HashOutcome;
   /** The 32-byte digest, for matching. */
   digest(raw: string): DigestOutcome;
-  /** hash() of each row, in order: the fast way to hash a list. */
-  hashMany(raws: readonly string[]): HashOutcome[];
-  /** digest() of each row, in order. */
-  digestMany(raws: readonly string[]): DigestOutcome[];
+  /** hash() of each row, handed to `emit` in order: the fast way to hash a list. */
+  hashEach(raws: readonly string[], emit: (outcome: HashOutcome, index: number) => void): void;
+  /** digest() of each row, handed to `emit` in order. */
+  digestEach(raws: readonly string[], emit: (outcome: DigestOutcome, index: number) => void): void;
 }
 
 export interface IdentifierHasherOptions {
@@ -102,8 +102,7 @@ export const nobleSha256: Sha256Encoder = {
 /**
  * Rows per block in the bulk methods. Normalizing a block and then hashing it, instead of alternating
  * per row, keeps each loop's code and data hot: about 10 % more rows per second on Node 20, because a
- * node:crypto call evicts much of what the regex and lowercasing just used. Small enough that the
- * block's strings never leave the young generation.
+ * node:crypto call evicts much of what the regex and lowercasing just used.
  */
 const BLOCK = 128;
 
@@ -128,15 +127,18 @@ export function createIdentifierHasher(options: IdentifierHasherOptions): Identi
     if (!n.ok) return n;
     return { ok: true, digest: n.prehashed };
   }
-  function inBlocks<T>(raws: readonly string[], finish: (n: CompactOutcome) => T): T[] {
-    const out = new Array<T>(raws.length);
+  /**
+   * Results are handed to a callback rather than collected: an array holding a million fresh results
+   * gets pretenured by V8, and then every result it points to survives the young-generation GC
+   * (measured: a third slower). The caller keeps only what it needs.
+   */
+  function inBlocks<T>(raws: readonly string[], finish: (n: CompactOutcome) => T, emit: (r: T, i: number) => void) {
     const block = new Array<CompactOutcome>(Math.min(BLOCK, raws.length));
     for (let i = 0; i < raws.length; i += BLOCK) {
       const end = Math.min(i + BLOCK, raws.length);
       for (let j = i; j < end; j++) block[j - i] = normalize(raws[j] as string);
-      for (let j = i; j < end; j++) out[j] = finish(block[j - i] as CompactOutcome);
+      for (let j = i; j < end; j++) emit(finish(block[j - i] as CompactOutcome), j);
     }
-    return out;
   }
 
   return {
@@ -145,7 +147,7 @@ export function createIdentifierHasher(options: IdentifierHasherOptions): Identi
     encoding,
     hash: (raw) => finishHash(normalize(raw)),
     digest: (raw) => finishDigest(normalize(raw)),
-    hashMany: (raws) => inBlocks(raws, finishHash),
-    digestMany: (raws) => inBlocks(raws, finishDigest),
+    hashEach: (raws, emit) => inBlocks(raws, finishHash, emit),
+    digestEach: (raws, emit) => inBlocks(raws, finishDigest, emit),
   };
 }

@@ -10,21 +10,11 @@
  * probability about n^2 / 2^129 (for n = 10^8 keys: ~1.5e-23), i.e. never in practice, so the count is
  * exact for any real list. Any other key shape falls back to an exact `Set<string>`.
  */
+import type { ListSummary } from '../result/result-schema.ts';
 import type { ClassifyOutcome } from './parse-list.ts';
 
-export interface ListSummary {
-  /** Data rows read (a CSV header is not a row). */
-  rows: number;
-  /** Rows whose identifier was accepted. */
-  valid: number;
-  /** Rows rejected, in total and per reason (`empty`, `line-too-long`, `malformed-csv`, classifier reasons). */
-  invalid: number;
-  invalidByReason: Record<string, number>;
-  /** Valid rows whose key was already seen earlier in the list. */
-  duplicates: number;
-  /** Distinct valid keys (valid - duplicates). */
-  distinct: number;
-}
+/** The list totals, as the Result schema defines them (one definition for both). */
+export type { ListSummary } from '../result/result-schema.ts';
 
 export interface ListSummaryAccumulator {
   /** Counts one row. */
