@@ -146,10 +146,11 @@ export async function runMatch(client: ApiClient, options: MatchOptions): Promis
     });
     await uploadTo(created.upload, upload);
     if (options.raw) {
-      await poll(
-        () => client.get<{ status: string; errorCode?: string }>(`/v1/lists/${created.listId}`),
+      const list = await poll(
+        () => client.get<{ status: string; code?: string; detail?: string }>(`/v1/lists/${created.listId}`),
         (l) => l.status === 'READY' || l.status === 'FAILED',
       );
+      if (list.status === 'FAILED') throw new ApiError(422, list.code ?? 'list-failed', list.detail ?? 'The list could not be hashed.');
     }
     const started = await client.post<{ matchId: string }>('/v1/matches', {
       listId: created.listId,

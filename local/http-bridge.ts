@@ -22,16 +22,22 @@ const isPublic = (method: string, path: string) =>
     (r) => !r.roles && r.method === method && new RegExp(`^${r.path.replace(/\{\w+\}/g, '[^/]+')}$`).test(path),
   );
 
+class RequestTooLarge extends Error {}
+
 async function readBody(req: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > MAX_REQUEST_BYTES) throw new Error('request too large');
+    if (size > MAX_REQUEST_BYTES) throw new RequestTooLarge();
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks);
 }
+
+/** Whether any route has this path (API Gateway answers 404 for unknown routes before auth). */
+const isKnownPath = (path: string) =>
+  path === '/v1/openapi.json' || ROUTES.some((r) => new RegExp(`^${r.path.replace(/\{\w+\}/g, '[^/]+')}$`).test(path));
 
 export async function startHttpBridge(
   handler: ApiHandler,
@@ -53,7 +59,8 @@ export async function startHttpBridge(
         else if (Array.isArray(value)) headers[name.toLowerCase()] = value.join(',');
       }
       let claims: Record<string, string> | undefined;
-      if (!isPublic(method, url.pathname.replace(/\/+$/, ''))) {
+      const path = url.pathname.replace(/\/+$/, '');
+      if (isKnownPath(path) && !isPublic(method, path)) {
         const bearer = /^Bearer\s+(\S+)$/i.exec(headers.authorization ?? '')?.[1];
         const found = bearer ? tokens.resolve(bearer) : undefined;
         if (!found) {
@@ -100,7 +107,14 @@ export async function startHttpBridge(
       const outHeaders: Record<string, string> = {};
       for (const [k, v] of Object.entries(result.headers ?? {})) outHeaders[k] = String(v);
       send(result.statusCode ?? 200, outHeaders, result.body ?? '');
-    } catch {
+    } catch (error) {
+      if (error instanceof RequestTooLarge) {
+        // As API Gateway does past its payload limit; the unread rest of the body dies with the socket.
+        res.writeHead(413, { 'content-type': 'application/problem+json', connection: 'close' });
+        res.end(JSON.stringify({ type: 'https://onboard.example/problems/body-too-large', title: 'Content Too Large', status: 413, code: 'body-too-large', detail: `Requests are limited to ${MAX_REQUEST_BYTES} bytes.` }));
+        req.destroy();
+        return;
+      }
       send(500, { 'content-type': 'application/problem+json' }, JSON.stringify({ status: 500, code: 'internal', title: 'Internal Server Error', detail: 'The local API bridge failed.' }));
     }
   });

@@ -11,9 +11,12 @@ import {
   type Sha256Encoder,
 } from '../domain/identifiers/hash.ts';
 
-/** Raw bytes via a latin1 string (one char per byte): faster than 'buffer', and a fresh 32-byte array. */
+/**
+ * Raw bytes via a 'binary' (latin1) string, one char per byte: twice as fast as a 'buffer' output,
+ * and the result is a fresh 32-byte array rather than a view into Node's shared buffer pool.
+ */
 function sha256Bytes(s: string): Uint8Array {
-  const latin1 = hash('sha256', s, 'latin1');
+  const latin1 = hash('sha256', s, 'binary');
   const out = new Uint8Array(32);
   for (let i = 0; i < 32; i++) out[i] = latin1.charCodeAt(i);
   return out;

@@ -126,7 +126,8 @@ export function createApiHandler(context: () => UseCaseContext, logger: DomainLo
       const problem = problemOf(error, path);
       status = problem.status;
       code = problem.code;
-      if (status >= 500) logger.error('api: unexpected error', { error: error instanceof Error ? error.name : 'unknown', message: error instanceof Error ? error.message.slice(0, 300) : undefined });
+      // The error's name only: messages of SDK errors can quote the values they choke on.
+      if (status >= 500) logger.error('api: unexpected error', { error: error instanceof Error ? error.name : 'unknown' });
       return json(problem.status, problem, PROBLEM_CONTENT_TYPE);
     } finally {
       // Method, route shape, status and timing only: never bodies, query values or tokens.

@@ -118,7 +118,8 @@ export const ROUTES: readonly Route[] = [
         profile: l.profile,
         kind: l.identifierKind,
         ...(l.summary ? { summary: l.summary } : {}),
-        ...(l.errorCode ? { errorCode: l.errorCode } : {}),
+        ...(l.errorCode ? { code: l.errorCode } : {}),
+        ...(l.errorDetail ? { detail: l.errorDetail } : {}),
         createdAt: l.createdAt,
       };
     },

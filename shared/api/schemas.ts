@@ -55,7 +55,8 @@ export const ListViewSchema = z.object({
   profile: ProfileSchema,
   kind: IdentifierKindSchema,
   summary: ClientListSummarySchema.optional(),
-  errorCode: z.string().optional(),
+  code: z.string().optional(),
+  detail: z.string().optional(),
   createdAt: z.iso.datetime(),
 });
 

@@ -103,7 +103,7 @@ export async function ingestAudience(deps: IngestDeps, objectKey: string): Promi
   } catch (error) {
     const code = isDomainError(error) ? error.code : 'ingest-failed';
     const detail = isDomainError(error) ? error.detail : 'The file could not be ingested; nothing was changed.';
-    deps.logger.error('ingest: failed', { partnerId, audienceId, code, error: isDomainError(error) ? undefined : String(error) });
+    deps.logger.error('ingest: failed', { partnerId, audienceId, code, error: isDomainError(error) ? undefined : error instanceof Error ? error.name : 'unknown' });
     await deps.jobs.update('audience', partnerId, audienceId, { status: 'FAILED', errorCode: code, errorDetail: detail });
     return 'FAILED';
   } finally {

@@ -7,6 +7,7 @@ import { createNodeIdentifierHasher } from '../adapters/node-sha256.ts';
 import type { ListRecord } from '../domain/jobs.ts';
 import { createListSummary } from '../domain/lists/list-summary.ts';
 import { hashedLines } from '../domain/lists/hashed-lines.ts';
+import { isListFormatError } from '../domain/lists/parse-list.ts';
 import { DEFAULT_ENCODING, type Encoding, type IdentifierKind, type Profile } from '../domain/model.ts';
 import { type Principal, requireRole } from '../domain/principal.ts';
 import type { ListSummary } from '../domain/result/result-schema.ts';
@@ -117,7 +118,8 @@ export async function hashRawList(ctx: UseCaseContext, objectKey: string): Promi
       ctx.logger.info('raw list: hashed', { tenantId, listId, rows: final.rows, valid: final.valid });
       return 'READY';
     } catch (error) {
-      const code = error instanceof DomainError ? error.code : 'hashing-failed';
+      // A list that cannot be read says why with the format problem itself (binary-content, ...).
+      const code = isListFormatError(error) ? error.reason : error instanceof DomainError ? error.code : 'hashing-failed';
       const detail = error instanceof DomainError ? error.detail : 'The list could not be hashed.';
       ctx.logger.error('raw list: failed', { tenantId, listId, code });
       await ctx.jobs.update('list', tenantId, listId, { status: 'FAILED', errorCode: code, errorDetail: detail });

@@ -20,6 +20,7 @@ import { DIGEST_BYTES, matchShard, reduceTallies, type ShardTally, shardOf } fro
 import { applyPrivacy, assertListSize } from '../domain/privacy/apply-privacy.ts';
 import { differenceCheck, fingerprintAdd, type MatchedSets, mergeMatchedSets } from '../domain/privacy/difference-check.ts';
 import { resolveK } from '../domain/privacy/privacy-params.ts';
+import { reuseRelease } from '../domain/privacy/reuse-release.ts';
 import { renderResultCsv, renderResultJson } from '../domain/result/render-csv.ts';
 import type { ListSummary, MatchResult } from '../domain/result/result-schema.ts';
 import type { AudienceSnapshot } from '../domain/model.ts';
@@ -215,15 +216,15 @@ export async function reduceMatch(ctx: UseCaseContext, job: MatchJob): Promise<M
     const versions = versionsOf(snapshot);
     const earlier = await ctx.ledger.matchSets(job.tenantId, match.partnerId, ctx.now());
 
-    // The same people against the same partner data with the same k: the earlier result again,
-    // with no new noise and no new spend (re-running cannot average the noise away).
-    const replay = earlier.find(
-      (e) => e.listFingerprint === sets.listFingerprint && e.versions === versions && e.k === match.minSegmentSize,
-    );
+    // The same people against the same partner data: built from the earliest release alone, with
+    // no new noise and no new spend, so re-running (with any k) cannot average noise away or
+    // subtract one release from another.
+    const replay = earlier.find((e) => e.listFingerprint === sets.listFingerprint && e.versions === versions);
     if (replay) {
       const original = await ctx.jobs.get('match', job.tenantId, replay.matchId);
       if (original?.result) {
-        await releaseResult(ctx, job, match, original.result, listSummary, 'match-replayed', 0);
+        const result = reuseRelease(original.result, match.minSegmentSize, ctx.now());
+        await releaseResult(ctx, job, match, result, listSummary, 'match-replayed', 0);
         for (const key of setKeys) await ctx.objects.delete(ctx.buckets.results, key);
         return 'SUCCEEDED';
       }
@@ -319,9 +320,8 @@ async function releaseResult(
 export async function failMatch(ctx: UseCaseContext, job: MatchJob, error: unknown): Promise<void> {
   const code = isDomainError(error) ? error.code : 'match-failed';
   const detail = isDomainError(error) ? error.detail : 'The match failed on our side; nothing was released.';
-  ctx.logger.error('match: failed', { matchId: job.matchId, code, ...(isDomainError(error) ? {} : { error: String(error) }) });
+  ctx.logger.error('match: failed', { matchId: job.matchId, code, ...(isDomainError(error) ? {} : { error: error instanceof Error ? error.name : 'unknown' }) });
   const match = await ctx.jobs.get('match', job.tenantId, job.matchId);
-  await ctx.jobs.update('match', job.tenantId, job.matchId, { status: 'FAILED', errorCode: code, errorDetail: detail });
   for (const prefix of [`shards/${job.matchId}/`, `matchsets/${job.matchId}/`]) {
     for (const key of await ctx.objects.list(ctx.buckets.results, prefix)) await ctx.objects.delete(ctx.buckets.results, key);
   }
@@ -342,4 +342,6 @@ export async function failMatch(ctx: UseCaseContext, job: MatchJob, error: unkno
       code,
     });
   }
+  // Audit first, status last: whoever sees FAILED can already read why in the audit trail.
+  await ctx.jobs.update('match', job.tenantId, job.matchId, { status: 'FAILED', errorCode: code, errorDetail: detail });
 }

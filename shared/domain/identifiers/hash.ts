@@ -65,12 +65,12 @@ function bytesToBase64(bytes: Uint8Array): string {
   let i = 0;
   for (; i + 2 < bytes.length; i += 3) {
     const n = ((bytes[i] ?? 0) << 16) | ((bytes[i + 1] ?? 0) << 8) | (bytes[i + 2] ?? 0);
-    out += B64[n >> 18] + B64[(n >> 12) & 63] + B64[(n >> 6) & 63] + B64[n & 63];
+    out += B64.charAt(n >> 18) + B64.charAt((n >> 12) & 63) + B64.charAt((n >> 6) & 63) + B64.charAt(n & 63);
   }
   const rest = bytes.length - i;
   if (rest > 0) {
     const n = ((bytes[i] ?? 0) << 16) | (rest === 2 ? (bytes[i + 1] ?? 0) << 8 : 0);
-    out += B64[n >> 18] + B64[(n >> 12) & 63] + (rest === 2 ? B64[(n >> 6) & 63] : '=') + '=';
+    out += `${B64.charAt(n >> 18)}${B64.charAt((n >> 12) & 63)}${rest === 2 ? B64.charAt((n >> 6) & 63) : '='}=`;
   }
   return out;
 }
@@ -132,7 +132,11 @@ export function createIdentifierHasher(options: IdentifierHasherOptions): Identi
    * gets pretenured by V8, and then every result it points to survives the young-generation GC
    * (measured: a third slower). The caller keeps only what it needs.
    */
-  function inBlocks<T>(raws: readonly string[], finish: (n: CompactOutcome) => T, emit: (r: T, i: number) => void) {
+  function inBlocks<T>(
+    raws: readonly string[],
+    finish: (n: CompactOutcome) => T,
+    emit: (r: T, i: number) => void,
+  ) {
     const block = new Array<CompactOutcome>(Math.min(BLOCK, raws.length));
     for (let i = 0; i < raws.length; i += BLOCK) {
       const end = Math.min(i + BLOCK, raws.length);

@@ -34,7 +34,10 @@ export type InvalidReason = (typeof INVALID_REASONS)[number];
 
 export type NormalizeRejection = { readonly ok: false; readonly reason: InvalidReason };
 export type NormalizePassThrough = { readonly ok: true; readonly prehashed: Uint8Array };
-export type NormalizeOutcome = { readonly ok: true; readonly value: string } | NormalizePassThrough | NormalizeRejection;
+export type NormalizeOutcome =
+  | { readonly ok: true; readonly value: string }
+  | NormalizePassThrough
+  | NormalizeRejection;
 
 /**
  * The allocation-free form used by hot loops: a bare string for a normalized value (the common case),
@@ -123,7 +126,11 @@ export function decodeBase64Digest(b64: string): Uint8Array | undefined {
 /** An already-hashed value, trimmed: hex for every profile, base64 too for uid2 (its native form). */
 function passThrough(s: string, profile: Profile): NormalizePassThrough | undefined {
   const bytes =
-    s.length === 64 ? decodeHexDigest(s) : profile === 'uid2' && s.length === 44 ? decodeBase64Digest(s) : undefined;
+    s.length === 64
+      ? decodeHexDigest(s)
+      : profile === 'uid2' && s.length === 44
+        ? decodeBase64Digest(s)
+        : undefined;
   return bytes ? { ok: true, prehashed: bytes } : undefined;
 }
 
@@ -144,7 +151,8 @@ function looksLikeHash(s: string, profile: Profile): boolean {
  */
 function checkParts(s: string, at: number): InvalidReason | undefined {
   const c0 = s.charCodeAt(0);
-  if (at === 0 || c0 === 0x2b /* + */ || (c0 === 0x2e /* . */ && !hasMailbox(s, at))) return 'empty-local-part';
+  if (at === 0 || c0 === 0x2b /* + */ || (c0 === 0x2e /* . */ && !hasMailbox(s, at)))
+    return 'empty-local-part';
   // Domain: at least one dot, no empty label (no leading, trailing or doubled dot).
   const dot = s.indexOf('.', at + 1);
   if (dot <= at + 1 || s.endsWith('.') || s.indexOf('..', dot) >= 0) return 'invalid-domain';
@@ -238,7 +246,11 @@ const E164 = /^\+[1-9]\d{1,14}$/;
  * basic: digits with country code, no '+'; google and uid2: E.164. uid2 accepts only input that is
  * already E.164, as its operator does.
  */
-export function normalizePhoneCompact(raw: string, profile: Profile, region: CountryCode = DEFAULT_REGION): CompactOutcome {
+export function normalizePhoneCompact(
+  raw: string,
+  profile: Profile,
+  region: CountryCode = DEFAULT_REGION,
+): CompactOutcome {
   const s = raw.replace(ZERO_WIDTH_G, '').replace(TRIM, '');
   if (s === '') return REJECT.empty;
   const hashed = passThrough(s, profile);
