@@ -36,7 +36,11 @@ export class ApiClient {
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
       });
     } catch (error) {
-      throw new ApiError(0, 'unreachable', `Cannot reach ${this.baseUrl} (${(error as Error).message}). Is \`npm start\` running?`);
+      throw new ApiError(
+        0,
+        'unreachable',
+        `Cannot reach ${this.baseUrl} (${(error as Error).message}). Is \`npm start\` running?`,
+      );
     }
     const text = await response.text();
     const data = text ? (JSON.parse(text) as Record<string, unknown>) : {};
@@ -66,7 +70,10 @@ export interface UploadTicket {
 }
 
 /** PUTs a file (streamed, with its length: S3 needs it) or a string to a presigned URL. */
-export async function uploadTo(ticket: UploadTicket, source: { file: string } | { text: string }): Promise<void> {
+export async function uploadTo(
+  ticket: UploadTicket,
+  source: { file: string } | { text: string },
+): Promise<void> {
   let body: BodyInit;
   let length: number;
   if ('file' in source) {
@@ -90,6 +97,7 @@ export async function uploadTo(ticket: UploadTicket, source: { file: string } | 
 
 export async function downloadFrom(url: string): Promise<string> {
   const response = await fetch(url);
-  if (!response.ok) throw new ApiError(response.status, 'download-failed', `The download failed (HTTP ${response.status}).`);
+  if (!response.ok)
+    throw new ApiError(response.status, 'download-failed', `The download failed (HTTP ${response.status}).`);
   return response.text();
 }

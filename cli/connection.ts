@@ -26,10 +26,13 @@ export function connect(flags: ConnectionFlags, role: Role, env: NodeJS.ProcessE
   const stackPath = join(resolve(env.ONBOARD_DATA_DIR ?? '.onboard'), 'stack.json');
   if (!existsSync(stackPath)) {
     if (apiUrl) return new ApiClient(apiUrl, token);
-    throw new Error('No API to talk to: start the embedded stack with `npm start`, or set ONBOARD_API_URL and ONBOARD_TOKEN.');
+    throw new Error(
+      'No API to talk to: start the embedded stack with `npm start`, or set ONBOARD_API_URL and ONBOARD_TOKEN.',
+    );
   }
   const stack = JSON.parse(readFileSync(stackPath, 'utf8')) as StackFile;
   const dev = stack.tokens.find((t) => t.role === role && (!flags.tenant || t.tenantId === flags.tenant));
-  if (!token && !dev) throw new Error(`The embedded stack has no ${role} token${flags.tenant ? ` for ${flags.tenant}` : ''}.`);
+  if (!token && !dev)
+    throw new Error(`The embedded stack has no ${role} token${flags.tenant ? ` for ${flags.tenant}` : ''}.`);
   return new ApiClient(apiUrl ?? stack.apiUrl, token ?? dev?.token);
 }

@@ -19,7 +19,9 @@ export interface DemoOptions {
   log?: (line: string) => void;
 }
 
-export async function runDemo(options: DemoOptions = {}): Promise<{ matchId: string; files: string[]; seconds: number }> {
+export async function runDemo(
+  options: DemoOptions = {},
+): Promise<{ matchId: string; files: string[]; seconds: number }> {
   const log = options.log ?? ((line: string) => process.stdout.write(`${line}\n`));
   const started = performance.now();
   const elapsed = () => `${((performance.now() - started) / 1000).toFixed(1)} s`;
@@ -29,7 +31,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<{ matchId: str
   const { startEmbeddedStack } = await import('../local/embedded-stack.ts');
   const stack = await startEmbeddedStack({ dataDir, ephemeral: true });
   try {
-    log(`embedded stack up: API ${stack.apiUrl}, S3 ${stack.s3Endpoint}, DynamoDB ${stack.dynamoEndpoint}  (${elapsed()})`);
+    log(
+      `embedded stack up: API ${stack.apiUrl}, S3 ${stack.s3Endpoint}, DynamoDB ${stack.dynamoEndpoint}  (${elapsed()})`,
+    );
     const partnerId = 'northwind-data';
     const advertiserId = 'acme-retail';
     const partner = new ApiClient(stack.apiUrl, stack.token(partnerId, 'partner'));
@@ -39,21 +43,33 @@ export async function runDemo(options: DemoOptions = {}): Promise<{ matchId: str
     const members = partnerMembers((email) => createHash('sha256').update(email).digest('hex'), {
       baseSize: options.partnerBase ?? 200_000,
     });
-    log(`partner ${partnerId}: uploading ${members.memberships.toLocaleString('en-US')} memberships of ${members.members.toLocaleString('en-US')} people in ${DEMO_SEGMENTS.length} segments`);
+    log(
+      `partner ${partnerId}: uploading ${members.memberships.toLocaleString('en-US')} memberships of ${members.members.toLocaleString('en-US')} people in ${DEMO_SEGMENTS.length} segments`,
+    );
     const ingest = await uploadPartnerAudience(partner, {
       partnerId,
       profile: 'google',
       segments: DEMO_SEGMENTS.map(({ segmentId, name, description }) => ({ segmentId, name, description })),
       source: { text: members.csv },
     });
-    if (ingest.status !== 'SUCCEEDED' || !ingest.report) throw new Error(`partner ingest ${ingest.status}: ${ingest.code} ${ingest.detail}`);
-    log(`  ingest report: ${ingest.report.rowsRead.toLocaleString('en-US')} rows read, ${ingest.report.accepted.toLocaleString('en-US')} accepted, ${ingest.report.rejected} rejected  (${elapsed()})`);
+    if (ingest.status !== 'SUCCEEDED' || !ingest.report)
+      throw new Error(`partner ingest ${ingest.status}: ${ingest.code} ${ingest.detail}`);
+    log(
+      `  ingest report: ${ingest.report.rowsRead.toLocaleString('en-US')} rows read, ${ingest.report.accepted.toLocaleString('en-US')} accepted, ${ingest.report.rejected} rejected  (${elapsed()})`,
+    );
 
     const crm = crmList({ size: options.listSize ?? 40_000 });
-    log(`advertiser ${advertiserId}: hashing a messy CRM export of ${crm.rows.toLocaleString('en-US')} rows locally (google profile), uploading only hashes`);
-    const { match, listSummary } = await runMatch(advertiser, { partnerId, list: { text: crm.csv }, quiet: true });
+    log(
+      `advertiser ${advertiserId}: hashing a messy CRM export of ${crm.rows.toLocaleString('en-US')} rows locally (google profile), uploading only hashes`,
+    );
+    const { match, listSummary } = await runMatch(advertiser, {
+      partnerId,
+      list: { text: crm.csv },
+      quiet: true,
+    });
     if (listSummary) log(`  ${renderSummary(listSummary).replace(/\n/g, '\n  ')}`);
-    if (match.status !== 'SUCCEEDED' || !match.result) throw new Error(`match ${match.status}: ${match.code} ${match.detail}`);
+    if (match.status !== 'SUCCEEDED' || !match.result)
+      throw new Error(`match ${match.status}: ${match.code} ${match.detail}`);
     log(`match ${match.matchId} ${match.status.toLowerCase()}  (${elapsed()})\n`);
     log(renderSegmentTable(match.result));
 

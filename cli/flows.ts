@@ -1,17 +1,16 @@
 /** The CLI's user flows over the HTTP API: partner upload, match (hash locally, upload, wait, download). */
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, mkdirSync } from 'node:fs';
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { mkdirSync } from 'node:fs';
 import { Readable } from 'node:stream';
+import { hashedLines } from '../shared/domain/lists/hashed-lines.ts';
+import { createListSummary } from '../shared/domain/lists/list-summary.ts';
 import type { Encoding, IdentifierKind, Profile } from '../shared/domain/model.ts';
 import type { ListSummary, MatchResult } from '../shared/domain/result/result-schema.ts';
 import { type ApiClient, ApiError, downloadFrom, type UploadTicket, uploadTo } from './api-client.ts';
 import { hashingClassifier } from './hash-command.ts';
-import { hashedLines } from '../shared/domain/lists/hashed-lines.ts';
 import { progressBar } from './render.ts';
-import { createListSummary } from '../shared/domain/lists/list-summary.ts';
 
 export interface SegmentDeclaration {
   segmentId: string;
@@ -48,13 +47,19 @@ export interface MatchView {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function poll<T>(read: () => Promise<T>, done: (v: T) => boolean, onTick?: (v: T) => void, timeoutMs = 30 * 60_000): Promise<T> {
+async function poll<T>(
+  read: () => Promise<T>,
+  done: (v: T) => boolean,
+  onTick?: (v: T) => void,
+  timeoutMs = 30 * 60_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (let delay = 100; ; delay = Math.min(delay * 1.5, 1_000)) {
     const value = await read();
     onTick?.(value);
     if (done(value)) return value;
-    if (Date.now() > deadline) throw new ApiError(0, 'timeout', 'Gave up waiting; the job may still finish: check its status later.');
+    if (Date.now() > deadline)
+      throw new ApiError(0, 'timeout', 'Gave up waiting; the job may still finish: check its status later.');
     await sleep(delay);
   }
 }
@@ -62,7 +67,12 @@ async function poll<T>(read: () => Promise<T>, done: (v: T) => boolean, onTick?:
 /** Declares segments, uploads the members file, waits for the ingest report. */
 export async function uploadPartnerAudience(
   client: ApiClient,
-  input: { partnerId: string; profile: Profile; segments: SegmentDeclaration[]; source: { file: string } | { text: string } },
+  input: {
+    partnerId: string;
+    profile: Profile;
+    segments: SegmentDeclaration[];
+    source: { file: string } | { text: string };
+  },
 ): Promise<IngestReportView> {
   const { audienceId, upload } = await client.post<{ audienceId: string; upload: UploadTicket }>(
     `/v1/partners/${encodeURIComponent(input.partnerId)}/audiences`,
@@ -70,7 +80,10 @@ export async function uploadPartnerAudience(
   );
   await uploadTo(upload, input.source);
   return poll(
-    () => client.get<IngestReportView>(`/v1/partners/${encodeURIComponent(input.partnerId)}/audiences/${audienceId}`),
+    () =>
+      client.get<IngestReportView>(
+        `/v1/partners/${encodeURIComponent(input.partnerId)}/audiences/${audienceId}`,
+      ),
     (v) => v.status === 'SUCCEEDED' || v.status === 'FAILED',
   );
 }
@@ -96,9 +109,16 @@ export interface MatchOutcome {
 
 /** The whole advertiser flow: hash locally, upload the hashes, start the match, wait for it. */
 export async function runMatch(client: ApiClient, options: MatchOptions): Promise<MatchOutcome> {
-  const { partners } = await client.get<{ partners: { partnerId: string; profile: Profile }[] }>('/v1/partners');
+  const { partners } = await client.get<{ partners: { partnerId: string; profile: Profile }[] }>(
+    '/v1/partners',
+  );
   const partner = partners.find((p) => p.partnerId === options.partnerId);
-  if (!partner) throw new ApiError(404, 'partner-not-found', `No partner ${options.partnerId}; \`onboard partners\` lists them.`);
+  if (!partner)
+    throw new ApiError(
+      404,
+      'partner-not-found',
+      `No partner ${options.partnerId}; \`onboard partners\` lists them.`,
+    );
   const kind = options.kind ?? 'email';
   const dir = await mkdtemp(join(tmpdir(), 'onboard-match-'));
   try {
@@ -108,10 +128,12 @@ export async function runMatch(client: ApiClient, options: MatchOptions): Promis
       // Raw identifiers never leave this machine: only their hashes are uploaded.
       const hashedFile = join(dir, 'hashed.txt');
       const out = createWriteStream(hashedFile);
-      const input = 'file' in options.list ? createReadStream(options.list.file) : Readable.from([options.list.text]);
+      const input =
+        'file' in options.list ? createReadStream(options.list.file) : Readable.from([options.list.text]);
       const summary = createListSummary();
       const bar = options.quiet ? undefined : progressBar('hashing ');
-      const totalBytes = 'file' in options.list ? (await stat(options.list.file)).size : Buffer.byteLength(options.list.text);
+      const totalBytes =
+        'file' in options.list ? (await stat(options.list.file)).size : Buffer.byteLength(options.list.text);
       let seen = 0;
       const counting = (async function* () {
         for await (const chunk of input) {
@@ -126,13 +148,22 @@ export async function runMatch(client: ApiClient, options: MatchOptions): Promis
         ...(options.encoding ? { encoding: options.encoding } : {}),
         ...(options.region ? { region: options.region as never } : {}),
       });
-      const lines = hashedLines(counting, { classify, kind, summary, ...(options.column ? { column: options.column } : {}) });
+      const lines = hashedLines(counting, {
+        classify,
+        kind,
+        summary,
+        ...(options.column ? { column: options.column } : {}),
+      });
       for await (const chunk of lines) {
         if (!out.write(chunk)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
       }
       listSummary = summary.snapshot();
-      await new Promise<void>((resolve, reject) => out.end((e?: Error | null) => (e ? reject(e) : resolve())));
-      bar?.done(`${listSummary.rows.toLocaleString('en-US')} rows, ${listSummary.valid.toLocaleString('en-US')} valid`);
+      await new Promise<void>((resolve, reject) =>
+        out.end((e?: Error | null) => (e ? reject(e) : resolve())),
+      );
+      bar?.done(
+        `${listSummary.rows.toLocaleString('en-US')} rows, ${listSummary.valid.toLocaleString('en-US')} valid`,
+      );
       upload = { file: hashedFile };
     }
     const created = await client.post<{ listId: string; upload: UploadTicket }>('/v1/lists', {
@@ -150,7 +181,8 @@ export async function runMatch(client: ApiClient, options: MatchOptions): Promis
         () => client.get<{ status: string; code?: string; detail?: string }>(`/v1/lists/${created.listId}`),
         (l) => l.status === 'READY' || l.status === 'FAILED',
       );
-      if (list.status === 'FAILED') throw new ApiError(422, list.code ?? 'list-failed', list.detail ?? 'The list could not be hashed.');
+      if (list.status === 'FAILED')
+        throw new ApiError(422, list.code ?? 'list-failed', list.detail ?? 'The list could not be hashed.');
     }
     const started = await client.post<{ matchId: string }>('/v1/matches', {
       listId: created.listId,

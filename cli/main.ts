@@ -2,10 +2,15 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { DEFAULT_ENCODING, type Encoding, type IdentifierKind, type Profile } from '../shared/domain/model.ts';
 import { isDomainError } from '../shared/domain/errors.ts';
+import {
+  DEFAULT_ENCODING,
+  type Encoding,
+  type IdentifierKind,
+  type Profile,
+} from '../shared/domain/model.ts';
 import { ApiError } from './api-client.ts';
-import { connect, type ConnectionFlags } from './connection.ts';
+import { type ConnectionFlags, connect } from './connection.ts';
 import { downloadResult, type MatchView, runMatch, uploadPartnerAudience, waitForMatch } from './flows.ts';
 import { runHashCommand } from './hash-command.ts';
 import { renderSegmentTable, renderSummary } from './render.ts';
@@ -13,13 +18,18 @@ import { renderSegmentTable, renderSummary } from './render.ts';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 const program = new Command('onboard')
-  .description('Privacy-safe audience onboarding: hash identifiers locally, match them, get k-anonymous aggregates.')
+  .description(
+    'Privacy-safe audience onboarding: hash identifiers locally, match them, get k-anonymous aggregates.',
+  )
   .showHelpAfterError();
 
 const connection = (cmd: Command) =>
   cmd
     .option('--api-url <url>', 'API base URL (default: ONBOARD_API_URL, else the embedded stack)')
-    .option('--token <token>', 'bearer token (default: ONBOARD_TOKEN, else a dev token of the embedded stack)')
+    .option(
+      '--token <token>',
+      'bearer token (default: ONBOARD_TOKEN, else a dev token of the embedded stack)',
+    )
     .option('--tenant <id>', 'embedded stack only: act as this dev tenant');
 
 const positiveInt = (v: string) => {
@@ -31,25 +41,42 @@ const positiveInt = (v: string) => {
 program
   .command('hash')
   .description('Normalize and hash identifiers from stdin to stdout, with no network. Summary on stderr.')
-  .addOption(new Option('--profile <profile>', 'normalization profile').choices(['basic', 'google', 'uid2']).default('basic'))
+  .addOption(
+    new Option('--profile <profile>', 'normalization profile')
+      .choices(['basic', 'google', 'uid2'])
+      .default('basic'),
+  )
   .addOption(new Option('--kind <kind>', 'identifier kind').choices(['email', 'phone']).default('email'))
-  .addOption(new Option('--encoding <encoding>', 'hash encoding (default: hex, base64 for uid2)').choices(['hex', 'base64']))
+  .addOption(
+    new Option('--encoding <encoding>', 'hash encoding (default: hex, base64 for uid2)').choices([
+      'hex',
+      'base64',
+    ]),
+  )
   .option('--region <code>', 'default region for phone numbers without a country code', 'US')
   .option('--column <name>', 'CSV column to hash (default: a known header such as email or phone)')
-  .action(async (o: { profile: Profile; kind: IdentifierKind; encoding?: Encoding; region: string; column?: string }) => {
-    const summary = await runHashCommand(
-      {
-        profile: o.profile,
-        kind: o.kind,
-        encoding: o.encoding ?? DEFAULT_ENCODING[o.profile],
-        region: o.region.toUpperCase() as never,
-        ...(o.column ? { column: o.column } : {}),
-      },
-      process.stdin,
-      process.stdout,
-    );
-    process.stderr.write(`${renderSummary(summary)}\n`);
-  });
+  .action(
+    async (o: {
+      profile: Profile;
+      kind: IdentifierKind;
+      encoding?: Encoding;
+      region: string;
+      column?: string;
+    }) => {
+      const summary = await runHashCommand(
+        {
+          profile: o.profile,
+          kind: o.kind,
+          encoding: o.encoding ?? DEFAULT_ENCODING[o.profile],
+          region: o.region.toUpperCase() as never,
+          ...(o.column ? { column: o.column } : {}),
+        },
+        process.stdin,
+        process.stdout,
+      );
+      process.stderr.write(`${renderSummary(summary)}\n`);
+    },
+  );
 
 program
   .command('dev')
@@ -79,7 +106,9 @@ program
 
 program
   .command('demo')
-  .description('Start a fresh embedded stack, seed a partner and a messy CRM list, match, print, write ./out/')
+  .description(
+    'Start a fresh embedded stack, seed a partner and a messy CRM list, match, print, write ./out/',
+  )
   .option('--out <dir>', 'where the audience files go', 'out')
   .option('--partner-base <n>', 'people in the synthetic partner base', positiveInt, 200_000)
   .option('--list-size <n>', 'people in the synthetic CRM list', positiveInt, 40_000)
@@ -96,22 +125,44 @@ connection(
     .requiredOption('--partner <id>', 'your partner id')
     .requiredOption('--file <path>', 'members file: CSV with header sha256,segment_id')
     .requiredOption('--segments <path>', 'JSON array of {segmentId, name, description}')
-    .addOption(new Option('--profile <profile>', 'how the members were normalized').choices(['basic', 'google', 'uid2']).default('basic')),
-).action(async (o: ConnectionFlags & { partner: string; file: string; segments: string; profile: Profile }) => {
-  const client = connect({ ...o, tenant: o.tenant ?? o.partner }, 'partner');
-  const segments = JSON.parse(readFileSync(o.segments, 'utf8'));
-  const report = await uploadPartnerAudience(client, { partnerId: o.partner, profile: o.profile, segments, source: { file: o.file } });
-  process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-  if (report.status !== 'SUCCEEDED') process.exitCode = 1;
-});
+    .addOption(
+      new Option('--profile <profile>', 'how the members were normalized')
+        .choices(['basic', 'google', 'uid2'])
+        .default('basic'),
+    ),
+).action(
+  async (o: ConnectionFlags & { partner: string; file: string; segments: string; profile: Profile }) => {
+    const client = connect({ ...o, tenant: o.tenant ?? o.partner }, 'partner');
+    const segments = JSON.parse(readFileSync(o.segments, 'utf8'));
+    const report = await uploadPartnerAudience(client, {
+      partnerId: o.partner,
+      profile: o.profile,
+      segments,
+      source: { file: o.file },
+    });
+    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    if (report.status !== 'SUCCEEDED') process.exitCode = 1;
+  },
+);
 
-connection(program.command('partners').description('List partners and their segment catalogs')).action(async (o: ConnectionFlags) => {
-  const { partners } = await connect(o, 'advertiser').get<{ partners: { partnerId: string; profile: string; segments: { segmentId: string; name: string; size: number }[] }[] }>('/v1/partners');
-  for (const p of partners) {
-    process.stdout.write(`${p.partnerId} (${p.profile})\n`);
-    for (const s of p.segments) process.stdout.write(`  ${s.segmentId.padEnd(24)} ${s.name.padEnd(28)} ${s.size.toLocaleString('en-US')}\n`);
-  }
-});
+connection(program.command('partners').description('List partners and their segment catalogs')).action(
+  async (o: ConnectionFlags) => {
+    const { partners } = await connect(o, 'advertiser').get<{
+      partners: {
+        partnerId: string;
+        profile: string;
+        segments: { segmentId: string; name: string; size: number }[];
+      }[];
+    }>('/v1/partners');
+    for (const p of partners) {
+      process.stdout.write(`${p.partnerId} (${p.profile})\n`);
+      for (const s of p.segments)
+        process.stdout.write(
+          `  ${s.segmentId.padEnd(24)} ${s.name.padEnd(28)} ${s.size.toLocaleString('en-US')}\n`,
+        );
+    }
+  },
+);
 
 connection(
   program
@@ -119,45 +170,70 @@ connection(
     .description('Hash a list locally, upload the hashes, match against a partner, wait, download the result')
     .requiredOption('--partner <id>', 'partner to match against')
     .requiredOption('--list <path>', 'the list: one identifier a line, or CSV with a header')
-    .option('--min-segment-size <k>', 'raise k for this match (never below the deployment minimum)', positiveInt)
+    .option(
+      '--min-segment-size <k>',
+      'raise k for this match (never below the deployment minimum)',
+      positiveInt,
+    )
     .option('--out <file>', 'base path of the downloaded files (.csv and .json are added)')
     .addOption(new Option('--kind <kind>', 'identifier kind').choices(['email', 'phone']).default('email'))
     .option('--column <name>', 'CSV column holding the identifier')
     .option('--region <code>', 'default phone region', 'US')
     .option('--raw', 'upload the raw list to be hashed server-side (the raw object is deleted at once)'),
-).action(async (o: ConnectionFlags & { partner: string; list: string; minSegmentSize?: number; out?: string; kind: IdentifierKind; column?: string; region: string; raw?: boolean }) => {
-  const client = connect(o, 'advertiser');
-  const { match, listSummary } = await runMatch(client, {
-    partnerId: o.partner,
-    list: { file: o.list },
-    kind: o.kind,
-    region: o.region,
-    ...(o.column ? { column: o.column } : {}),
-    ...(o.minSegmentSize ? { minSegmentSize: o.minSegmentSize } : {}),
-    ...(o.raw ? { raw: true } : {}),
-  });
-  if (listSummary) process.stderr.write(`${renderSummary(listSummary)}\n`);
-  printMatch(match);
-  if (match.status === 'SUCCEEDED') {
-    const files = await downloadResult(client, match.matchId, o.out ?? `out/audience-${match.matchId}`);
-    process.stderr.write(`wrote ${files.join(', ')}\n`);
-  } else process.exitCode = 1;
-});
+).action(
+  async (
+    o: ConnectionFlags & {
+      partner: string;
+      list: string;
+      minSegmentSize?: number;
+      out?: string;
+      kind: IdentifierKind;
+      column?: string;
+      region: string;
+      raw?: boolean;
+    },
+  ) => {
+    const client = connect(o, 'advertiser');
+    const { match, listSummary } = await runMatch(client, {
+      partnerId: o.partner,
+      list: { file: o.list },
+      kind: o.kind,
+      region: o.region,
+      ...(o.column ? { column: o.column } : {}),
+      ...(o.minSegmentSize ? { minSegmentSize: o.minSegmentSize } : {}),
+      ...(o.raw ? { raw: true } : {}),
+    });
+    if (listSummary) process.stderr.write(`${renderSummary(listSummary)}\n`);
+    printMatch(match);
+    if (match.status === 'SUCCEEDED') {
+      const files = await downloadResult(client, match.matchId, o.out ?? `out/audience-${match.matchId}`);
+      process.stderr.write(`wrote ${files.join(', ')}\n`);
+    } else process.exitCode = 1;
+  },
+);
 
 connection(program.command('matches').description('List your matches')).action(async (o: ConnectionFlags) => {
   const { matches } = await connect(o, 'advertiser').get<{ matches: MatchView[] }>('/v1/matches');
   for (const m of matches) {
-    process.stdout.write(`${m.matchId}  ${m.status.padEnd(9)} ${m.partnerId.padEnd(16)} ${m.createdAt}${m.code ? `  ${m.code}` : ''}\n`);
+    process.stdout.write(
+      `${m.matchId}  ${m.status.padEnd(9)} ${m.partnerId.padEnd(16)} ${m.createdAt}${m.code ? `  ${m.code}` : ''}\n`,
+    );
   }
 });
 
-connection(program.command('status').description('Show a match').argument('<matchId>').option('--wait', 'wait until it finishes')).action(
-  async (matchId: string, o: ConnectionFlags & { wait?: boolean }) => {
-    const client = connect(o, 'advertiser');
-    const match = o.wait ? await waitForMatch(client, matchId) : await client.get<MatchView>(`/v1/matches/${encodeURIComponent(matchId)}`);
-    printMatch(match);
-  },
-);
+connection(
+  program
+    .command('status')
+    .description('Show a match')
+    .argument('<matchId>')
+    .option('--wait', 'wait until it finishes'),
+).action(async (matchId: string, o: ConnectionFlags & { wait?: boolean }) => {
+  const client = connect(o, 'advertiser');
+  const match = o.wait
+    ? await waitForMatch(client, matchId)
+    : await client.get<MatchView>(`/v1/matches/${encodeURIComponent(matchId)}`);
+  printMatch(match);
+});
 
 connection(
   program
@@ -194,7 +270,9 @@ connection(
 });
 
 function printMatch(match: MatchView) {
-  process.stdout.write(`match ${match.matchId}: ${match.status}${match.code ? ` (${match.code}: ${match.detail})` : ''}\n`);
+  process.stdout.write(
+    `match ${match.matchId}: ${match.status}${match.code ? ` (${match.code}: ${match.detail})` : ''}\n`,
+  );
   if (match.result) process.stdout.write(`${renderSegmentTable(match.result)}\n`);
 }
 
@@ -202,7 +280,9 @@ try {
   await program.parseAsync(process.argv);
 } catch (error) {
   if (error instanceof ApiError || isDomainError(error)) {
-    process.stderr.write(`onboard: ${error instanceof ApiError ? `${error.code}: ${error.detail}` : `${error.code}: ${error.detail}`}\n`);
+    process.stderr.write(
+      `onboard: ${error instanceof ApiError ? `${error.code}: ${error.detail}` : `${error.code}: ${error.detail}`}\n`,
+    );
   } else {
     process.stderr.write(`onboard: ${error instanceof Error ? error.message : String(error)}\n`);
   }

@@ -3,7 +3,8 @@ import type { ListSummary, MatchResult } from '../shared/domain/result/result-sc
 
 const pad = (s: string, n: number) => (s.length >= n ? s.slice(0, n) : s + ' '.repeat(n - s.length));
 const lpad = (s: string, n: number) => (s.length >= n ? s : ' '.repeat(n - s.length) + s);
-const num = (n: number | null | undefined) => (n === null || n === undefined ? '—' : n.toLocaleString('en-US'));
+const num = (n: number | null | undefined) =>
+  n === null || n === undefined ? '—' : n.toLocaleString('en-US');
 
 export function renderSummary(summary: ListSummary): string {
   const reasons = Object.entries(summary.invalidByReason)
@@ -28,7 +29,9 @@ export function renderSegmentTable(result: MatchResult): string {
     cells.map((c, i) => (i === 0 ? pad(c, widths[i] as number) : lpad(c, widths[i] as number))).join('  ');
   const p = result.privacy;
   const noise =
-    p.noise.mechanism === 'none' ? 'no noise' : `discrete Laplace noise, epsilon ${p.noise.epsilon} (sensitivity ${p.noise.sensitivity})`;
+    p.noise.mechanism === 'none'
+      ? 'no noise'
+      : `discrete Laplace noise, epsilon ${p.noise.epsilon} (sensitivity ${p.noise.sensitivity})`;
   const budget = p.budget ? `, budget left ${p.budget.epsilonLeft}` : '';
   return [
     line(header),
@@ -49,7 +52,9 @@ export function progressBar(label: string, stream: NodeJS.WriteStream = process.
       if (stream.isTTY) {
         const width = 30;
         const filled = Math.round(f * width);
-        stream.write(`\r${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${lpad(String(Math.round(f * 100)), 3)} % ${note}   `);
+        stream.write(
+          `\r${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${lpad(String(Math.round(f * 100)), 3)} % ${note}   `,
+        );
       } else {
         const decile = Math.floor(f * 10);
         if (decile > lastDecile) {

@@ -15,7 +15,9 @@ const Input = z.union([
 
 const logger = domainLogger();
 
-export const handler = async (event: unknown): Promise<{ action: string; partners?: number; failed?: number; swept?: number }> => {
+export const handler = async (
+  event: unknown,
+): Promise<{ action: string; partners?: number; failed?: number; swept?: number }> => {
   const { action } = Input.parse(event);
   const deps = rekeyDeps(useCaseContext());
   if (action === 'rekey') {

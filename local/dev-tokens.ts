@@ -39,12 +39,17 @@ export class DevTokens {
         added = true;
       }
     }
-    if (added || !existsSync(path)) writeFileSync(path, JSON.stringify(store.all(), null, 2), { mode: 0o600 });
+    if (added || !existsSync(path))
+      writeFileSync(path, JSON.stringify(store.all(), null, 2), { mode: 0o600 });
     return store;
   }
 
   issue(tenantId: string, role: Role): DevToken {
-    const token: DevToken = { token: `dev_${role}_${tenantId}_${randomBytes(12).toString('hex')}`, tenantId, role };
+    const token: DevToken = {
+      token: `dev_${role}_${tenantId}_${randomBytes(12).toString('hex')}`,
+      tenantId,
+      role,
+    };
     this.byToken.set(token.token, token);
     return token;
   }

@@ -2,11 +2,12 @@
  * The storage half of the embedded stack: s3rver (S3 API) and dynalite (DynamoDB API) on loopback,
  * with the buckets and tables created from the same definitions the CDK app uses.
  */
-import { CreateTableCommand, DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
-import { mkdirSync } from 'node:fs';
+
 import { fork } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CreateTableCommand, DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import S3rver from 's3rver';
 import { BUCKETS, TABLES, type TableDefinition } from '../shared/infra/definitions.ts';
 

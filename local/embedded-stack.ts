@@ -87,7 +87,9 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions = {}): Pr
     const done: Promise<void> = work
       .then(() => undefined)
       .catch((error: unknown) => {
-        process.stderr.write(`embedded stack: background work failed: ${error instanceof Error ? error.name : 'error'}\n`);
+        process.stderr.write(
+          `embedded stack: background work failed: ${error instanceof Error ? error.name : 'error'}\n`,
+        );
       })
       .finally(() => events.delete(done));
     events.add(done);
@@ -100,18 +102,34 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions = {}): Pr
   const bucketOf = (id: string) => infra.env[Object.values(BUCKETS).find((b) => b.id === id)?.env as string];
   const targets = [
     { bucket: bucketOf(BUCKETS.uploads.id), prefix: TRIGGERS.rawListPrefix, handler: listUpload.handler },
-    { bucket: bucketOf(BUCKETS.partnerDrops.id), prefix: TRIGGERS.partnerDropPrefix, handler: ingest.handler },
+    {
+      bucket: bucketOf(BUCKETS.partnerDrops.id),
+      prefix: TRIGGERS.partnerDropPrefix,
+      handler: ingest.handler,
+    },
   ];
-  infra.s3Server.on('event', (event: { Records: { eventName: string; s3: { bucket: { name: string }; object: { key: string; size?: number; eTag?: string } } }[] }) => {
-    for (const record of event.Records) {
-      if (!record.eventName.startsWith('ObjectCreated:')) continue;
-      const target = targets.find((t) => t.bucket === record.s3.bucket.name && record.s3.object.key.startsWith(t.prefix));
-      if (!target) continue;
-      background(target.handler(s3Event(record.eventName, record.s3.bucket.name, record.s3.object)));
-    }
-  });
+  infra.s3Server.on(
+    'event',
+    (event: {
+      Records: {
+        eventName: string;
+        s3: { bucket: { name: string }; object: { key: string; size?: number; eTag?: string } };
+      }[];
+    }) => {
+      for (const record of event.Records) {
+        if (!record.eventName.startsWith('ObjectCreated:')) continue;
+        const target = targets.find(
+          (t) => t.bucket === record.s3.bucket.name && record.s3.object.key.startsWith(t.prefix),
+        );
+        if (!target) continue;
+        background(target.handler(s3Event(record.eventName, record.s3.bucket.name, record.s3.object)));
+      }
+    },
+  );
 
-  const tokens = options.ephemeral ? new DevTokens() : DevTokens.loadOrCreate(join(dataDir, 'dev-tokens.json'));
+  const tokens = options.ephemeral
+    ? new DevTokens()
+    : DevTokens.loadOrCreate(join(dataDir, 'dev-tokens.json'));
   const http = await startHttpBridge(api.handler, tokens, options.port ?? 0);
 
   const stack: EmbeddedStack = {
@@ -142,9 +160,13 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions = {}): Pr
     },
   };
   if (!options.ephemeral) {
-    writeFileSync(join(dataDir, STACK_FILE), JSON.stringify({ apiUrl: http.url, pid: process.pid, tokens: tokens.all() }, null, 2), {
-      mode: 0o600,
-    });
+    writeFileSync(
+      join(dataDir, STACK_FILE),
+      JSON.stringify({ apiUrl: http.url, pid: process.pid, tokens: tokens.all() }, null, 2),
+      {
+        mode: 0o600,
+      },
+    );
   }
   return stack;
 }

@@ -6,7 +6,11 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import type {
+  APIGatewayProxyEventV2,
+  APIGatewayProxyResultV2,
+  APIGatewayProxyStructuredResultV2,
+} from 'aws-lambda';
 import { ROLE_CLAIM, TENANT_CLAIM } from '../shared/api/http-handler.ts';
 import { ROUTES } from '../shared/api/routes.ts';
 import type { DevTokens } from './dev-tokens.ts';
@@ -19,7 +23,8 @@ type ApiHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyResu
 const isPublic = (method: string, path: string) =>
   path === '/v1/openapi.json' ||
   ROUTES.some(
-    (r) => !r.roles && r.method === method && new RegExp(`^${r.path.replace(/\{\w+\}/g, '[^/]+')}$`).test(path),
+    (r) =>
+      !r.roles && r.method === method && new RegExp(`^${r.path.replace(/\{\w+\}/g, '[^/]+')}$`).test(path),
   );
 
 class RequestTooLarge extends Error {}
@@ -37,7 +42,8 @@ async function readBody(req: IncomingMessage): Promise<Buffer> {
 
 /** Whether any route has this path (API Gateway answers 404 for unknown routes before auth). */
 const isKnownPath = (path: string) =>
-  path === '/v1/openapi.json' || ROUTES.some((r) => new RegExp(`^${r.path.replace(/\{\w+\}/g, '[^/]+')}$`).test(path));
+  path === '/v1/openapi.json' ||
+  ROUTES.some((r) => new RegExp(`^${r.path.replace(/\{\w+\}/g, '[^/]+')}$`).test(path));
 
 export async function startHttpBridge(
   handler: ApiHandler,
@@ -65,7 +71,11 @@ export async function startHttpBridge(
         const found = bearer ? tokens.resolve(bearer) : undefined;
         if (!found) {
           // What API Gateway's JWT authorizer answers before the function is ever invoked.
-          send(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer' }, '{"message":"Unauthorized"}');
+          send(
+            401,
+            { 'content-type': 'application/json', 'www-authenticate': 'Bearer' },
+            '{"message":"Unauthorized"}',
+          );
           return;
         }
         claims = { [TENANT_CLAIM]: found.tenantId, [ROLE_CLAIM]: found.role, sub: found.token.slice(-8) };
@@ -111,11 +121,28 @@ export async function startHttpBridge(
       if (error instanceof RequestTooLarge) {
         // As API Gateway does past its payload limit; the unread rest of the body dies with the socket.
         res.writeHead(413, { 'content-type': 'application/problem+json', connection: 'close' });
-        res.end(JSON.stringify({ type: 'https://onboard.example/problems/body-too-large', title: 'Content Too Large', status: 413, code: 'body-too-large', detail: `Requests are limited to ${MAX_REQUEST_BYTES} bytes.` }));
+        res.end(
+          JSON.stringify({
+            type: 'https://onboard.example/problems/body-too-large',
+            title: 'Content Too Large',
+            status: 413,
+            code: 'body-too-large',
+            detail: `Requests are limited to ${MAX_REQUEST_BYTES} bytes.`,
+          }),
+        );
         req.destroy();
         return;
       }
-      send(500, { 'content-type': 'application/problem+json' }, JSON.stringify({ status: 500, code: 'internal', title: 'Internal Server Error', detail: 'The local API bridge failed.' }));
+      send(
+        500,
+        { 'content-type': 'application/problem+json' },
+        JSON.stringify({
+          status: 500,
+          code: 'internal',
+          title: 'Internal Server Error',
+          detail: 'The local API bridge failed.',
+        }),
+      );
     }
   });
   await new Promise<void>((resolve) => server.listen(port, host, resolve));
@@ -123,9 +150,10 @@ export async function startHttpBridge(
   return {
     url: `http://${host}:${address.port}`,
     server,
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }

@@ -4,8 +4,8 @@
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { DOMAIN_ERROR_CODES, DomainError, type DomainErrorCode } from '../shared/domain/errors.ts';
 import type { MatchRunner } from '../shared/domain/ports.ts';
-import { DomainError, DOMAIN_ERROR_CODES, type DomainErrorCode } from '../shared/domain/errors.ts';
 
 type Job = { tenantId: string; matchId: string };
 type ShardJob = Job & { shard: number };
@@ -26,26 +26,47 @@ export class ShardWorkerPool {
 
   constructor(size = Math.max(1, Math.min(2, availableParallelism())), env: NodeJS.ProcessEnv = process.env) {
     for (let i = 0; i < size; i++) {
-      const worker = new Worker(new URL('./shard-worker.mjs', import.meta.url), { env: { ...env }, stdout: true, stderr: true });
+      const worker = new Worker(new URL('./shard-worker.mjs', import.meta.url), {
+        env: { ...env },
+        stdout: true,
+        stderr: true,
+      });
       // Forward worker logs through this process's streams, so they are captured like the rest.
       worker.stdout.on('data', (chunk) => process.stdout.write(chunk));
       worker.stderr.on('data', (chunk) => process.stderr.write(chunk));
       const ready = new Promise<void>((resolve, reject) => {
-        worker.on('message', (message: { ready?: boolean; id?: number; ok?: boolean; result?: unknown; error?: { code?: string; detail?: string; message: string } }) => {
-          if (message.ready) {
-            resolve();
+        worker.on(
+          'message',
+          (message: {
+            ready?: boolean;
+            id?: number;
+            ok?: boolean;
+            result?: unknown;
+            error?: { code?: string; detail?: string; message: string };
+          }) => {
+            if (message.ready) {
+              resolve();
+              this.release(worker);
+              return;
+            }
+            const p = this.pending.get(message.id as number);
+            this.pending.delete(message.id as number);
             this.release(worker);
-            return;
-          }
-          const p = this.pending.get(message.id as number);
-          this.pending.delete(message.id as number);
-          this.release(worker);
-          if (!p) return;
-          if (message.ok) p.resolve(message.result);
-          else if (message.error?.code && DOMAIN_ERROR_CODES.includes(message.error.code as DomainErrorCode)) {
-            p.reject(new DomainError(message.error.code as DomainErrorCode, message.error.detail ?? message.error.message));
-          } else p.reject(new Error(message.error?.message ?? 'shard worker failed'));
-        });
+            if (!p) return;
+            if (message.ok) p.resolve(message.result);
+            else if (
+              message.error?.code &&
+              DOMAIN_ERROR_CODES.includes(message.error.code as DomainErrorCode)
+            ) {
+              p.reject(
+                new DomainError(
+                  message.error.code as DomainErrorCode,
+                  message.error.detail ?? message.error.message,
+                ),
+              );
+            } else p.reject(new Error(message.error?.message ?? 'shard worker failed'));
+          },
+        );
         worker.once('error', reject);
       });
       this.workers.push({ worker, ready });

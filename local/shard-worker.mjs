@@ -13,7 +13,12 @@ parentPort.on('message', async ({ id, job }) => {
     parentPort.postMessage({
       id,
       ok: false,
-      error: { name: error?.name, code: error?.code, detail: error?.detail, message: String(error?.message ?? error) },
+      error: {
+        name: error?.name,
+        code: error?.code,
+        detail: error?.detail,
+        message: String(error?.message ?? error),
+      },
     });
   }
 });

@@ -18,9 +18,70 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
-const FIRST = ['ana', 'ben', 'carla', 'dev', 'elif', 'farah', 'gus', 'hana', 'ivan', 'jo', 'kai', 'lena', 'mo', 'nia', 'omar', 'pia', 'quinn', 'rosa', 'sam', 'tariq', 'uma', 'vic', 'wen', 'xavi', 'yara', 'zoe'];
-const LAST = ['ahn', 'baker', 'costa', 'diaz', 'evans', 'fischer', 'garcia', 'haddad', 'ito', 'jensen', 'kim', 'lopez', 'moreau', 'nakamura', 'okafor', 'patel', 'quist', 'rossi', 'silva', 'tanaka', 'ueda', 'vogel', 'wong', 'xu', 'young', 'zhang'];
-const DOMAINS = ['gmail.com', 'example.com', 'example.org', 'example.net', 'mail.example.com', 'googlemail.com'];
+const FIRST = [
+  'ana',
+  'ben',
+  'carla',
+  'dev',
+  'elif',
+  'farah',
+  'gus',
+  'hana',
+  'ivan',
+  'jo',
+  'kai',
+  'lena',
+  'mo',
+  'nia',
+  'omar',
+  'pia',
+  'quinn',
+  'rosa',
+  'sam',
+  'tariq',
+  'uma',
+  'vic',
+  'wen',
+  'xavi',
+  'yara',
+  'zoe',
+];
+const LAST = [
+  'ahn',
+  'baker',
+  'costa',
+  'diaz',
+  'evans',
+  'fischer',
+  'garcia',
+  'haddad',
+  'ito',
+  'jensen',
+  'kim',
+  'lopez',
+  'moreau',
+  'nakamura',
+  'okafor',
+  'patel',
+  'quist',
+  'rossi',
+  'silva',
+  'tanaka',
+  'ueda',
+  'vogel',
+  'wong',
+  'xu',
+  'young',
+  'zhang',
+];
+const DOMAINS = [
+  'gmail.com',
+  'example.com',
+  'example.org',
+  'example.net',
+  'mail.example.com',
+  'googlemail.com',
+];
 
 /** The canonical (already normalized, google profile) email of person n. */
 export function personEmail(n: number): string {
@@ -41,17 +102,67 @@ export interface SegmentSpec {
 }
 
 export const DEMO_SEGMENTS: readonly SegmentSpec[] = [
-  { segmentId: 'auto-intenders', name: 'Auto intenders', description: 'Researched new or used cars in the last 30 days', rate: 0.18 },
-  { segmentId: 'outdoor-enthusiasts', name: 'Outdoor enthusiasts', description: 'Hiking, camping and climbing gear buyers', rate: 0.22 },
-  { segmentId: 'new-parents', name: 'New parents', description: 'Households with a child under two', rate: 0.08 },
-  { segmentId: 'frequent-travelers', name: 'Frequent travelers', description: 'Five or more flights a year', rate: 0.12 },
-  { segmentId: 'home-improvers', name: 'Home improvers', description: 'DIY and renovation shoppers', rate: 0.15 },
+  {
+    segmentId: 'auto-intenders',
+    name: 'Auto intenders',
+    description: 'Researched new or used cars in the last 30 days',
+    rate: 0.18,
+  },
+  {
+    segmentId: 'outdoor-enthusiasts',
+    name: 'Outdoor enthusiasts',
+    description: 'Hiking, camping and climbing gear buyers',
+    rate: 0.22,
+  },
+  {
+    segmentId: 'new-parents',
+    name: 'New parents',
+    description: 'Households with a child under two',
+    rate: 0.08,
+  },
+  {
+    segmentId: 'frequent-travelers',
+    name: 'Frequent travelers',
+    description: 'Five or more flights a year',
+    rate: 0.12,
+  },
+  {
+    segmentId: 'home-improvers',
+    name: 'Home improvers',
+    description: 'DIY and renovation shoppers',
+    rate: 0.15,
+  },
   { segmentId: 'pet-owners', name: 'Pet owners', description: 'Dog and cat food subscribers', rate: 0.25 },
-  { segmentId: 'luxury-shoppers', name: 'Luxury shoppers', description: 'High-end fashion and watches', rate: 0.04 },
-  { segmentId: 'fitness-buffs', name: 'Fitness buffs', description: 'Gym members and running app users', rate: 0.16 },
-  { segmentId: 'ev-curious', name: 'EV curious', description: 'Compared electric vehicle models', rate: 0.05 },
-  { segmentId: 'vintage-vinyl', name: 'Vintage vinyl collectors', description: 'Bought pre-1980 records online', rate: 0.0012 },
-  { segmentId: 'sailing-club', name: 'Sailing club members', description: 'Yacht club newsletters', rate: 0.0006 },
+  {
+    segmentId: 'luxury-shoppers',
+    name: 'Luxury shoppers',
+    description: 'High-end fashion and watches',
+    rate: 0.04,
+  },
+  {
+    segmentId: 'fitness-buffs',
+    name: 'Fitness buffs',
+    description: 'Gym members and running app users',
+    rate: 0.16,
+  },
+  {
+    segmentId: 'ev-curious',
+    name: 'EV curious',
+    description: 'Compared electric vehicle models',
+    rate: 0.05,
+  },
+  {
+    segmentId: 'vintage-vinyl',
+    name: 'Vintage vinyl collectors',
+    description: 'Bought pre-1980 records online',
+    rate: 0.0012,
+  },
+  {
+    segmentId: 'sailing-club',
+    name: 'Sailing club members',
+    description: 'Yacht club newsletters',
+    rate: 0.0006,
+  },
 ];
 
 export interface PartnerData {
@@ -105,7 +216,17 @@ function messy(email: string, random: () => number): string {
   return out;
 }
 
-const INVALID = ['not-an-email', 'jane@', '@example.com', 'two@@example.com', 'john doe@example.com', 'x@localhost', '', 'n/a', '=HYPERLINK("http://x")'];
+const INVALID = [
+  'not-an-email',
+  'jane@',
+  '@example.com',
+  'two@@example.com',
+  'john doe@example.com',
+  'x@localhost',
+  '',
+  'n/a',
+  '=HYPERLINK("http://x")',
+];
 
 export interface CrmList {
   /** CSV text with a header: email, first_name, plan. */
@@ -117,7 +238,9 @@ export interface CrmList {
  * An advertiser's CRM export: `size` people drawn from [start, start + span) (so some are in the
  * partner base and some not), written messily, plus invalid rows and duplicates.
  */
-export function crmList(options: { start?: number; span?: number; size?: number; seed?: number } = {}): CrmList {
+export function crmList(
+  options: { start?: number; span?: number; size?: number; seed?: number } = {},
+): CrmList {
   const { start = 150_000, span = 120_000, size = 40_000, seed = 11 } = options;
   const random = seededRandom(seed);
   const lines = ['Email,First Name,Plan'];

@@ -29,9 +29,12 @@ export interface PepperRing {
 
 export function parsePepperRing(text: string): PepperRing {
   const parsed = PepperRingSchema.parse(JSON.parse(text));
-  const keys = new Map(Object.entries(parsed.keys).map(([id, b64]) => [id, new Uint8Array(Buffer.from(b64, 'base64'))]));
+  const keys = new Map(
+    Object.entries(parsed.keys).map(([id, b64]) => [id, new Uint8Array(Buffer.from(b64, 'base64'))]),
+  );
   const current = keys.get(parsed.current);
-  if (!current || current.length < 32) throw new Error(`pepper ring: current key ${parsed.current} missing or shorter than 32 bytes`);
+  if (!current || current.length < 32)
+    throw new Error(`pepper ring: current key ${parsed.current} missing or shorter than 32 bytes`);
   return { current: parsed.current, keys };
 }
 

@@ -4,9 +4,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Logger } from '@aws-lambda-powertools/logger';
-import type { UseCaseContext } from '../use-cases/context.ts';
-import type { PepperRing } from './pepper.ts';
-import type { PrivacySettings } from '../domain/privacy/privacy-params.ts';
 import type {
   AudienceKeyer,
   DomainLogger,
@@ -16,13 +13,16 @@ import type {
   MatchRunner,
   ObjectStore,
 } from '../domain/ports.ts';
-import { privacySettingsOf, readRuntimeConfig, type RuntimeConfig } from '../infra/runtime-config.ts';
+import type { PrivacySettings } from '../domain/privacy/privacy-params.ts';
+import { privacySettingsOf, type RuntimeConfig, readRuntimeConfig } from '../infra/runtime-config.ts';
+import type { UseCaseContext } from '../use-cases/context.ts';
 import { awsClients } from './aws-clients.ts';
 import { DynamoAudienceStore } from './dynamodb/audience-store.ts';
 import { DynamoJobStore } from './dynamodb/job-store.ts';
 import { DynamoLedger } from './dynamodb/ledger.ts';
-import { hmacKeyer, loadOrCreatePepperFile, loadPepperSecret, rekeyer } from './pepper.ts';
 import { LambdaMaintenanceRunner } from './lambda/maintenance-runner.ts';
+import type { PepperRing } from './pepper.ts';
+import { hmacKeyer, loadOrCreatePepperFile, loadPepperSecret, rekeyer } from './pepper.ts';
 import { S3ObjectStore } from './s3/object-store.ts';
 import { StepFunctionsRunner } from './sfn/step-functions-runner.ts';
 
@@ -58,8 +58,7 @@ export const logger = new Logger({ serviceName: 'onboard' });
 /** The domain's narrow logger over Powertools; fields become structured keys. */
 export function domainLogger(base: Logger = logger): DomainLogger {
   const at =
-    (level: 'debug' | 'info' | 'warn' | 'error') =>
-    (message: string, fields?: Record<string, unknown>) =>
+    (level: 'debug' | 'info' | 'warn' | 'error') => (message: string, fields?: Record<string, unknown>) =>
       fields ? base[level](message, fields) : base[level](message);
   return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 }
@@ -88,14 +87,17 @@ export function runtime(): Runtime {
       ? loadPepperSecret(clients.secrets, config.PEPPER_SECRET_ID)
       : config.PEPPER_FILE
         ? Promise.resolve(loadOrCreatePepperFile(config.PEPPER_FILE))
-        : Promise.reject(new Error('Invalid function configuration: PEPPER_SECRET_ID or PEPPER_FILE is required'));
+        : Promise.reject(
+            new Error('Invalid function configuration: PEPPER_SECRET_ID or PEPPER_FILE is required'),
+          );
     return ring;
   };
   const runner: MatchRunner = config.MATCH_STATE_MACHINE_ARN
     ? new StepFunctionsRunner(clients.sfn, config.MATCH_STATE_MACHINE_ARN)
     : {
         start: (job) => {
-          if (!localRunner) throw new Error('No match runner: set MATCH_STATE_MACHINE_ARN or start the embedded stack');
+          if (!localRunner)
+            throw new Error('No match runner: set MATCH_STATE_MACHINE_ARN or start the embedded stack');
           return localRunner.start(job);
         },
       };
@@ -103,7 +105,10 @@ export function runtime(): Runtime {
     ? new LambdaMaintenanceRunner(clients.lambda, config.MAINTENANCE_FUNCTION_NAME)
     : {
         start: (action) => {
-          if (!localMaintenance) throw new Error('No maintenance runner: set MAINTENANCE_FUNCTION_NAME or start the embedded stack');
+          if (!localMaintenance)
+            throw new Error(
+              'No maintenance runner: set MAINTENANCE_FUNCTION_NAME or start the embedded stack',
+            );
           return localMaintenance.start(action);
         },
       };

@@ -6,7 +6,7 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2 } from 'aws-lambda';
 import { z } from 'zod';
 import type { DomainLogger } from '../domain/ports.ts';
-import { ROLES, type Principal } from '../domain/principal.ts';
+import { type Principal, ROLES } from '../domain/principal.ts';
 import type { UseCaseContext } from '../use-cases/context.ts';
 import { buildOpenApi } from './openapi.ts';
 import { ApiProblem, PROBLEM_CONTENT_TYPE, problemOf } from './problem.ts';
@@ -44,7 +44,11 @@ const compiled: CompiledRoute[] = ROUTES.map((route) => {
 function json(status: number, body: unknown, contentType = 'application/json'): APIGatewayProxyResultV2 {
   return {
     statusCode: status,
-    headers: { 'content-type': contentType, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' },
+    headers: {
+      'content-type': contentType,
+      'cache-control': 'no-store',
+      'x-content-type-options': 'nosniff',
+    },
     body: JSON.stringify(body),
   };
 }
@@ -106,18 +110,26 @@ export function createApiHandler(context: () => UseCaseContext, logger: DomainLo
       const candidates = compiled.filter((c) => c.pattern.test(path));
       const hit = candidates.find((c) => c.route.method === method);
       if (!hit) {
-        if (candidates.length > 0) throw new ApiProblem(405, 'method-not-allowed', `${method} is not allowed on ${path}.`);
+        if (candidates.length > 0)
+          throw new ApiProblem(405, 'method-not-allowed', `${method} is not allowed on ${path}.`);
         throw new ApiProblem(404, 'not-found', 'No such resource.');
       }
       const { route } = hit;
-      const principal = route.roles ? principalOf(event as EventWithClaims) : { tenantId: 'public', role: 'advertiser' as const };
+      const principal = route.roles
+        ? principalOf(event as EventWithClaims)
+        : { tenantId: 'public', role: 'advertiser' as const };
       if (route.roles && !route.roles.includes(principal.role)) {
         throw new ApiProblem(403, 'forbidden', `This operation is for ${route.roles.join(' or ')} accounts.`);
       }
       const match = hit.pattern.exec(path) as RegExpExecArray;
-      const rawParams = Object.fromEntries(hit.names.map((n, i) => [n, decodeURIComponent(match[i + 1] ?? '')]));
+      const rawParams = Object.fromEntries(
+        hit.names.map((n, i) => [n, decodeURIComponent(match[i + 1] ?? '')]),
+      );
       const params = validate(route.params, rawParams, 'path') as Record<string, string>;
-      const query = validate(route.query, event.queryStringParameters ?? {}, 'query') as Record<string, string>;
+      const query = validate(route.query, event.queryStringParameters ?? {}, 'query') as Record<
+        string,
+        string
+      >;
       const body = route.body ? validate(route.body, bodyOf(event), 'body') : undefined;
       const result = await route.handle(context(), { principal, params, query, body });
       status = route.status;
@@ -127,7 +139,8 @@ export function createApiHandler(context: () => UseCaseContext, logger: DomainLo
       status = problem.status;
       code = problem.code;
       // The error's name only: messages of SDK errors can quote the values they choke on.
-      if (status >= 500) logger.error('api: unexpected error', { error: error instanceof Error ? error.name : 'unknown' });
+      if (status >= 500)
+        logger.error('api: unexpected error', { error: error instanceof Error ? error.name : 'unknown' });
       return json(problem.status, problem, PROBLEM_CONTENT_TYPE);
     } finally {
       // Method, route shape, status and timing only: never bodies, query values or tokens.

@@ -1,7 +1,7 @@
 /** The OpenAPI 3.1 document, generated from the same zod schemas the API validates with. */
 import { z } from 'zod';
-import { ProblemSchema } from './schemas.ts';
 import { ROUTES } from './routes.ts';
+import { ProblemSchema } from './schemas.ts';
 
 const jsonSchema = (schema: z.ZodType, io: 'input' | 'output') =>
   z.toJSONSchema(schema, { io, unrepresentable: 'any', target: 'draft-2020-12' });
@@ -9,7 +9,11 @@ const jsonSchema = (schema: z.ZodType, io: 'input' | 'output') =>
 export function buildOpenApi(): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {
     '/v1/openapi.json': {
-      get: { summary: 'This document', security: [], responses: { 200: { description: 'OpenAPI 3.1 document' } } },
+      get: {
+        summary: 'This document',
+        security: [],
+        responses: { 200: { description: 'OpenAPI 3.1 document' } },
+      },
     },
   };
   for (const route of ROUTES) {
@@ -18,7 +22,10 @@ export function buildOpenApi(): Record<string, unknown> {
       parameters.push({ name, in: 'path', required: true, schema: { type: 'string' } });
     }
     if (route.query) {
-      const q = jsonSchema(route.query, 'input') as { properties?: Record<string, unknown>; required?: string[] };
+      const q = jsonSchema(route.query, 'input') as {
+        properties?: Record<string, unknown>;
+        required?: string[];
+      };
       for (const [name, schema] of Object.entries(q.properties ?? {})) {
         parameters.push({ name, in: 'query', required: q.required?.includes(name) ?? false, schema });
       }
@@ -30,10 +37,18 @@ export function buildOpenApi(): Record<string, unknown> {
       ...(route.roles ? { security: [{ bearer: [] }], 'x-roles': route.roles } : { security: [] }),
       ...(parameters.length ? { parameters } : {}),
       ...(route.body
-        ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(route.body, 'input') } } } }
+        ? {
+            requestBody: {
+              required: true,
+              content: { 'application/json': { schema: jsonSchema(route.body, 'input') } },
+            },
+          }
         : {}),
       responses: {
-        [route.status]: { description: 'OK', content: { 'application/json': { schema: jsonSchema(route.response, 'output') } } },
+        [route.status]: {
+          description: 'OK',
+          content: { 'application/json': { schema: jsonSchema(route.response, 'output') } },
+        },
         default: { description: 'A problem (RFC 9457) with a stable code', content: problem },
       },
     };

@@ -9,7 +9,12 @@ import { readAudit, readBudget } from '../use-cases/audit.ts';
 import type { UseCaseContext } from '../use-cases/context.ts';
 import { createList, getList } from '../use-cases/lists.ts';
 import { downloadMatch, getMatch, listMatches, startMatch } from '../use-cases/matches.ts';
-import { createAudienceUpload, getAudienceUpload, listPartnerCatalogs, startRekey } from '../use-cases/partners.ts';
+import {
+  createAudienceUpload,
+  getAudienceUpload,
+  listPartnerCatalogs,
+  startRekey,
+} from '../use-cases/partners.ts';
 import {
   AuditViewSchema,
   BudgetViewSchema,
@@ -168,7 +173,12 @@ export const ROUTES: readonly Route[] = [
     status: 200,
     response: DownloadResponseSchema,
     handle: (ctx, r) =>
-      downloadMatch(ctx, r.principal, r.params.id as string, (r.query as z.infer<typeof DownloadQuerySchema>).format),
+      downloadMatch(
+        ctx,
+        r.principal,
+        r.params.id as string,
+        (r.query as z.infer<typeof DownloadQuerySchema>).format,
+      ),
   },
   {
     method: 'GET',
@@ -205,7 +215,12 @@ export const ROUTES: readonly Route[] = [
     status: 200,
     response: IngestReportViewSchema,
     handle: async (ctx, r) => {
-      const a = await getAudienceUpload(ctx, r.principal, r.params.id as string, r.params.audienceId as string);
+      const a = await getAudienceUpload(
+        ctx,
+        r.principal,
+        r.params.id as string,
+        r.params.audienceId as string,
+      );
       return {
         audienceId: a.audienceId,
         partnerId: a.tenantId,

@@ -9,7 +9,9 @@ import { MatchResultSchema } from '../domain/result/result-schema.ts';
 export const ProfileSchema = z.enum(['basic', 'google', 'uid2']);
 export const IdentifierKindSchema = z.enum(['email', 'phone']);
 export const EncodingSchema = z.enum(['hex', 'base64']);
-export const IdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, 'an id of letters, digits, _ and -');
+export const IdSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, 'an id of letters, digits, _ and -');
 
 const count = z.number().int().nonnegative();
 
@@ -22,7 +24,7 @@ export const ClientListSummarySchema = z
     duplicates: count,
     distinct: count,
   })
-  .describe('What the advertiser\'s own machine counted while hashing (rows, invalid by reason).');
+  .describe("What the advertiser's own machine counted while hashing (rows, invalid by reason).");
 
 export const CreateListRequestSchema = z
   .object({
@@ -92,7 +94,11 @@ export const MatchViewSchema = z.object({
 export const MatchListSchema = z.object({ matches: z.array(MatchViewSchema.omit({ result: true })) });
 
 export const DownloadQuerySchema = z.object({ format: z.enum(['csv', 'json']).default('csv') });
-export const DownloadResponseSchema = z.object({ url: z.url(), format: z.enum(['csv', 'json']), expiresAt: z.iso.datetime() });
+export const DownloadResponseSchema = z.object({
+  url: z.url(),
+  format: z.enum(['csv', 'json']),
+  expiresAt: z.iso.datetime(),
+});
 
 export const SegmentDeclarationSchema = z
   .object({
@@ -179,7 +185,11 @@ export const BudgetViewSchema = z.object({
   noise: z.boolean(),
 });
 
-export const HealthSchema = z.object({ status: z.literal('ok'), service: z.string(), time: z.iso.datetime() });
+export const HealthSchema = z.object({
+  status: z.literal('ok'),
+  service: z.string(),
+  time: z.iso.datetime(),
+});
 
 export const ProblemSchema = z.object({
   type: z.string(),

@@ -41,7 +41,11 @@ export interface AudienceWriter {
   readCatalog(partnerId: string): Promise<PartnerCatalog | undefined>;
   /** Writes the catalog if its stored revision is still `expectedRevision` (0 = absent); false otherwise. */
   writeCatalog(catalog: PartnerCatalog, expectedRevision: number): Promise<boolean>;
-  readMembers(partnerId: string, keyId: string, keys: readonly string[]): Promise<Map<string, readonly string[]>>;
+  readMembers(
+    partnerId: string,
+    keyId: string,
+    keys: readonly string[],
+  ): Promise<Map<string, readonly string[]>>;
   /** Puts each record; a record with no tokens is deleted. */
   writeMembers(partnerId: string, keyId: string, records: readonly MemberRecord[]): Promise<void>;
   /** Takes the partner's ingest lock for `ttlSeconds`, or returns false when another holder has it. */
@@ -141,7 +145,13 @@ export interface Ledger {
    * Spends `epsilon` for `matchId` if the budget allows, atomically; spending again for the same
    * match is a no-op that returns the state. Throws DomainError 'privacy-budget-exhausted' otherwise.
    */
-  spend(advertiserId: string, partnerId: string, matchId: string, epsilon: number, epsilonBudget: number): Promise<BudgetState>;
+  spend(
+    advertiserId: string,
+    partnerId: string,
+    matchId: string,
+    epsilon: number,
+    epsilonBudget: number,
+  ): Promise<BudgetState>;
   audit(entry: AuditEntry): Promise<void>;
   auditTrail(tenantId: string, limit?: number): Promise<AuditEntry[]>;
 }

@@ -29,7 +29,7 @@ export const TABLES = {
     env: 'AUDIENCES_TABLE',
     partitionKey: 'pk',
     purpose:
-      "Partner catalogs, ingest locks and members keyed by HMAC-SHA256 of the identifier digest (one item a person a partner).",
+      'Partner catalogs, ingest locks and members keyed by HMAC-SHA256 of the identifier digest (one item a person a partner).',
   },
   jobs: {
     id: 'Jobs',
@@ -45,7 +45,8 @@ export const TABLES = {
     partitionKey: 'pk',
     sortKey: 'sk',
     ttlAttribute: 'expiresAt',
-    purpose: 'Privacy budget per advertiser and partner, the audit trail, and matched-set digests for difference checks.',
+    purpose:
+      'Privacy budget per advertiser and partner, the audit trail, and matched-set digests for difference checks.',
   },
 } as const satisfies Record<string, TableDefinition>;
 
@@ -54,7 +55,8 @@ export const BUCKETS = {
     id: 'Uploads',
     env: 'UPLOADS_BUCKET',
     expireAfterDays: 1,
-    purpose: 'Advertiser list uploads (hashed, or raw and deleted as soon as hashed). Expiry is the backstop.',
+    purpose:
+      'Advertiser list uploads (hashed, or raw and deleted as soon as hashed). Expiry is the backstop.',
   },
   partnerDrops: {
     id: 'PartnerDrops',
@@ -78,8 +80,10 @@ export const OBJECT_KEYS = {
   resultCsv: (tenantId: string, matchId: string) => `results/${tenantId}/${matchId}.csv`,
   shard: (matchId: string, shard: number) => `shards/${matchId}/${String(shard).padStart(3, '0')}.bin`,
   tally: (matchId: string, shard: number) => `tallies/${matchId}/${String(shard).padStart(3, '0')}.json`,
-  shardMatchedSets: (matchId: string, shard: number) => `matchsets/${matchId}/${String(shard).padStart(3, '0')}.json`,
-  matchedSets: (tenantId: string, partnerId: string, matchId: string) => `digests/${tenantId}/${partnerId}/${matchId}.json`,
+  shardMatchedSets: (matchId: string, shard: number) =>
+    `matchsets/${matchId}/${String(shard).padStart(3, '0')}.json`,
+  matchedSets: (tenantId: string, partnerId: string, matchId: string) =>
+    `digests/${tenantId}/${partnerId}/${matchId}.json`,
   manifest: (partnerId: string, keyId: string, segmentId: string, version: number) =>
     `manifests/${partnerId}/${keyId}/${segmentId}/${version}.keys`,
 } as const;

@@ -7,9 +7,7 @@ import { z } from 'zod';
 import { type PrivacySettings, parsePrivacySettings } from '../domain/privacy/privacy-params.ts';
 import { BUCKETS, TABLES } from './definitions.ts';
 
-const bool = z
-  .enum(['true', 'false', '1', '0'])
-  .transform((v) => v === 'true' || v === '1');
+const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 
 export const RuntimeConfigSchema = z.object({
   [TABLES.audiences.env]: z.string().min(3),

@@ -1,5 +1,5 @@
 /** What the use cases are given: ports, settings and a clock. Built by the runtime, or by tests. */
-import type { PrivacySettings } from '../domain/privacy/privacy-params.ts';
+
 import type {
   AudienceKeyer,
   AudienceStore,
@@ -11,6 +11,7 @@ import type {
   MatchRunner,
   ObjectStore,
 } from '../domain/ports.ts';
+import type { PrivacySettings } from '../domain/privacy/privacy-params.ts';
 
 export interface UseCaseContext {
   settings: PrivacySettings;

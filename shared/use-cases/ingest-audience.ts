@@ -6,13 +6,26 @@
  * version, never a mix; the replaced versions are swept once no match can still be reading them.
  * The drop is deleted whatever the outcome: partner hashes do not stay at rest.
  */
-import { countCurrent, currentTokens, emptyCatalog, nextVersion, token } from '../domain/audiences/membership.ts';
+import {
+  countCurrent,
+  currentTokens,
+  emptyCatalog,
+  nextVersion,
+  token,
+} from '../domain/audiences/membership.ts';
 import { DomainError, isDomainError } from '../domain/errors.ts';
 import { decodeBase64Digest, decodeHexDigest } from '../domain/identifiers/normalize.ts';
 import type { AudienceUploadRecord, IngestReport } from '../domain/jobs.ts';
 import { openList } from '../domain/lists/parse-list.ts';
 import type { PartnerCatalog, Profile, SegmentInfo } from '../domain/model.ts';
-import type { AudienceKeyer, AudienceWriter, DomainLogger, JobStore, MemberRecord, ObjectStore } from '../domain/ports.ts';
+import type {
+  AudienceKeyer,
+  AudienceWriter,
+  DomainLogger,
+  JobStore,
+  MemberRecord,
+  ObjectStore,
+} from '../domain/ports.ts';
 import { OBJECT_KEYS } from '../infra/definitions.ts';
 
 export interface IngestDeps {
@@ -55,18 +68,24 @@ class RuleCounter {
   readonly byRule: IngestReport['rejectedByRule'] = {};
   total = 0;
   reject(rule: string, row: number) {
-    const entry = (this.byRule[rule] ??= { count: 0, rows: [] });
+    const entry = this.byRule[rule] ?? { count: 0, rows: [] };
+    this.byRule[rule] = entry;
     entry.count++;
     if (entry.rows.length < SAMPLE_ROWS) entry.rows.push(row);
     this.total++;
   }
 }
 
-export async function ingestAudience(deps: IngestDeps, objectKey: string): Promise<AudienceUploadRecord['status'] | 'ignored'> {
+export async function ingestAudience(
+  deps: IngestDeps,
+  objectKey: string,
+): Promise<AudienceUploadRecord['status'] | 'ignored'> {
   const now = deps.now ?? (() => new Date());
   const ids = parseDropKey(objectKey);
   if (!ids) {
-    deps.logger.warn('ingest: object key outside the drop layout, deleted', { objectKey: objectKey.slice(0, 200) });
+    deps.logger.warn('ingest: object key outside the drop layout, deleted', {
+      objectKey: objectKey.slice(0, 200),
+    });
     await deps.objects.delete(deps.buckets.partnerDrops, objectKey);
     return 'ignored';
   }
@@ -87,7 +106,10 @@ export async function ingestAudience(deps: IngestDeps, objectKey: string): Promi
   const locked = await waitForLock(deps, partnerId, owner);
   try {
     if (!locked) {
-      throw new DomainError('conflict', 'Another ingest for this partner is still running; upload again later.');
+      throw new DomainError(
+        'conflict',
+        'Another ingest for this partner is still running; upload again later.',
+      );
     }
     if (!(await deps.objects.exists(deps.buckets.partnerDrops, objectKey))) return 'ignored';
     const report = await ingestLocked(deps, upload, objectKey, now);
@@ -102,9 +124,20 @@ export async function ingestAudience(deps: IngestDeps, objectKey: string): Promi
     return 'SUCCEEDED';
   } catch (error) {
     const code = isDomainError(error) ? error.code : 'ingest-failed';
-    const detail = isDomainError(error) ? error.detail : 'The file could not be ingested; nothing was changed.';
-    deps.logger.error('ingest: failed', { partnerId, audienceId, code, error: isDomainError(error) ? undefined : error instanceof Error ? error.name : 'unknown' });
-    await deps.jobs.update('audience', partnerId, audienceId, { status: 'FAILED', errorCode: code, errorDetail: detail });
+    const detail = isDomainError(error)
+      ? error.detail
+      : 'The file could not be ingested; nothing was changed.';
+    deps.logger.error('ingest: failed', {
+      partnerId,
+      audienceId,
+      code,
+      error: isDomainError(error) ? undefined : error instanceof Error ? error.name : 'unknown',
+    });
+    await deps.jobs.update('audience', partnerId, audienceId, {
+      status: 'FAILED',
+      errorCode: code,
+      errorDetail: detail,
+    });
     return 'FAILED';
   } finally {
     await deps.objects.delete(deps.buckets.partnerDrops, objectKey);
@@ -150,11 +183,19 @@ async function ingestLocked(
     column: 'sha256',
     classify: (raw) => {
       const digest = decodeMemberHash(raw, upload.profile);
-      return digest ? { ok: true, key: keyer.key(digest), output: '' } : { ok: false, reason: 'invalid-hash' };
+      return digest
+        ? { ok: true, key: keyer.key(digest), output: '' }
+        : { ok: false, reason: 'invalid-hash' };
     },
   });
   const header = opened.layout.header ?? [];
-  const segmentColumn = header.findIndex((h) => h.trim().toLowerCase().replace(/[^a-z]/g, '') === 'segmentid');
+  const segmentColumn = header.findIndex(
+    (h) =>
+      h
+        .trim()
+        .toLowerCase()
+        .replace(/[^a-z]/g, '') === 'segmentid',
+  );
   if (segmentColumn < 0) {
     throw new DomainError('invalid-input', 'The header must name a segment_id column beside sha256.');
   }
@@ -162,7 +203,10 @@ async function ingestLocked(
     for (const row of batch) {
       rowsRead++;
       if (rowsRead > deps.maxRows) {
-        throw new DomainError('invalid-input', `The file has more than ${deps.maxRows} rows; split it by segment.`);
+        throw new DomainError(
+          'invalid-input',
+          `The file has more than ${deps.maxRows} rows; split it by segment.`,
+        );
       }
       if (!row.outcome.ok) {
         rules.reject(row.outcome.reason, row.rowNumber);
@@ -177,8 +221,8 @@ async function ingestLocked(
         rules.reject('unknown-segment', row.rowNumber);
         continue;
       }
-      let segments = members.get(row.outcome.key);
-      if (!segments) members.set(row.outcome.key, (segments = new Set()));
+      const segments = members.get(row.outcome.key) ?? new Set<string>();
+      members.set(row.outcome.key, segments);
       if (segments.has(segmentId)) duplicates++;
       else {
         segments.add(segmentId);
@@ -195,7 +239,8 @@ async function ingestLocked(
   const retiredNow = catalog.segments.filter((s) => declared.has(s.segmentId));
   const touched = new Set(members.keys());
   for (const old of retiredNow) {
-    for (const key of await readManifest(deps, partnerId, catalog.keyId, old.segmentId, old.version)) touched.add(key);
+    for (const key of await readManifest(deps, partnerId, catalog.keyId, old.segmentId, old.version))
+      touched.add(key);
   }
 
   const oldCurrent = currentTokens(catalog.segments);
@@ -211,7 +256,11 @@ async function ingestLocked(
   ];
   const newCurrent = currentTokens(newSegments);
   // Tokens still worth keeping: current before or after the flip, or retired and awaiting their sweep.
-  const live = new Set([...oldCurrent, ...newCurrent, ...catalog.retired.map((r) => token(r.segmentId, r.version))]);
+  const live = new Set([
+    ...oldCurrent,
+    ...newCurrent,
+    ...catalog.retired.map((r) => token(r.segmentId, r.version)),
+  ]);
 
   // 3. Write the new versions' tokens beside the old ones; readers ignore them until the flip.
   const sizes = new Map<string, number>();
@@ -223,7 +272,9 @@ async function ingestLocked(
     const chunk = touchedKeys.slice(i, i + CHUNK);
     // A partner's first ingest has nobody to merge with: items left by a failed attempt hold only
     // tokens of versions never made current, so they may be overwritten unread.
-    const existing = stored ? await deps.audiences.readMembers(partnerId, catalog.keyId, chunk) : new Map<string, readonly string[]>();
+    const existing = stored
+      ? await deps.audiences.readMembers(partnerId, catalog.keyId, chunk)
+      : new Map<string, readonly string[]>();
     const writes: MemberRecord[] = [];
     for (const key of chunk) {
       const had = existing.get(key) ?? [];
@@ -255,18 +306,27 @@ async function ingestLocked(
   // 4. Flip: one conditional write makes every new version current at once.
   const flipped: PartnerCatalog = {
     ...catalog,
-    segments: newSegments.map((s) => (declared.has(s.segmentId) ? { ...s, size: sizes.get(s.segmentId) ?? 0 } : s)),
+    segments: newSegments.map((s) =>
+      declared.has(s.segmentId) ? { ...s, size: sizes.get(s.segmentId) ?? 0 } : s,
+    ),
     baseSize: catalog.baseSize + baseDelta,
     maxSegmentsPerMember: Math.max(catalog.maxSegmentsPerMember, maxSegments),
     revision: catalog.revision + 1,
     retired: [
       ...catalog.retired,
-      ...retiredNow.map((s) => ({ segmentId: s.segmentId, version: s.version, retiredAt: now().toISOString() })),
+      ...retiredNow.map((s) => ({
+        segmentId: s.segmentId,
+        version: s.version,
+        retiredAt: now().toISOString(),
+      })),
     ],
     updatedAt: now().toISOString(),
   };
   if (!(await deps.audiences.writeCatalog(flipped, catalog.revision))) {
-    throw new DomainError('conflict', 'The catalog changed during the ingest; nothing was released. Upload again.');
+    throw new DomainError(
+      'conflict',
+      'The catalog changed during the ingest; nothing was released. Upload again.',
+    );
   }
   await deps.audiences.registerPartner(partnerId);
 
@@ -294,7 +354,10 @@ export async function readManifest(
   segmentId: string,
   version: number,
 ): Promise<string[]> {
-  const text = await deps.objects.readText(deps.buckets.results, OBJECT_KEYS.manifest(partnerId, keyId, segmentId, version));
+  const text = await deps.objects.readText(
+    deps.buckets.results,
+    OBJECT_KEYS.manifest(partnerId, keyId, segmentId, version),
+  );
   return text ? text.split('\n').filter((k) => k.length > 0) : [];
 }
 
@@ -315,7 +378,7 @@ export async function sweepRetired(deps: IngestDeps, partnerId: string, now: () 
     const keys = await readManifest(deps, partnerId, catalog.keyId, r.segmentId, r.version);
     for (let i = 0; i < keys.length; i += CHUNK) {
       const chunk = keys.slice(i, i + CHUNK);
-        const existing = await deps.audiences.readMembers(partnerId, catalog.keyId, chunk);
+      const existing = await deps.audiences.readMembers(partnerId, catalog.keyId, chunk);
       const writes: MemberRecord[] = [];
       for (const [key, tokens] of existing) {
         const kept = tokens.filter((t) => !dueTokens.has(t));
@@ -331,7 +394,11 @@ export async function sweepRetired(deps: IngestDeps, partnerId: string, now: () 
       const keys = await readManifest(deps, partnerId, rk.keyId, m.segmentId, m.version);
       for (let i = 0; i < keys.length; i += CHUNK) {
         const chunk = keys.slice(i, i + CHUNK);
-        await deps.audiences.writeMembers(partnerId, rk.keyId, chunk.map((key) => ({ key, tokens: [] })));
+        await deps.audiences.writeMembers(
+          partnerId,
+          rk.keyId,
+          chunk.map((key) => ({ key, tokens: [] })),
+        );
         swept += chunk.length;
       }
     }
@@ -345,11 +412,17 @@ export async function sweepRetired(deps: IngestDeps, partnerId: string, now: () 
   };
   if (await deps.audiences.writeCatalog(updated, catalog.revision)) {
     for (const r of due) {
-      await deps.objects.delete(deps.buckets.results, OBJECT_KEYS.manifest(partnerId, catalog.keyId, r.segmentId, r.version));
+      await deps.objects.delete(
+        deps.buckets.results,
+        OBJECT_KEYS.manifest(partnerId, catalog.keyId, r.segmentId, r.version),
+      );
     }
     for (const rk of dueKeys) {
       for (const m of rk.manifests) {
-        await deps.objects.delete(deps.buckets.results, OBJECT_KEYS.manifest(partnerId, rk.keyId, m.segmentId, m.version));
+        await deps.objects.delete(
+          deps.buckets.results,
+          OBJECT_KEYS.manifest(partnerId, rk.keyId, m.segmentId, m.version),
+        );
       }
     }
   }

@@ -2,11 +2,12 @@
  * Advertiser lists: an upload URL for a hashed list (hashed on the advertiser's machine) or a raw
  * one (hashed here as soon as it lands, then deleted).
  */
-import { DomainError } from '../domain/errors.ts';
+
 import { createNodeIdentifierHasher } from '../adapters/node-sha256.ts';
+import { DomainError } from '../domain/errors.ts';
 import type { ListRecord } from '../domain/jobs.ts';
-import { createListSummary } from '../domain/lists/list-summary.ts';
 import { hashedLines } from '../domain/lists/hashed-lines.ts';
+import { createListSummary } from '../domain/lists/list-summary.ts';
 import { isListFormatError } from '../domain/lists/parse-list.ts';
 import { DEFAULT_ENCODING, type Encoding, type IdentifierKind, type Profile } from '../domain/model.ts';
 import { type Principal, requireRole } from '../domain/principal.ts';
@@ -67,7 +68,11 @@ export async function createList(ctx: UseCaseContext, principal: Principal, inpu
   return { listId, upload };
 }
 
-export async function getList(ctx: UseCaseContext, principal: Principal, listId: string): Promise<ListRecord> {
+export async function getList(
+  ctx: UseCaseContext,
+  principal: Principal,
+  listId: string,
+): Promise<ListRecord> {
   requireRole(principal, 'advertiser');
   const list = await ctx.jobs.get('list', principal.tenantId, listId);
   if (!list) throw new DomainError('not-found', 'No such list.');
@@ -80,7 +85,10 @@ const RAW_KEY = /^raw\/([A-Za-z0-9][A-Za-z0-9_-]{0,63})\/([A-Za-z0-9][A-Za-z0-9_
  * A raw list landed (S3 object-created on raw/): hash it server-side with the list's profile,
  * write the hashed list, and delete the raw object at once, whether hashing worked or not.
  */
-export async function hashRawList(ctx: UseCaseContext, objectKey: string): Promise<ListRecord['status'] | 'ignored'> {
+export async function hashRawList(
+  ctx: UseCaseContext,
+  objectKey: string,
+): Promise<ListRecord['status'] | 'ignored'> {
   const m = RAW_KEY.exec(objectKey);
   try {
     if (!m) {
@@ -89,11 +97,12 @@ export async function hashRawList(ctx: UseCaseContext, objectKey: string): Promi
     }
     const [, tenantId, listId] = m as unknown as [string, string, string];
     const list = await ctx.jobs.get('list', tenantId, listId);
-    if (!list || list.format !== 'raw') {
+    if (list?.format !== 'raw') {
       ctx.logger.warn('raw list: no raw list record for this upload, deleted', { tenantId, listId });
       return 'ignored';
     }
-    if (!(await ctx.jobs.update('list', tenantId, listId, { status: 'HASHING' }, ['AWAITING_UPLOAD']))) return 'ignored';
+    if (!(await ctx.jobs.update('list', tenantId, listId, { status: 'HASHING' }, ['AWAITING_UPLOAD'])))
+      return 'ignored';
     try {
       const hasher = createNodeIdentifierHasher({
         profile: list.profile,
@@ -107,22 +116,37 @@ export async function hashRawList(ctx: UseCaseContext, objectKey: string): Promi
         summary,
         classify: (raw) => {
           const out = hasher.hash(raw);
-          return out.ok ? { ok: true, key: out.encoded, output: out.encoded } : { ok: false, reason: out.reason };
+          return out.ok
+            ? { ok: true, key: out.encoded, output: out.encoded }
+            : { ok: false, reason: out.reason };
         },
         kind: list.identifierKind,
         ...(list.column ? { column: list.column } : {}),
       });
-      await ctx.objects.write(ctx.buckets.uploads, OBJECT_KEYS.hashedList(tenantId, listId), lines, LIST_CONTENT_TYPE);
+      await ctx.objects.write(
+        ctx.buckets.uploads,
+        OBJECT_KEYS.hashedList(tenantId, listId),
+        lines,
+        LIST_CONTENT_TYPE,
+      );
       const final = summary.snapshot();
       await ctx.jobs.update('list', tenantId, listId, { status: 'READY', summary: final });
       ctx.logger.info('raw list: hashed', { tenantId, listId, rows: final.rows, valid: final.valid });
       return 'READY';
     } catch (error) {
       // A list that cannot be read says why with the format problem itself (binary-content, ...).
-      const code = isListFormatError(error) ? error.reason : error instanceof DomainError ? error.code : 'hashing-failed';
+      const code = isListFormatError(error)
+        ? error.reason
+        : error instanceof DomainError
+          ? error.code
+          : 'hashing-failed';
       const detail = error instanceof DomainError ? error.detail : 'The list could not be hashed.';
       ctx.logger.error('raw list: failed', { tenantId, listId, code });
-      await ctx.jobs.update('list', tenantId, listId, { status: 'FAILED', errorCode: code, errorDetail: detail });
+      await ctx.jobs.update('list', tenantId, listId, {
+        status: 'FAILED',
+        errorCode: code,
+        errorDetail: detail,
+      });
       return 'FAILED';
     }
   } finally {

@@ -16,15 +16,26 @@ import { decodeDigest } from '../domain/identifiers/hash.ts';
 import type { MatchRecord } from '../domain/jobs.ts';
 import { createListSummary } from '../domain/lists/list-summary.ts';
 import { openList } from '../domain/lists/parse-list.ts';
-import { DIGEST_BYTES, matchShard, reduceTallies, type ShardTally, shardOf } from '../domain/matching/match-shard.ts';
+import {
+  DIGEST_BYTES,
+  matchShard,
+  reduceTallies,
+  type ShardTally,
+  shardOf,
+} from '../domain/matching/match-shard.ts';
+import type { AudienceSnapshot } from '../domain/model.ts';
+import type { AudienceKeyer } from '../domain/ports.ts';
 import { applyPrivacy, assertListSize } from '../domain/privacy/apply-privacy.ts';
-import { differenceCheck, fingerprintAdd, type MatchedSets, mergeMatchedSets } from '../domain/privacy/difference-check.ts';
+import {
+  differenceCheck,
+  fingerprintAdd,
+  type MatchedSets,
+  mergeMatchedSets,
+} from '../domain/privacy/difference-check.ts';
 import { resolveK } from '../domain/privacy/privacy-params.ts';
 import { reuseRelease } from '../domain/privacy/reuse-release.ts';
 import { renderResultCsv, renderResultJson } from '../domain/result/render-csv.ts';
 import type { ListSummary, MatchResult } from '../domain/result/result-schema.ts';
-import type { AudienceSnapshot } from '../domain/model.ts';
-import type { AudienceKeyer } from '../domain/ports.ts';
 import { OBJECT_KEYS } from '../infra/definitions.ts';
 import type { UseCaseContext } from './context.ts';
 
@@ -62,23 +73,27 @@ export async function splitMatch(ctx: UseCaseContext, job: MatchJob): Promise<Sp
   const flush = async (shard: number) => {
     const parts = pending.get(shard);
     if (!parts?.length) return;
-    let file = files.get(shard);
-    if (!file) files.set(shard, (file = createWriteStream(join(dir, `${shard}.bin`))));
-    const out = file;
+    const out = files.get(shard) ?? createWriteStream(join(dir, `${shard}.bin`));
+    files.set(shard, out);
     const data = Buffer.concat(parts);
     pending.set(shard, []);
     pendingBytes.set(shard, 0);
     if (!out.write(data)) await new Promise<void>((r) => out.once('drain', () => r()));
   };
   try {
-    const opened = await openList(ctx.objects.read(ctx.buckets.uploads, OBJECT_KEYS.hashedList(job.tenantId, list.listId)), {
-      mode: 'lines',
-      classify: (raw) => {
-        const value = raw.trim();
-        if (value === '') return { ok: false, reason: 'empty' };
-        return decodeDigest(value) ? { ok: true, key: value, output: value } : { ok: false, reason: 'invalid-hash' };
+    const opened = await openList(
+      ctx.objects.read(ctx.buckets.uploads, OBJECT_KEYS.hashedList(job.tenantId, list.listId)),
+      {
+        mode: 'lines',
+        classify: (raw) => {
+          const value = raw.trim();
+          if (value === '') return { ok: false, reason: 'empty' };
+          return decodeDigest(value)
+            ? { ok: true, key: value, output: value }
+            : { ok: false, reason: 'invalid-hash' };
+        },
       },
-    });
+    );
     for await (const batch of opened.batches) {
       for (const row of batch) {
         // Duplicates are counted per shard (shards are disjoint): here only rows and validity.
@@ -86,8 +101,8 @@ export async function splitMatch(ctx: UseCaseContext, job: MatchJob): Promise<Sp
         if (!row.outcome.ok) continue;
         const digest = decodeDigest(row.outcome.output) as Uint8Array;
         const shard = shardOf(digest, shardCount);
-        let parts = pending.get(shard);
-        if (!parts) pending.set(shard, (parts = []));
+        const parts = pending.get(shard) ?? [];
+        pending.set(shard, parts);
         parts.push(digest);
         const size = (pendingBytes.get(shard) ?? 0) + DIGEST_BYTES;
         pendingBytes.set(shard, size);
@@ -95,10 +110,18 @@ export async function splitMatch(ctx: UseCaseContext, job: MatchJob): Promise<Sp
       }
     }
     for (const shard of pending.keys()) await flush(shard);
-    await Promise.all([...files.values()].map((f) => new Promise<void>((r, e) => f.end((err?: Error | null) => (err ? e(err) : r())))));
+    await Promise.all(
+      [...files.values()].map(
+        (f) => new Promise<void>((r, e) => f.end((err?: Error | null) => (err ? e(err) : r()))),
+      ),
+    );
     const shards = [...files.keys()].sort((a, b) => a - b);
     for (const shard of shards) {
-      await ctx.objects.write(ctx.buckets.results, OBJECT_KEYS.shard(job.matchId, shard), createReadStream(join(dir, `${shard}.bin`)));
+      await ctx.objects.write(
+        ctx.buckets.results,
+        OBJECT_KEYS.shard(job.matchId, shard),
+        createReadStream(join(dir, `${shard}.bin`)),
+      );
     }
     const counted = summary.snapshot();
     // The advertiser's own machine knows the reasons rows were invalid; the server saw only hashes.
@@ -107,7 +130,12 @@ export async function splitMatch(ctx: UseCaseContext, job: MatchJob): Promise<Sp
       summary: { ...listSummary, rows: Math.max(listSummary.rows, counted.rows) },
       progress: { phase: 'matching', shardsDone: 0, shardsTotal: shards.length },
     });
-    ctx.logger.info('match: split', { matchId: job.matchId, rows: counted.rows, valid: counted.valid, shards: shards.length });
+    ctx.logger.info('match: split', {
+      matchId: job.matchId,
+      rows: counted.rows,
+      valid: counted.valid,
+      shards: shards.length,
+    });
     return { ...job, shards };
   } finally {
     for (const f of files.values()) f.destroy();
@@ -127,7 +155,10 @@ async function* digestsOf(chunks: AsyncIterable<Uint8Array>): AsyncIterable<Uint
 }
 
 /** Step 2. Matches one shard; idempotent (a retried shard rewrites the same tally). */
-export async function matchOneShard(ctx: UseCaseContext, job: MatchJob & { shard: number }): Promise<ShardTally> {
+export async function matchOneShard(
+  ctx: UseCaseContext,
+  job: MatchJob & { shard: number },
+): Promise<ShardTally> {
   const match = await loadMatch(ctx, job);
   if (!match.snapshot) throw new DomainError('match-failed', 'The match has no pinned audience snapshot.');
   const shardKey = OBJECT_KEYS.shard(job.matchId, job.shard);
@@ -147,7 +178,12 @@ export async function matchOneShard(ctx: UseCaseContext, job: MatchJob & { shard
     JSON.stringify(sets.result()),
     'application/json',
   );
-  await ctx.objects.write(ctx.buckets.results, OBJECT_KEYS.tally(job.matchId, job.shard), JSON.stringify(tally), 'application/json');
+  await ctx.objects.write(
+    ctx.buckets.results,
+    OBJECT_KEYS.tally(job.matchId, job.shard),
+    JSON.stringify(tally),
+    'application/json',
+  );
   await ctx.objects.delete(ctx.buckets.results, shardKey);
   await ctx.jobs.shardDone(job.tenantId, job.matchId);
   return tally;
@@ -158,7 +194,10 @@ export async function matchOneShard(ctx: UseCaseContext, job: MatchJob & { shard
  * scoped to this advertiser and partner: they cannot be joined with members or other tenants.
  */
 function matchedSetsCollector(keyer: AudienceKeyer, tenantId: string, partnerId: string) {
-  const scope = Buffer.from(keyer.key(createHash('sha256').update(`difference-check|${tenantId}|${partnerId}`).digest()), 'base64url');
+  const scope = Buffer.from(
+    keyer.key(createHash('sha256').update(`difference-check|${tenantId}|${partnerId}`).digest()),
+    'base64url',
+  );
   const digest16 = (key: string) => createHmac('sha256', scope).update(key).digest('hex').slice(0, 16);
   let sum = 0n;
   let distinct = 0;
@@ -172,7 +211,11 @@ function matchedSetsCollector(keyer: AudienceKeyer, tenantId: string, partnerId:
     matched(key: string, ids: ReadonlySet<string>) {
       const d = digest16(key);
       union.push(d);
-      for (const id of ids) (segments[id] ??= []).push(d);
+      for (const id of ids) {
+        const members = segments[id] ?? [];
+        segments[id] = members;
+        members.push(d);
+      }
     },
     result(): MatchedSets {
       return { listFingerprint: sum.toString(16).padStart(16, '0'), distinct, union, segments };
@@ -196,7 +239,8 @@ export async function reduceMatch(ctx: UseCaseContext, job: MatchJob): Promise<M
       progress: { ...match.progress, phase: 'reducing' },
     });
     const tallies: ShardTally[] = [];
-    for (const key of tallyKeys) tallies.push(JSON.parse((await ctx.objects.readText(ctx.buckets.results, key)) ?? '{}'));
+    for (const key of tallyKeys)
+      tallies.push(JSON.parse((await ctx.objects.readText(ctx.buckets.results, key)) ?? '{}'));
     const tally = reduceTallies(tallies);
     const snapshot = match.snapshot;
     if (!snapshot || !match.summary) throw new DomainError('match-failed', 'The match was not split.');
@@ -211,7 +255,8 @@ export async function reduceMatch(ctx: UseCaseContext, job: MatchJob): Promise<M
 
     const setKeys = await ctx.objects.list(ctx.buckets.results, `matchsets/${job.matchId}/`);
     const parts: MatchedSets[] = [];
-    for (const key of setKeys) parts.push(JSON.parse((await ctx.objects.readText(ctx.buckets.results, key)) ?? '{}'));
+    for (const key of setKeys)
+      parts.push(JSON.parse((await ctx.objects.readText(ctx.buckets.results, key)) ?? '{}'));
     const sets = mergeMatchedSets(parts);
     const versions = versionsOf(snapshot);
     const earlier = await ctx.ledger.matchSets(job.tenantId, match.partnerId, ctx.now());
@@ -235,13 +280,24 @@ export async function reduceMatch(ctx: UseCaseContext, job: MatchJob): Promise<M
       if (text) earlierSets.push(JSON.parse(text));
     }
     const k = resolveK(settings.minSegmentSize, match.minSegmentSize);
-    const verdict = differenceCheck(sets, earlierSets, snapshot.segments.map((s) => s.segmentId), k);
+    const verdict = differenceCheck(
+      sets,
+      earlierSets,
+      snapshot.segments.map((s) => s.segmentId),
+      k,
+    );
 
     let budgetLeft: number | undefined;
     if (settings.noise.enabled) {
       // Spend first (atomically, once per match), then release: a concurrent match cannot overdraw.
       const epsilon = settings.noise.epsilonPerMatch;
-      const after = await ctx.ledger.spend(job.tenantId, match.partnerId, job.matchId, epsilon, settings.noise.budgetPerPartner);
+      const after = await ctx.ledger.spend(
+        job.tenantId,
+        match.partnerId,
+        job.matchId,
+        epsilon,
+        settings.noise.budgetPerPartner,
+      );
       budgetLeft = after.epsilonBudget - after.epsilonSpent + epsilon;
     }
     const result = applyPrivacy({
@@ -273,7 +329,11 @@ export async function reduceMatch(ctx: UseCaseContext, job: MatchJob): Promise<M
     );
     for (const key of setKeys) await ctx.objects.delete(ctx.buckets.results, key);
     await releaseResult(ctx, job, match, result, listSummary, 'match-released', verdict.segments.size);
-    ctx.logger.info('match: released', { matchId: job.matchId, segments: result.segments.length, compared: verdict.compared });
+    ctx.logger.info('match: released', {
+      matchId: job.matchId,
+      segments: result.segments.length,
+      compared: verdict.compared,
+    });
     return 'SUCCEEDED';
   } catch (error) {
     await failMatch(ctx, job, error);
@@ -292,8 +352,18 @@ async function releaseResult(
   event: 'match-released' | 'match-replayed',
   differenceSuppressed: number,
 ): Promise<void> {
-  await ctx.objects.write(ctx.buckets.results, OBJECT_KEYS.resultJson(job.tenantId, job.matchId), renderResultJson(result), 'application/json');
-  await ctx.objects.write(ctx.buckets.results, OBJECT_KEYS.resultCsv(job.tenantId, job.matchId), renderResultCsv(result), 'text/csv; charset=utf-8');
+  await ctx.objects.write(
+    ctx.buckets.results,
+    OBJECT_KEYS.resultJson(job.tenantId, job.matchId),
+    renderResultJson(result),
+    'application/json',
+  );
+  await ctx.objects.write(
+    ctx.buckets.results,
+    OBJECT_KEYS.resultCsv(job.tenantId, job.matchId),
+    renderResultCsv(result),
+    'text/csv; charset=utf-8',
+  );
   await ctx.jobs.update('match', job.tenantId, job.matchId, {
     status: 'SUCCEEDED',
     result,
@@ -320,10 +390,15 @@ async function releaseResult(
 export async function failMatch(ctx: UseCaseContext, job: MatchJob, error: unknown): Promise<void> {
   const code = isDomainError(error) ? error.code : 'match-failed';
   const detail = isDomainError(error) ? error.detail : 'The match failed on our side; nothing was released.';
-  ctx.logger.error('match: failed', { matchId: job.matchId, code, ...(isDomainError(error) ? {} : { error: error instanceof Error ? error.name : 'unknown' }) });
+  ctx.logger.error('match: failed', {
+    matchId: job.matchId,
+    code,
+    ...(isDomainError(error) ? {} : { error: error instanceof Error ? error.name : 'unknown' }),
+  });
   const match = await ctx.jobs.get('match', job.tenantId, job.matchId);
   for (const prefix of [`shards/${job.matchId}/`, `matchsets/${job.matchId}/`]) {
-    for (const key of await ctx.objects.list(ctx.buckets.results, prefix)) await ctx.objects.delete(ctx.buckets.results, key);
+    for (const key of await ctx.objects.list(ctx.buckets.results, prefix))
+      await ctx.objects.delete(ctx.buckets.results, key);
   }
   if (match && code !== 'match-failed') {
     await ctx.ledger.audit({
@@ -343,5 +418,9 @@ export async function failMatch(ctx: UseCaseContext, job: MatchJob, error: unkno
     });
   }
   // Audit first, status last: whoever sees FAILED can already read why in the audit trail.
-  await ctx.jobs.update('match', job.tenantId, job.matchId, { status: 'FAILED', errorCode: code, errorDetail: detail });
+  await ctx.jobs.update('match', job.tenantId, job.matchId, {
+    status: 'FAILED',
+    errorCode: code,
+    errorDetail: detail,
+  });
 }

@@ -18,7 +18,10 @@ export async function startMatch(ctx: UseCaseContext, principal: Principal, inpu
   const list = await ctx.jobs.get('list', principal.tenantId, input.listId);
   if (!list) throw new DomainError('not-found', 'No such list.');
   if (list.status === 'FAILED') {
-    throw new DomainError('list-failed', `The list could not be read (${list.errorCode ?? 'failed'}); upload it again.`);
+    throw new DomainError(
+      'list-failed',
+      `The list could not be read (${list.errorCode ?? 'failed'}); upload it again.`,
+    );
   }
   const uploaded =
     list.format === 'hashed'
@@ -43,7 +46,11 @@ export async function startMatch(ctx: UseCaseContext, principal: Principal, inpu
     );
   }
   if (ctx.settings.noise.enabled) {
-    const budget = await ctx.ledger.budget(principal.tenantId, input.partnerId, ctx.settings.noise.budgetPerPartner);
+    const budget = await ctx.ledger.budget(
+      principal.tenantId,
+      input.partnerId,
+      ctx.settings.noise.budgetPerPartner,
+    );
     if (budget.epsilonSpent + ctx.settings.noise.epsilonPerMatch > budget.epsilonBudget + 1e-9) {
       throw new DomainError(
         'privacy-budget-exhausted',
@@ -80,7 +87,11 @@ export async function startMatch(ctx: UseCaseContext, principal: Principal, inpu
   return { matchId: match.matchId, status: match.status };
 }
 
-export async function getMatch(ctx: UseCaseContext, principal: Principal, matchId: string): Promise<MatchRecord> {
+export async function getMatch(
+  ctx: UseCaseContext,
+  principal: Principal,
+  matchId: string,
+): Promise<MatchRecord> {
   requireRole(principal, 'advertiser', 'admin');
   const match = await ctx.jobs.get('match', principal.tenantId, matchId);
   if (!match) throw new DomainError('not-found', 'No such match.');
@@ -100,10 +111,24 @@ export async function downloadMatch(
 ) {
   const match = await getMatch(ctx, principal, matchId);
   if (match.status !== 'SUCCEEDED') {
-    throw new DomainError('match-not-finished', `The match is ${match.status}; a result exists once it SUCCEEDED.`);
+    throw new DomainError(
+      'match-not-finished',
+      `The match is ${match.status}; a result exists once it SUCCEEDED.`,
+    );
   }
   const key =
-    format === 'csv' ? OBJECT_KEYS.resultCsv(match.tenantId, matchId) : OBJECT_KEYS.resultJson(match.tenantId, matchId);
-  const url = await ctx.objects.presignGet(ctx.buckets.results, key, DOWNLOAD_URL_SECONDS, `audience-${matchId}.${format}`);
-  return { url, format, expiresAt: new Date(ctx.now().getTime() + DOWNLOAD_URL_SECONDS * 1000).toISOString() };
+    format === 'csv'
+      ? OBJECT_KEYS.resultCsv(match.tenantId, matchId)
+      : OBJECT_KEYS.resultJson(match.tenantId, matchId);
+  const url = await ctx.objects.presignGet(
+    ctx.buckets.results,
+    key,
+    DOWNLOAD_URL_SECONDS,
+    `audience-${matchId}.${format}`,
+  );
+  return {
+    url,
+    format,
+    expiresAt: new Date(ctx.now().getTime() + DOWNLOAD_URL_SECONDS * 1000).toISOString(),
+  };
 }

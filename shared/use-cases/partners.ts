@@ -3,10 +3,10 @@ import { DomainError } from '../domain/errors.ts';
 import type { AudienceUploadRecord, SegmentDeclaration } from '../domain/jobs.ts';
 import type { Profile } from '../domain/model.ts';
 import { type Principal, requirePartnerAccess, requireRole } from '../domain/principal.ts';
-import type { RekeyDeps } from './rotate-pepper.ts';
 import { OBJECT_KEYS } from '../infra/definitions.ts';
 import { UPLOAD_URL_SECONDS, type UseCaseContext } from './context.ts';
-import { ingestAudience, type IngestDeps } from './ingest-audience.ts';
+import { type IngestDeps, ingestAudience } from './ingest-audience.ts';
+import type { RekeyDeps } from './rotate-pepper.ts';
 
 export const AUDIENCE_CONTENT_TYPE = 'text/csv; charset=utf-8';
 
@@ -19,7 +19,12 @@ export async function listPartnerCatalogs(ctx: UseCaseContext, _principal: Princ
       partnerId,
       profile: catalog.profile,
       baseSize: catalog.baseSize,
-      segments: catalog.segments.map(({ segmentId, name, description, size }) => ({ segmentId, name, description, size })),
+      segments: catalog.segments.map(({ segmentId, name, description, size }) => ({
+        segmentId,
+        name,
+        description,
+        size,
+      })),
     });
   }
   return { partners };
@@ -69,7 +74,12 @@ export async function createAudienceUpload(
   };
 }
 
-export async function getAudienceUpload(ctx: UseCaseContext, principal: Principal, partnerId: string, audienceId: string) {
+export async function getAudienceUpload(
+  ctx: UseCaseContext,
+  principal: Principal,
+  partnerId: string,
+  audienceId: string,
+) {
   requirePartnerAccess(principal, partnerId);
   const record = await ctx.jobs.get('audience', partnerId, audienceId);
   if (!record) throw new DomainError('not-found', 'No such partner audience.');

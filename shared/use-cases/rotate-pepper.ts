@@ -66,7 +66,10 @@ export async function rekeyPartner(deps: RekeyDeps, partnerId: string): Promise<
     const flipped: PartnerCatalog = {
       ...catalog,
       keyId: to,
-      retiredKeys: [...(catalog.retiredKeys ?? []), { keyId: from, retiredAt: now().toISOString(), manifests: versions }],
+      retiredKeys: [
+        ...(catalog.retiredKeys ?? []),
+        { keyId: from, retiredAt: now().toISOString(), manifests: versions },
+      ],
       revision: catalog.revision + 1,
       updatedAt: now().toISOString(),
     };
@@ -91,7 +94,10 @@ export async function rekeyAll(deps: RekeyDeps): Promise<{ rekeyed: RekeyOutcome
       if (outcome) rekeyed.push(outcome);
     } catch (error) {
       failed.push(partnerId);
-      deps.logger.error('pepper: re-keying failed', { partnerId, code: error instanceof DomainError ? error.code : 'error' });
+      deps.logger.error('pepper: re-keying failed', {
+        partnerId,
+        code: error instanceof DomainError ? error.code : 'error',
+      });
     }
   }
   return { rekeyed, failed };

@@ -55,7 +55,11 @@ export class DynamoAudienceStore implements AudienceStore, AudienceWriter {
 
   async readCatalog(partnerId: string): Promise<PartnerCatalog | undefined> {
     const out = await this.client.send(
-      new GetItemCommand({ TableName: this.table, Key: { pk: { S: catalogPk(partnerId) } }, ConsistentRead: true }),
+      new GetItemCommand({
+        TableName: this.table,
+        Key: { pk: { S: catalogPk(partnerId) } },
+        ConsistentRead: true,
+      }),
     );
     const body = out.Item?.catalog?.S;
     return body ? (JSON.parse(body) as PartnerCatalog) : undefined;
@@ -92,7 +96,10 @@ export class DynamoAudienceStore implements AudienceStore, AudienceWriter {
     return catalog ? snapshotOf(catalog) : undefined;
   }
 
-  async memberships(snapshot: AudienceSnapshot, keys: readonly string[]): Promise<ReadonlyArray<readonly string[]>> {
+  async memberships(
+    snapshot: AudienceSnapshot,
+    keys: readonly string[],
+  ): Promise<ReadonlyArray<readonly string[]>> {
     const keyId = snapshot.keyId ?? '';
     const tokens = await this.readMembers(snapshot.partnerId, keyId, keys);
     const pinned = new Set(snapshot.segments.map((s) => `${s.segmentId}#${s.version}`));
@@ -107,7 +114,11 @@ export class DynamoAudienceStore implements AudienceStore, AudienceWriter {
     });
   }
 
-  async readMembers(partnerId: string, keyId: string, keys: readonly string[]): Promise<Map<string, readonly string[]>> {
+  async readMembers(
+    partnerId: string,
+    keyId: string,
+    keys: readonly string[],
+  ): Promise<Map<string, readonly string[]>> {
     const prefix = memberPk(partnerId, keyId, '');
     const unique = [...new Set(keys)];
     const items = await batchGetAll(

@@ -62,7 +62,10 @@ export class UnprocessedKeysError extends Error {
 }
 
 /** Full jitter: a random delay in [0, min(max, base * 2^attempt)). */
-export function backoffDelay(attempt: number, o: Required<Pick<BatchOptions, 'baseDelayMs' | 'maxDelayMs' | 'random'>>) {
+export function backoffDelay(
+  attempt: number,
+  o: Required<Pick<BatchOptions, 'baseDelayMs' | 'maxDelayMs' | 'random'>>,
+) {
   return Math.floor(o.random() * Math.min(o.maxDelayMs, o.baseDelayMs * 2 ** attempt));
 }
 

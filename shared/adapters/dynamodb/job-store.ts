@@ -3,7 +3,13 @@
  * sk = `{kind}#{id}`. Every read names the tenant, so one tenant cannot address another's record.
  */
 import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import type { JobRecord } from '../../domain/jobs.ts';
 import type { JobStore } from '../../domain/ports.ts';
 
@@ -11,7 +17,10 @@ type Kind = JobRecord['kind'];
 type RecordOf<K extends Kind> = Extract<JobRecord, { kind: K }>;
 
 const idOf = (r: JobRecord) => (r.kind === 'list' ? r.listId : r.kind === 'match' ? r.matchId : r.audienceId);
-const keyOf = (kind: Kind, tenantId: string, id: string) => ({ pk: `tenant#${tenantId}`, sk: `${kind}#${id}` });
+const keyOf = (kind: Kind, tenantId: string, id: string) => ({
+  pk: `tenant#${tenantId}`,
+  sk: `${kind}#${id}`,
+});
 
 export class DynamoJobStore implements JobStore {
   private readonly doc: DynamoDBDocumentClient;

@@ -4,7 +4,13 @@
  * `audit#{tenant}` / `{at}#{matchId}` holds the audit trail.
  */
 import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { DomainError } from '../../domain/errors.ts';
 import type { AuditEntry, BudgetState, Ledger, MatchSetsEntry } from '../../domain/ports.ts';
 
@@ -29,7 +35,11 @@ export class DynamoLedger implements Ledger {
 
   async budget(advertiserId: string, partnerId: string, epsilonBudget: number): Promise<BudgetState> {
     const out = await this.doc.send(
-      new GetCommand({ TableName: this.table, Key: budgetKey(advertiserId, partnerId), ConsistentRead: true }),
+      new GetCommand({
+        TableName: this.table,
+        Key: budgetKey(advertiserId, partnerId),
+        ConsistentRead: true,
+      }),
     );
     return { epsilonSpent: ((out.Item?.spentMicro as number | undefined) ?? 0) / 1_000_000, epsilonBudget };
   }
@@ -65,7 +75,11 @@ export class DynamoLedger implements Ledger {
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
       const current = await this.doc.send(
-        new GetCommand({ TableName: this.table, Key: budgetKey(advertiserId, partnerId), ConsistentRead: true }),
+        new GetCommand({
+          TableName: this.table,
+          Key: budgetKey(advertiserId, partnerId),
+          ConsistentRead: true,
+        }),
       );
       const state = {
         epsilonSpent: ((current.Item?.spentMicro as number | undefined) ?? 0) / 1_000_000,
@@ -83,7 +97,12 @@ export class DynamoLedger implements Ledger {
     await this.doc.send(
       new PutCommand({
         TableName: this.table,
-        Item: { pk: `matchsets#${entry.tenantId}#${entry.partnerId}`, sk: `${entry.createdAt}#${entry.matchId}`, entry, expiresAt },
+        Item: {
+          pk: `matchsets#${entry.tenantId}#${entry.partnerId}`,
+          sk: `${entry.createdAt}#${entry.matchId}`,
+          entry,
+          expiresAt,
+        },
       }),
     );
   }
@@ -98,7 +117,10 @@ export class DynamoLedger implements Ledger {
           KeyConditionExpression: 'pk = :pk',
           // TTL deletes lazily in AWS and never in dynalite: expiry is enforced on read.
           FilterExpression: 'expiresAt > :now',
-          ExpressionAttributeValues: { ':pk': `matchsets#${advertiserId}#${partnerId}`, ':now': Math.floor(now.getTime() / 1000) },
+          ExpressionAttributeValues: {
+            ':pk': `matchsets#${advertiserId}#${partnerId}`,
+            ':now': Math.floor(now.getTime() / 1000),
+          },
           ExclusiveStartKey: start,
         }),
       );

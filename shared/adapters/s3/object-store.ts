@@ -2,6 +2,8 @@
  * ObjectStore on S3: streaming GETs, multipart uploads through lib-storage for streams, and
  * presigned URLs capped at 15 minutes.
  */
+
+import { Readable } from 'node:stream';
 import {
   DeleteObjectCommand,
   GetObjectCommand,
@@ -14,7 +16,6 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { Readable } from 'node:stream';
 import { MAX_PRESIGN_SECONDS, type ObjectStore } from '../../domain/ports.ts';
 
 const clampExpiry = (seconds: number) => Math.max(1, Math.min(MAX_PRESIGN_SECONDS, Math.floor(seconds)));
@@ -51,7 +52,9 @@ export class S3ObjectStore implements ObjectStore {
     contentType = 'application/octet-stream',
   ): Promise<void> {
     if (typeof body === 'string' || body instanceof Uint8Array) {
-      await this.client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: contentType }));
+      await this.client.send(
+        new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: contentType }),
+      );
       return;
     }
     // Streams of unknown length go up in 8 MiB parts, four at a time: memory stays bounded.
@@ -92,9 +95,13 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   presignPut(bucket: string, key: string, expiresInSeconds: number, contentType: string): Promise<string> {
-    return getSignedUrl(this.client, new PutObjectCommand({ Bucket: bucket, Key: key, ContentType: contentType }), {
-      expiresIn: clampExpiry(expiresInSeconds),
-    });
+    return getSignedUrl(
+      this.client,
+      new PutObjectCommand({ Bucket: bucket, Key: key, ContentType: contentType }),
+      {
+        expiresIn: clampExpiry(expiresInSeconds),
+      },
+    );
   }
 
   presignGet(bucket: string, key: string, expiresInSeconds: number, filename: string): Promise<string> {

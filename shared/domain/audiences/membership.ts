@@ -37,7 +37,11 @@ export function withoutTokens(tokens: readonly string[], retired: ReadonlySet<st
   return tokens.filter((t) => !retired.has(t));
 }
 
-export function emptyCatalog(partnerId: string, profile: PartnerCatalog['profile'], keyId: string): PartnerCatalog {
+export function emptyCatalog(
+  partnerId: string,
+  profile: PartnerCatalog['profile'],
+  keyId: string,
+): PartnerCatalog {
   return {
     partnerId,
     profile,

@@ -83,8 +83,13 @@ export function mergeMatchedSets(parts: readonly MatchedSets[]): MatchedSets {
   for (const p of parts) {
     sum = (sum + BigInt(`0x${p.listFingerprint}`)) & MASK;
     distinct += p.distinct;
-    union.push(...p.union);
-    for (const [id, digests] of Object.entries(p.segments)) (segments[id] ??= []).push(...digests);
+    // Loops, not push(...spread): a shard can hold more digests than a call has arguments.
+    for (const d of p.union) union.push(d);
+    for (const [id, digests] of Object.entries(p.segments)) {
+      const merged = segments[id] ?? [];
+      segments[id] = merged;
+      for (const d of digests) merged.push(d);
+    }
   }
   union.sort();
   for (const list of Object.values(segments)) list.sort();

@@ -11,7 +11,15 @@ export function reuseRelease(earlier: MatchResult, k: number, now: Date): MatchR
   const effectiveK = Math.max(k, earlier.privacy.k);
   const segments: SegmentResult[] = earlier.segments.map((s) =>
     s.matched !== null && s.matched < effectiveK
-      ? { segmentId: s.segmentId, name: s.name, matched: null, suppressed: true, reason: 'below-k', share: null, affinity: null }
+      ? {
+          segmentId: s.segmentId,
+          name: s.name,
+          matched: null,
+          suppressed: true,
+          reason: 'below-k',
+          share: null,
+          affinity: null,
+        }
       : { ...s },
   );
   let matched = earlier.matched;
