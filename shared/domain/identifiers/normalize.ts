@@ -146,8 +146,8 @@ function looksLikeHash(s: string, profile: Profile): boolean {
 /**
  * Validity of a lowercased, trimmed email with exactly one '@' at `at`. Beyond RFC syntax, a local
  * part made only of dots and a +tag ("+@x.com", ".+@gmail.com") names no mailbox: the platforms that
- * canonicalize would reduce it to nothing, so every profile refuses it. Built on native string
- * search rather than a character loop: this runs for every row.
+ * canonicalize would reduce it to nothing, so every profile refuses it. (The fast path's regex
+ * encodes the same rules.)
  */
 function checkParts(s: string, at: number): InvalidReason | undefined {
   const c0 = s.charCodeAt(0);
