@@ -14,6 +14,7 @@ export const LAMBDA_HANDLERS = [
   'match-split',
   'match-shard',
   'match-reduce',
+  'maintenance',
 ] as const;
 export type LambdaHandlerName = (typeof LAMBDA_HANDLERS)[number];
 

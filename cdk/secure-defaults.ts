@@ -20,6 +20,12 @@ export interface SecureBucketOptions {
   readonly prefixExpirations?: readonly { readonly prefix: string; readonly days: number }[];
   /** Keep prior versions (for buckets whose objects are the product: results). */
   readonly versioned?: boolean;
+  /**
+   * Versioned buckets only: noncurrent versions (overwritten or deleted objects) of every key expire
+   * after this many days, so a delete by the service (e.g. a swept manifest) is final after the
+   * undo window instead of never.
+   */
+  readonly noncurrentVersionsExpireAfterDays?: number;
 }
 
 export function secureBucketProps(options: SecureBucketOptions = {}): s3.BucketProps {
@@ -36,6 +42,12 @@ export function secureBucketProps(options: SecureBucketOptions = {}): s3.BucketP
   if (options.expireAfterDays !== undefined) lifecycleRules.push(expire('expire', options.expireAfterDays));
   for (const { prefix, days } of options.prefixExpirations ?? []) {
     lifecycleRules.push(expire(`expire-${prefix.replace(/[^A-Za-z0-9]/g, '')}`, days, prefix));
+  }
+  if (options.versioned && options.noncurrentVersionsExpireAfterDays !== undefined) {
+    lifecycleRules.push({
+      id: 'expire-noncurrent-versions',
+      noncurrentVersionExpiration: Duration.days(options.noncurrentVersionsExpireAfterDays),
+    });
   }
   if (options.versioned) {
     // Expiry leaves delete markers on a versioned bucket; drop them once nothing is under them.

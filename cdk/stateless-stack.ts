@@ -10,6 +10,8 @@ import { HttpUserPoolAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as eventsTargets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -19,6 +21,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
+import { ROUTES } from '../shared/api/routes.ts';
 import { TRIGGERS } from '../shared/infra/definitions.ts';
 import { HouseFunction } from './constructs/house-function.ts';
 import { handlerEntry, type LambdaHandlerName, REPO_ROOT } from './handlers.ts';
@@ -34,26 +37,27 @@ export interface StatelessStackProps extends StackProps {
   readonly handlersDir?: string;
 }
 
-/** The public routes; every other route carries the Cognito JWT authorizer. */
-export const PUBLIC_ROUTES = ['GET /v1/health', 'GET /v1/openapi.json'] as const;
+/**
+ * The HTTP API's routes, read from the route table the router and the OpenAPI document use
+ * (shared/api/routes.ts), so a new route cannot ship without its API Gateway route. A route
+ * without roles is public; the OpenAPI document is served by the handler itself.
+ */
+export const PUBLIC_ROUTES: readonly string[] = [
+  ...ROUTES.filter((r) => r.roles === undefined).map((r) => `${r.method} ${r.path}`),
+  'GET /v1/openapi.json',
+];
 
-export const AUTHORIZED_ROUTES = [
-  'POST /v1/lists',
-  'POST /v1/matches',
-  'GET /v1/matches',
-  'GET /v1/matches/{id}',
-  'GET /v1/matches/{id}/download',
-  'GET /v1/partners',
-  'POST /v1/partners/{id}/audiences',
-  'GET /v1/partners/{id}/audiences/{audienceId}',
-  'GET /v1/audit',
-] as const;
+/** Every other route carries the Cognito JWT authorizer (the handler checks the role claim). */
+export const AUTHORIZED_ROUTES: readonly string[] = ROUTES.filter((r) => r.roles !== undefined).map(
+  (r) => `${r.method} ${r.path}`,
+);
 
 export class StatelessStack extends Stack {
   readonly functions: Record<LambdaHandlerName, HouseFunction>;
   readonly api: apigwv2.HttpApi;
   readonly apiStage: apigwv2.HttpStage;
   readonly stateMachine: sfn.StateMachine;
+  readonly maintenanceSchedule: events.Rule;
   readonly deadLetterQueues: sqs.Queue[] = [];
 
   constructor(scope: Construct, id: string, props: StatelessStackProps) {
@@ -88,21 +92,32 @@ export class StatelessStack extends Stack {
     const { uploads, partnerDrops, results } = refs.buckets;
 
     // --- Match pipeline (Step Functions tasks) -------------------------------------------------
+    // Grants follow the use cases call by call (shared/use-cases/match-pipeline.ts). failMatch runs
+    // in split (its catch) and in reduce: it marks the job FAILED, deletes the match's shards/ and
+    // matchsets/ (list, then delete) and writes a refusal to the Ledger's audit trail.
     const matchSplit = fn('match-split', 'Splits a hashed list into hash-prefix shards', {
       memorySize: 2048,
       timeout: Duration.minutes(15),
     })
+      // Streams the hashed list; ListBucket turns a missing list into 404 (not-found) instead of 403.
       .bindBucket(uploads, ['get', 'list'], 'lists/')
-      .bindBucket(results, 'put', 'shards/')
-      .bindTable(jobs, 'readWrite');
+      // Writes the shards; failMatch lists and deletes them.
+      .bindBucket(results, ['put', 'list', 'delete'], 'shards/')
+      // failMatch: per-shard matched sets a partial run may have left.
+      .bindBucket(results, ['list', 'delete'], 'matchsets/')
+      .bindTable(jobs, 'readWrite')
+      // failMatch: the match-refused audit entry (PutItem only; nothing read).
+      .bindTable(ledger, 'write');
     const matchShard = fn('match-shard', 'Matches one shard against the partner audiences', {
       memorySize: 2048,
       timeout: Duration.minutes(10),
     })
       // Reads its shard and deletes it once the tally is written.
       .bindBucket(results, ['get', 'delete', 'list'], 'shards/')
-      .bindBucket(results, 'put', 'tallies/')
+      // Its tally and its matched sets (per-person digests for the difference check).
+      .bindBucket(results, 'put', ['tallies/', 'matchsets/'])
       .bindTable(audiences, 'read')
+      // loadMatch and the shardDone counter.
       .bindTable(jobs, 'readWrite')
       .bindSecret(refs.pepper);
     const matchReduce = fn(
@@ -113,16 +128,20 @@ export class StatelessStack extends Stack {
         timeout: Duration.minutes(5),
       },
     )
-      .bindBucket(results, ['get', 'list', 'delete'], 'tallies/')
-      // On failure it sweeps the match's remaining shards.
+      .bindBucket(results, ['get', 'list', 'delete'], ['tallies/', 'matchsets/'])
+      // failMatch sweeps the match's remaining shards.
       .bindBucket(results, ['list', 'delete'], 'shards/')
+      // Writes this match's matched sets; reads earlier matches' (an expired one must read as 404).
+      .bindBucket(results, ['get', 'put', 'list'], 'digests/')
       .bindBucket(results, 'put', 'results/')
+      // The match, and an earlier match's result on a replay.
       .bindTable(jobs, 'readWrite')
+      // Budget spend (conditional update, then a read), audit entries, matched-set index put and query.
       .bindTable(ledger, 'readWrite');
 
     this.stateMachine = this.buildMatchStateMachine(refs, deploy, matchSplit, matchShard, matchReduce);
 
-    // --- S3-triggered functions (asynchronous: retried, then dead-lettered) ---------------------
+    // --- Asynchronously invoked functions (retried, then dead-lettered) ------------------------
     const dlq = (name: string) => {
       const queue = new sqs.Queue(this, `${name}Dlq`, {
         encryption: sqs.QueueEncryption.SQS_MANAGED,
@@ -151,10 +170,43 @@ export class StatelessStack extends Stack {
       maxEventAge: Duration.hours(6),
     })
       .bindBucket(partnerDrops, ['get', 'delete', 'list'], TRIGGERS.partnerDropPrefix)
+      // Manifests of the catalog's key id and, in the sweep, of retired key ids: the whole prefix.
       .bindBucket(results, ['get', 'put', 'delete', 'list'], 'manifests/')
       .bindTable(audiences, 'readWrite')
       .bindTable(jobs, 'readWrite')
       .bindSecret(refs.pepper);
+
+    // --- Maintenance: re-keying after a pepper rotation, hourly sweeps (asynchronous) ------------
+    // shared/use-cases/rotate-pepper.ts: partner locks, catalogs and member items in Audiences
+    // (read, copied under the new key id, deleted under the retired one), manifests read under the
+    // old key id and written under the new one, swept manifests deleted. No Jobs or Ledger access.
+    const maintenance = fn(
+      'maintenance',
+      'Re-keys partners after a pepper rotation; sweeps retired versions',
+      {
+        memorySize: 2048,
+        timeout: Duration.minutes(15),
+        deadLetterQueue: dlq('Maintenance'),
+        // Re-keying and sweeps are idempotent and take the partner lock: a retry is safe.
+        retryAttempts: 2,
+        maxEventAge: Duration.hours(6),
+      },
+    )
+      .bindBucket(results, ['get', 'put', 'delete', 'list'], 'manifests/')
+      .bindTable(audiences, 'readWrite')
+      .bindSecret(refs.pepper);
+    this.maintenanceSchedule = new events.Rule(this, 'MaintenanceSchedule', {
+      description: 'Hourly sweep of retired segment versions and pepper keys past their grace period',
+      schedule: events.Schedule.rate(Duration.hours(1)),
+      targets: [
+        new eventsTargets.LambdaFunction(maintenance, {
+          event: events.RuleTargetInput.fromObject({ action: 'sweep' }),
+          // The next run is an hour away: a delivery older than that is pointless.
+          maxEventAge: Duration.hours(1),
+          retryAttempts: 2,
+        }),
+      ],
+    });
 
     // Notifications on imported buckets: the notification custom resource lives in this stack,
     // so the stateful stack never depends on the stateless one.
@@ -177,8 +229,11 @@ export class StatelessStack extends Stack {
       .bindBucket(uploads, ['get', 'list'], 'lists/')
       .bindBucket(partnerDrops, 'put', TRIGGERS.partnerDropPrefix)
       .bindBucket(results, 'get', 'results/')
+      // POST /v1/admin/pepper/rekey reads the ring's current key id (fresh) before starting re-keying.
       .bindSecret(refs.pepper)
-      .bindStateMachine(this.stateMachine);
+      .bindStateMachine(this.stateMachine)
+      // ... and invokes the maintenance function asynchronously (InvocationType Event).
+      .bindFunction(maintenance);
 
     this.functions = {
       api,
@@ -187,6 +242,7 @@ export class StatelessStack extends Stack {
       'match-split': matchSplit,
       'match-shard': matchShard,
       'match-reduce': matchReduce,
+      maintenance,
     };
 
     const { httpApi, stage } = this.buildHttpApi(refs, api);
@@ -226,6 +282,19 @@ export class StatelessStack extends Stack {
           comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
           treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
         }),
+      new cloudwatch.Metric({
+        namespace: 'AWS/Events',
+        metricName: 'FailedInvocations',
+        dimensionsMap: { RuleName: this.maintenanceSchedule.ruleName },
+        period: Duration.minutes(5),
+        statistic: 'Sum',
+      }).createAlarm(this, 'MaintenanceScheduleFailedAlarm', {
+        alarmDescription: 'The hourly maintenance schedule could not invoke the maintenance function',
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
       httpApi
         .metricServerError({ period: Duration.minutes(5), statistic: 'Sum' })
         .createAlarm(this, 'Api5xxAlarm', {
@@ -240,6 +309,10 @@ export class StatelessStack extends Stack {
 
     new CfnOutput(this, 'ApiUrl', { value: stage.url, description: 'HTTP API base URL (append v1/...)' });
     new CfnOutput(this, 'MatchStateMachineArn', { value: this.stateMachine.stateMachineArn });
+    new CfnOutput(this, 'MaintenanceFunctionName', {
+      value: maintenance.functionName,
+      description: 'Re-keying and sweeps (hourly schedule; invoke with {"action":"sweep"} to sweep now)',
+    });
     new CfnOutput(this, 'UserPoolId', {
       value: refs.userPool.userPoolId,
       description: 'Cognito user pool id',

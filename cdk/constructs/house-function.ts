@@ -33,6 +33,8 @@ export const ESM_REQUIRE_BANNER =
 
 /** A tree-shakable `zod` for the bundles (cdk/bundling/zod-lean.ts). */
 export const ZOD_LEAN_MODULE = './cdk/bundling/zod-lean.ts';
+/** The Lambda credential chain (environment, container endpoint) for the bundles (cdk/bundling/lambda-credentials.ts). */
+export const LAMBDA_CREDENTIALS_MODULE = './cdk/bundling/lambda-credentials.ts';
 
 /**
  * The esbuild options of every house function, shared by the CDK construct, the bundle-size test
@@ -49,8 +51,8 @@ export const HOUSE_ESBUILD_OPTIONS = {
   banner: { js: ESM_REQUIRE_BANNER },
   charset: 'utf8',
   external: [] as string[],
-  // Relative to the project root (esbuild's working directory); see the module for why.
-  alias: { zod: ZOD_LEAN_MODULE },
+  // Relative to the project root (esbuild's working directory); see the modules for why.
+  alias: { zod: ZOD_LEAN_MODULE, '@aws-sdk/credential-provider-node': LAMBDA_CREDENTIALS_MODULE },
 } as const;
 
 export const HOUSE_RUNTIME = lambda.Runtime.NODEJS_22_X;
@@ -157,7 +159,9 @@ export class HouseFunction extends nodejs.NodejsFunction {
         banner: ESM_REQUIRE_BANNER,
         charset: nodejs.Charset.UTF8,
         externalModules: [...HOUSE_ESBUILD_OPTIONS.external],
-        esbuildArgs: { '--alias:zod': HOUSE_ESBUILD_OPTIONS.alias.zod },
+        esbuildArgs: Object.fromEntries(
+          Object.entries(HOUSE_ESBUILD_OPTIONS.alias).map(([from, to]) => [`--alias:${from}`, to]),
+        ),
       },
     });
     this.houseLogGroup = logGroup;
@@ -254,6 +258,19 @@ export class HouseFunction extends nodejs.NodejsFunction {
   bindStateMachine(stateMachine: sfn.IStateMachine, env = 'MATCH_STATE_MACHINE_ARN'): this {
     this.addEnvironment(env, stateMachine.stateMachineArn);
     stateMachine.grantStartExecution(this);
+    return this;
+  }
+
+  /**
+   * Sets MAINTENANCE_FUNCTION_NAME (or another variable) to a function's name and grants
+   * lambda:InvokeFunction on exactly that function: its unqualified ARN, no versions or aliases
+   * (the runtime invokes it by name). Unlike `grantInvoke`, which adds `ARN:*`.
+   */
+  bindFunction(target: lambda.IFunction, env = 'MAINTENANCE_FUNCTION_NAME'): this {
+    this.addEnvironment(env, target.functionName);
+    this.houseRole.addToPolicy(
+      new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [target.functionArn] }),
+    );
     return this;
   }
 

@@ -93,7 +93,7 @@ export function runtime(): Runtime {
     return ring;
   };
   const runner: MatchRunner = config.MATCH_STATE_MACHINE_ARN
-    ? new StepFunctionsRunner(clients.sfn, config.MATCH_STATE_MACHINE_ARN)
+    ? new StepFunctionsRunner(() => clients.sfn, config.MATCH_STATE_MACHINE_ARN)
     : {
         start: (job) => {
           if (!localRunner)
@@ -102,7 +102,7 @@ export function runtime(): Runtime {
         },
       };
   const maintenance: MaintenanceRunner = config.MAINTENANCE_FUNCTION_NAME
-    ? new LambdaMaintenanceRunner(clients.lambda, config.MAINTENANCE_FUNCTION_NAME)
+    ? new LambdaMaintenanceRunner(() => clients.lambda, config.MAINTENANCE_FUNCTION_NAME)
     : {
         start: (action) => {
           if (!localMaintenance)

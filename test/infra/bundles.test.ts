@@ -1,6 +1,6 @@
 /**
- * The one infra test that really bundles: every handler, with the house esbuild options, must stay
- * under 1 MB minified (PRODUCT.md performance bars). Load-and-init time is measured by
+ * The one infra test that really bundles: every handler (LAMBDA_HANDLERS, maintenance included),
+ * with the house esbuild options, must stay under 1 MB minified (PRODUCT.md performance bars). Load-and-init time is measured by
  * `npm run bench` (bench/bundles.ts), never as a timed test.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -24,5 +24,7 @@ describe('Lambda bundles', () => {
     expect(code.startsWith(ESM_REQUIRE_BANNER)).toBe(true);
     expect(code).toMatch(/export\s*\{[^}]*\bas handler\b|export\s*\{[^}]*\bhandler\b/);
     expect(existsSync(`${bundle.file}.map`)).toBe(true);
+    // The Node default credential chain (SSO, profiles, web identity...) is swapped out (cdk/bundling/lambda-credentials.ts).
+    expect(code).not.toContain('defaultProvider::fromSSO');
   });
 });

@@ -1,8 +1,15 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { INTERMEDIATE_PREFIXES, RESULTS_PREFIX } from '../../cdk/stateful-stack.ts';
+import { LAMBDA_HANDLERS } from '../../cdk/handlers.ts';
+import {
+  DIGESTS_PREFIX,
+  INTERMEDIATE_PREFIXES,
+  MANIFESTS_PREFIX,
+  RESULTS_PREFIX,
+} from '../../cdk/stateful-stack.ts';
 import { AUTHORIZED_ROUTES, PUBLIC_ROUTES } from '../../cdk/stateless-stack.ts';
-import { BUCKETS, TABLES, TRIGGERS } from '../../shared/infra/definitions.ts';
+import { ROUTES } from '../../shared/api/routes.ts';
+import { BUCKETS, OBJECT_KEYS, TABLES, TRIGGERS } from '../../shared/infra/definitions.ts';
 import { RuntimeConfigSchema } from '../../shared/infra/runtime-config.ts';
 import { type SynthesizedApp, synthForTest } from './synth.ts';
 
@@ -167,10 +174,58 @@ describe('stateful stack: data at rest', () => {
             ExpirationInDays: 45,
             NoncurrentVersionExpiration: { NoncurrentDays: 45 },
           }),
-          ...INTERMEDIATE_PREFIXES.map((prefix) => Match.objectLike({ Prefix: prefix, ExpirationInDays: 1 })),
         ]),
       },
     });
+  });
+
+  const resultsRules = (): Json[] => {
+    const [, bucket] = ofType(stateful, 'AWS::S3::Bucket').find(
+      ([, b]) => b.Properties?.LoggingConfiguration?.LogFilePrefix === `${BUCKETS.results.id.toLowerCase()}/`,
+    ) as [string, Resource];
+    return bucket.Properties?.LifecycleConfiguration.Rules;
+  };
+
+  it('expires the matched-set digests with the difference-check window (retentionDays, 45)', () => {
+    expect(OBJECT_KEYS_DIGEST.startsWith(DIGESTS_PREFIX)).toBe(true);
+    expect(resultsRules()).toContainEqual(
+      expect.objectContaining({
+        Prefix: DIGESTS_PREFIX,
+        Status: 'Enabled',
+        ExpirationInDays: 45,
+        NoncurrentVersionExpiration: { NoncurrentDays: 45 },
+      }),
+    );
+  });
+
+  it('expires the transient match files (shards, tallies, matched sets) after 1 day as a backstop', () => {
+    expect([...INTERMEDIATE_PREFIXES].sort()).toEqual(['matchsets/', 'shards/', 'tallies/']);
+    for (const prefix of INTERMEDIATE_PREFIXES) {
+      expect(resultsRules(), prefix).toContainEqual(
+        expect.objectContaining({
+          Prefix: prefix,
+          Status: 'Enabled',
+          ExpirationInDays: 1,
+          NoncurrentVersionExpiration: { NoncurrentDays: 1 },
+        }),
+      );
+    }
+  });
+
+  it('never expires live manifests by age, but drops noncurrent versions (swept manifests) after 45 days', () => {
+    const rules = resultsRules();
+    // No rule with a current-version expiration may cover manifests/ (whole bucket or its prefix).
+    const expiring = rules.filter(
+      (r) => r.ExpirationInDays !== undefined && (!r.Prefix || MANIFESTS_PREFIX.startsWith(r.Prefix)),
+    );
+    expect(expiring).toEqual([]);
+    expect(rules).toContainEqual(
+      expect.objectContaining({ Status: 'Enabled', NoncurrentVersionExpiration: { NoncurrentDays: 45 } }),
+    );
+    expect(
+      rules.some((r) => !r.Prefix && r.NoncurrentVersionExpiration?.NoncurrentDays === 45),
+      'a bucket-wide noncurrent-version rule',
+    ).toBe(true);
   });
 
   it('builds every table from TABLES: keys, TTL, PITR, KMS, on-demand, deletion protection', () => {
@@ -222,9 +277,17 @@ describe('stateful stack: data at rest', () => {
   });
 });
 
+const OBJECT_KEYS_DIGEST = OBJECT_KEYS.matchedSets('t', 'p', 'm');
+
 describe('stateless stack: functions', () => {
-  it('has the six house functions, each Node 22 on ARM64 with its own log group and retention', () => {
-    expect(houseFunctions()).toHaveLength(6);
+  it('has the seven house functions, each Node 22 on ARM64 with its own log group and retention', () => {
+    expect(LAMBDA_HANDLERS).toHaveLength(7);
+    expect(houseFunctions()).toHaveLength(7);
+    expect(
+      houseFunctions()
+        .map(([id]) => id.replace(/Function.*/, ''))
+        .sort(),
+    ).toEqual(['Api', 'Ingest', 'ListUpload', 'Maintenance', 'MatchReduce', 'MatchShard', 'MatchSplit']);
     const logGroups = Object.fromEntries(ofType(stateless, 'AWS::Logs::LogGroup'));
     for (const [id, fn] of houseFunctions()) {
       expect(fn.Properties?.Runtime, id).toBe('nodejs22.x');
@@ -259,11 +322,32 @@ describe('stateless stack: functions', () => {
     const withPepper = houseFunctions()
       .filter(([, fn]) => fn.Properties?.Environment?.Variables?.PEPPER_SECRET_ID)
       .map(([id]) => id.replace(/Function.*/, ''));
-    expect(withPepper.sort()).toEqual(['Api', 'Ingest', 'MatchShard']);
+    expect(withPepper.sort()).toEqual(['Api', 'Ingest', 'Maintenance', 'MatchShard']);
     const withSfn = houseFunctions()
       .filter(([, fn]) => fn.Properties?.Environment?.Variables?.MATCH_STATE_MACHINE_ARN)
       .map(([id]) => id.replace(/Function.*/, ''));
     expect(withSfn).toEqual(['Api']);
+  });
+
+  it('tells only the API the maintenance function name (it starts re-keying asynchronously)', () => {
+    const [maintenanceId] = fnNamed('MaintenanceFunction');
+    const withMaintenance = houseFunctions().filter(
+      ([, fn]) => fn.Properties?.Environment?.Variables?.MAINTENANCE_FUNCTION_NAME,
+    );
+    expect(withMaintenance.map(([id]) => id.replace(/Function.*/, ''))).toEqual(['Api']);
+    expect(withMaintenance[0]?.[1].Properties?.Environment.Variables.MAINTENANCE_FUNCTION_NAME).toEqual({
+      Ref: maintenanceId,
+    });
+  });
+
+  it('runs maintenance for up to 15 minutes, retried twice and dead-lettered like the S3-triggered ones', () => {
+    const [id, fn] = fnNamed('MaintenanceFunction');
+    expect(fn.Properties?.Timeout).toBe(900);
+    expect(fn.Properties?.Environment?.Variables?.PEPPER_SECRET_ID).toBeDefined();
+    app.statelessTemplate.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: id },
+      MaximumRetryAttempts: 2,
+    });
   });
 
   it('uses no AWS managed policies on the function roles (logs are granted on their own log group)', () => {
@@ -347,6 +431,210 @@ describe('IAM: least privilege', () => {
   });
 });
 
+/** What a function's role may do: `ACTION on EXPORT-SUFFIX[/prefix*]` (ListBucket with its prefixes). */
+function grantsOf(prefix: string): string[] {
+  const [, fn] = fnNamed(prefix);
+  const roleId = fn.Properties?.Role?.['Fn::GetAtt']?.[0];
+  const name = (resource: Json): string => {
+    if (typeof resource === 'string') return resource;
+    if (resource['Fn::ImportValue']) return String(resource['Fn::ImportValue']).replace(/^.*-Stateful-/, '');
+    if (resource['Fn::GetAtt']) return String(resource['Fn::GetAtt'][0]).replace(/[0-9A-F]{8}$/, '');
+    if (resource.Ref) return String(resource.Ref).replace(/[0-9A-F]{8}$/, '');
+    if (resource['Fn::Join']) return (resource['Fn::Join'][1] as Json[]).map(name).join('');
+    return JSON.stringify(resource);
+  };
+  const out = new Set<string>();
+  for (const { owner, statement } of statementsOf(stateless)) {
+    const policy = stateless[owner];
+    if (policy?.Type !== 'AWS::IAM::Policy') continue;
+    if (!((policy.Properties?.Roles ?? []) as Json[]).some((r) => r.Ref === roleId)) continue;
+    if (statement.Effect !== 'Allow') continue;
+    for (const action of asArray(statement.Action)) {
+      if (action.startsWith('logs:') || action.startsWith('kms:')) continue;
+      for (const resource of asArray(statement.Resource)) {
+        const where = statement.Condition?.StringLike?.['s3:prefix'];
+        out.add(`${action} ${name(resource)}${where ? ` [${asArray(where).sort().join(',')}]` : ''}`);
+      }
+    }
+  }
+  return [...out].sort();
+}
+
+const TABLE_READ = ['BatchGetItem', 'ConditionCheckItem', 'GetItem', 'Query'];
+const TABLE_WRITE = ['BatchWriteItem', 'ConditionCheckItem', 'DeleteItem', 'PutItem', 'UpdateItem'];
+const table = (arn: string, access: 'read' | 'write' | 'readWrite') =>
+  [...new Set([...(access !== 'write' ? TABLE_READ : []), ...(access !== 'read' ? TABLE_WRITE : [])])].map(
+    (a) => `dynamodb:${a} ${arn}`,
+  );
+const objects = (bucketArn: string, actions: string[], prefix: string) =>
+  actions.map((a) => `s3:${a} ${bucketArn}/${prefix}*`);
+const listing = (bucketArn: string, ...prefixes: string[]) =>
+  `s3:ListBucket ${bucketArn} [${prefixes
+    .map((p) => `${p}*`)
+    .sort()
+    .join(',')}]`;
+const PEPPER = 'secretsmanager:GetSecretValue PepperSecretArn';
+const R = 'ResultsBucketArn';
+
+describe('IAM: each function may do what its use cases call, nothing more', () => {
+  // Read from the handlers down: lambdas/*.ts -> shared/use-cases/*.ts -> the ports' adapters.
+  it('match-split: the hashed list, its shards, failMatch (shards/ and matchsets/ cleanup, Ledger audit)', () => {
+    expect(grantsOf('MatchSplitFunction')).toEqual(
+      [
+        ...objects('UploadsBucketArn', ['GetObject'], 'lists/'),
+        listing('UploadsBucketArn', 'lists/'),
+        ...objects(R, ['DeleteObject', 'PutObject'], 'shards/'),
+        listing(R, 'shards/'),
+        ...objects(R, ['DeleteObject'], 'matchsets/'),
+        listing(R, 'matchsets/'),
+        ...table('JobsTableArn', 'readWrite'),
+        ...table('LedgerTableArn', 'write'),
+      ].sort(),
+    );
+  });
+
+  it('match-shard: reads and deletes its shard, writes its tally and matched sets, reads members', () => {
+    expect(grantsOf('MatchShardFunction')).toEqual(
+      [
+        ...objects(R, ['DeleteObject', 'GetObject'], 'shards/'),
+        listing(R, 'shards/'),
+        ...objects(R, ['PutObject'], 'tallies/'),
+        ...objects(R, ['PutObject'], 'matchsets/'),
+        ...table('AudiencesTableArn', 'read'),
+        ...table('JobsTableArn', 'readWrite'),
+        PEPPER,
+      ].sort(),
+    );
+  });
+
+  it('match-reduce: tallies, matched sets, digests of earlier matches, the result, budget and audit', () => {
+    expect(grantsOf('MatchReduceFunction')).toEqual(
+      [
+        ...objects(R, ['DeleteObject', 'GetObject'], 'tallies/'),
+        ...objects(R, ['DeleteObject', 'GetObject'], 'matchsets/'),
+        listing(R, 'tallies/', 'matchsets/'),
+        ...objects(R, ['DeleteObject'], 'shards/'),
+        listing(R, 'shards/'),
+        ...objects(R, ['GetObject', 'PutObject'], 'digests/'),
+        listing(R, 'digests/'),
+        ...objects(R, ['PutObject'], 'results/'),
+        ...table('JobsTableArn', 'readWrite'),
+        ...table('LedgerTableArn', 'readWrite'),
+      ].sort(),
+    );
+  });
+
+  it('ingest and maintenance: manifests under any key id; maintenance touches neither Jobs nor Ledger', () => {
+    const manifests = [
+      ...objects(R, ['DeleteObject', 'GetObject', 'PutObject'], 'manifests/'),
+      listing(R, 'manifests/'),
+    ];
+    expect(grantsOf('IngestFunction')).toEqual(
+      [
+        ...objects('PartnerDropsBucketArn', ['DeleteObject', 'GetObject'], 'audiences/'),
+        listing('PartnerDropsBucketArn', 'audiences/'),
+        ...manifests,
+        ...table('AudiencesTableArn', 'readWrite'),
+        ...table('JobsTableArn', 'readWrite'),
+        PEPPER,
+        'sqs:SendMessage IngestDlq',
+      ].sort(),
+    );
+    expect(grantsOf('MaintenanceFunction')).toEqual(
+      [
+        ...manifests,
+        ...table('AudiencesTableArn', 'readWrite'),
+        PEPPER,
+        'sqs:SendMessage MaintenanceDlq',
+      ].sort(),
+    );
+  });
+
+  it('list-upload: reads and deletes the raw list, writes the hashed one, tracks the list record', () => {
+    expect(grantsOf('ListUploadFunction')).toEqual(
+      [
+        ...objects('UploadsBucketArn', ['DeleteObject', 'GetObject'], 'raw/'),
+        listing('UploadsBucketArn', 'raw/'),
+        ...objects('UploadsBucketArn', ['PutObject'], 'lists/'),
+        ...table('JobsTableArn', 'readWrite'),
+        'sqs:SendMessage ListUploadDlq',
+      ].sort(),
+    );
+  });
+
+  it('api: presigned uploads and downloads, catalogs, budget and audit reads, match start, re-key start', () => {
+    expect(grantsOf('ApiFunction')).toEqual(
+      [
+        ...objects('UploadsBucketArn', ['PutObject'], 'lists/'),
+        ...objects('UploadsBucketArn', ['PutObject'], 'raw/'),
+        // startMatch: HeadObject on the hashed list (ListBucket: a missing list is 404, not 403).
+        ...objects('UploadsBucketArn', ['GetObject'], 'lists/'),
+        listing('UploadsBucketArn', 'lists/'),
+        ...objects('PartnerDropsBucketArn', ['PutObject'], 'audiences/'),
+        ...objects(R, ['GetObject'], 'results/'),
+        ...table('JobsTableArn', 'readWrite'),
+        ...table('AudiencesTableArn', 'read'),
+        ...table('LedgerTableArn', 'read'),
+        PEPPER,
+        'states:StartExecution MatchStateMachine',
+        'lambda:InvokeFunction MaintenanceFunction',
+      ].sort(),
+    );
+  });
+
+  it('api: invokes exactly the maintenance function (no versions, no aliases) and nothing else', () => {
+    const invokes = grantsOf('ApiFunction').filter((g) => g.startsWith('lambda:'));
+    expect(invokes).toEqual(['lambda:InvokeFunction MaintenanceFunction']);
+    const [maintenanceId] = fnNamed('MaintenanceFunction');
+    const statements = statementsOf(stateless).filter(({ statement }) =>
+      asArray(statement.Action).includes('lambda:InvokeFunction'),
+    );
+    const onMaintenance = statements.filter(({ statement }) =>
+      JSON.stringify(statement.Resource).includes(maintenanceId),
+    );
+    expect(onMaintenance).toHaveLength(1);
+    expect(onMaintenance[0]?.statement.Resource).toEqual({ 'Fn::GetAtt': [maintenanceId, 'Arn'] });
+    // No other house function may invoke a Lambda function.
+    for (const [id] of houseFunctions().filter(([id]) => !id.startsWith('ApiFunction'))) {
+      expect(
+        grantsOf(id).filter((g) => g.startsWith('lambda:')),
+        id,
+      ).toEqual([]);
+    }
+  });
+});
+
+describe('maintenance schedule', () => {
+  it('invokes the maintenance function every hour with a sweep', () => {
+    const [maintenanceId] = fnNamed('MaintenanceFunction');
+    const rules = ofType(stateless, 'AWS::Events::Rule');
+    expect(rules).toHaveLength(1);
+    const [[ruleId, rule]] = rules as [[string, Resource]];
+    expect(rule.Properties).toMatchObject({ ScheduleExpression: 'rate(1 hour)', State: 'ENABLED' });
+    expect(rule.Properties?.Targets).toEqual([
+      expect.objectContaining({
+        Arn: { 'Fn::GetAtt': [maintenanceId, 'Arn'] },
+        Input: JSON.stringify({ action: 'sweep' }),
+      }),
+    ]);
+    app.statelessTemplate.hasResourceProperties('AWS::Lambda::Permission', {
+      Action: 'lambda:InvokeFunction',
+      FunctionName: { 'Fn::GetAtt': [maintenanceId, 'Arn'] },
+      Principal: 'events.amazonaws.com',
+      SourceArn: { 'Fn::GetAtt': [ruleId, 'Arn'] },
+    });
+  });
+
+  it('alarms when the schedule fails to invoke the function', () => {
+    const [[ruleId]] = ofType(stateless, 'AWS::Events::Rule') as [[string, Resource]];
+    app.statelessTemplate.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/Events',
+      MetricName: 'FailedInvocations',
+      Dimensions: [{ Name: 'RuleName', Value: { Ref: ruleId } }],
+    });
+  });
+});
+
 describe('HTTP API', () => {
   const routes = () =>
     Object.fromEntries(
@@ -355,6 +643,19 @@ describe('HTTP API', () => {
 
   it('has exactly the documented routes', () => {
     expect(Object.keys(routes()).sort()).toEqual([...AUTHORIZED_ROUTES, ...PUBLIC_ROUTES].sort());
+  });
+
+  it('has one route per entry of the route table the handler serves (plus the OpenAPI document)', () => {
+    const table = ROUTES.map((r) => `${r.method} ${r.path}`);
+    expect(Object.keys(routes()).sort()).toEqual([...table, 'GET /v1/openapi.json'].sort());
+    expect(AUTHORIZED_ROUTES).toEqual(
+      expect.arrayContaining([
+        'GET /v1/lists/{id}',
+        'GET /v1/partners/{id}/budget',
+        'POST /v1/admin/pepper/rekey',
+      ]),
+    );
+    expect([...PUBLIC_ROUTES].sort()).toEqual(['GET /v1/health', 'GET /v1/openapi.json']);
   });
 
   it('puts the Cognito JWT authorizer on every route but health and openapi', () => {
@@ -418,9 +719,9 @@ describe('asynchronous triggers', () => {
     );
   });
 
-  it('dead-letters both S3-triggered functions into encrypted, TLS-only queues', () => {
+  it('dead-letters the asynchronously invoked functions into encrypted, TLS-only queues', () => {
     const queues = ofType(stateless, 'AWS::SQS::Queue');
-    expect(queues).toHaveLength(2);
+    expect(queues).toHaveLength(3);
     for (const [id, queue] of queues) {
       expect(queue.Properties?.SqsManagedSseEnabled, id).toBe(true);
       const policy = ofType(stateless, 'AWS::SQS::QueuePolicy').find(
@@ -430,7 +731,7 @@ describe('asynchronous triggers', () => {
         expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
       );
     }
-    for (const prefix of ['ListUploadFunction', 'IngestFunction']) {
+    for (const prefix of ['ListUploadFunction', 'IngestFunction', 'MaintenanceFunction']) {
       const [id, fn] = fnNamed(prefix);
       const target = fn.Properties?.DeadLetterConfig?.TargetArn?.['Fn::GetAtt']?.[0];
       expect(
@@ -526,7 +827,7 @@ describe('alarms and outputs', () => {
 
   it('alarms on dead-letter depth, failed and timed-out matches, and API 5xx', () => {
     const depth = alarms().filter((a) => a.MetricName === 'ApproximateNumberOfMessagesVisible');
-    expect(depth).toHaveLength(2);
+    expect(depth).toHaveLength(3);
     for (const metric of ['ExecutionsFailed', 'ExecutionsTimedOut']) {
       expect(
         alarms().some((a) => a.MetricName === metric && a.Namespace === 'AWS/States'),
@@ -541,6 +842,7 @@ describe('alarms and outputs', () => {
     expect(outputs).toEqual(
       expect.arrayContaining([
         'ApiUrl',
+        'MaintenanceFunctionName',
         'UserPoolId',
         'UserPoolClientId',
         'UploadsBucketName',

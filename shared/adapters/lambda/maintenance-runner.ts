@@ -4,12 +4,13 @@ import type { MaintenanceRunner } from '../../domain/ports.ts';
 
 export class LambdaMaintenanceRunner implements MaintenanceRunner {
   constructor(
-    private readonly client: LambdaClient,
+    /** Built on first use. */
+    private readonly client: () => LambdaClient,
     private readonly functionName: string,
   ) {}
 
   async start(action: 'rekey' | 'sweep'): Promise<void> {
-    await this.client.send(
+    await this.client().send(
       new InvokeCommand({
         FunctionName: this.functionName,
         InvocationType: 'Event',

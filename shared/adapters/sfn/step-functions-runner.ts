@@ -4,13 +4,14 @@ import type { MatchRunner } from '../../domain/ports.ts';
 
 export class StepFunctionsRunner implements MatchRunner {
   constructor(
-    private readonly client: SFNClient,
+    /** Built on first use: most functions never start an execution. */
+    private readonly client: () => SFNClient,
     private readonly stateMachineArn: string,
   ) {}
 
   async start(job: { tenantId: string; matchId: string }): Promise<void> {
     try {
-      await this.client.send(
+      await this.client().send(
         new StartExecutionCommand({
           stateMachineArn: this.stateMachineArn,
           name: job.matchId,
