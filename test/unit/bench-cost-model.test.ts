@@ -62,7 +62,9 @@ describe('bench cost model', () => {
   it('scales per million rows and takes other prices', () => {
     const twice = estimateMatchCost({ ...FIXED, listRows: 2_000_000 });
     expect(twice.totalPerMillionRows).toBeCloseTo(twice.total / 2, 12);
-    const free = Object.fromEntries(Object.keys(PRICES_US_EAST_1).map((k) => [k, 0])) as unknown as typeof PRICES_US_EAST_1;
+    const free = Object.fromEntries(
+      Object.keys(PRICES_US_EAST_1).map((k) => [k, 0]),
+    ) as unknown as typeof PRICES_US_EAST_1;
     expect(estimateMatchCost(FIXED, free).total).toBe(0);
   });
 

@@ -16,7 +16,12 @@ function sets(people: number[], segments: Record<string, number[]>): MatchedSets
   for (const p of people) sum = fingerprintAdd(sum, hex16(p));
   const seg = Object.fromEntries(Object.entries(segments).map(([id, ps]) => [id, ps.map(hex16).sort()]));
   const union = [...new Set(Object.values(segments).flat())].map(hex16).sort();
-  return { listFingerprint: sum.toString(16).padStart(16, '0'), distinct: people.length, union, segments: seg };
+  return {
+    listFingerprint: sum.toString(16).padStart(16, '0'),
+    distinct: people.length,
+    union,
+    segments: seg,
+  };
 }
 
 describe('symmetricDifferenceSize', () => {

@@ -1,6 +1,6 @@
 import {
   BatchGetItemCommand,
-  BatchWriteItemCommand,
+  type BatchWriteItemCommand,
   type DynamoDBClient,
   type WriteRequest,
 } from '@aws-sdk/client-dynamodb';
@@ -8,18 +8,21 @@ import { describe, expect, it } from 'vitest';
 import {
   batchGetAll,
   batchWriteAll,
+  type Item,
   MAX_GET_KEYS,
   MAX_WRITE_ITEMS,
   newBatchStats,
   UnprocessedKeysError,
-  type Item,
 } from '../../shared/adapters/dynamodb/batch.ts';
 
 /**
  * A fake DynamoDB that throttles: each call leaves part of its keys unprocessed, and it records
  * how many requests are in flight at once. A fake over a mock: it behaves, it does not script.
  */
-function throttlingDynamo(options: { leaveUnprocessed: (attempt: number, n: number) => number; neverProcess?: boolean }) {
+function throttlingDynamo(options: {
+  leaveUnprocessed: (attempt: number, n: number) => number;
+  neverProcess?: boolean;
+}) {
   const store = new Map<string, Item>();
   let inFlight = 0;
   let maxInFlight = 0;
@@ -33,9 +36,13 @@ function throttlingDynamo(options: { leaveUnprocessed: (attempt: number, n: numb
       await new Promise((r) => setTimeout(r, 1));
       inFlight--;
       if (command instanceof BatchGetItemCommand) {
-        const [[table, req]] = Object.entries(command.input.RequestItems ?? {}) as [[string, { Keys: Item[] }]];
+        const [[table, req]] = Object.entries(command.input.RequestItems ?? {}) as [
+          [string, { Keys: Item[] }],
+        ];
         sizes.push(req.Keys.length);
-        const left = options.neverProcess ? req.Keys.length : options.leaveUnprocessed(calls, req.Keys.length);
+        const left = options.neverProcess
+          ? req.Keys.length
+          : options.leaveUnprocessed(calls, req.Keys.length);
         const done = req.Keys.slice(0, req.Keys.length - left);
         const rest = req.Keys.slice(req.Keys.length - left);
         return {
@@ -43,7 +50,9 @@ function throttlingDynamo(options: { leaveUnprocessed: (attempt: number, n: numb
           UnprocessedKeys: rest.length ? { [table]: { Keys: rest } } : {},
         };
       }
-      const [[table, writes]] = Object.entries(command.input.RequestItems ?? {}) as [[string, WriteRequest[]]];
+      const [[table, writes]] = Object.entries(command.input.RequestItems ?? {}) as [
+        [string, WriteRequest[]],
+      ];
       sizes.push(writes.length);
       const left = options.neverProcess ? writes.length : options.leaveUnprocessed(calls, writes.length);
       for (const w of writes.slice(0, writes.length - left)) {
@@ -79,7 +88,13 @@ describe('batchWriteAll and batchGetAll', () => {
       { ...noSleep, stats },
     );
     expect(db.store.size).toBe(1_234);
-    const found = await batchGetAll(db.client, 't', keys.map((k) => ({ pk: { S: k } })), 'pk', { ...noSleep, stats });
+    const found = await batchGetAll(
+      db.client,
+      't',
+      keys.map((k) => ({ pk: { S: k } })),
+      'pk',
+      { ...noSleep, stats },
+    );
     expect(found.size).toBe(1_234);
     expect(found.get('k7')?.v?.S).toBe('K7');
     expect(stats.retries).toBeGreaterThan(0);
@@ -90,16 +105,33 @@ describe('batchWriteAll and batchGetAll', () => {
     const db = throttlingDynamo({ leaveUnprocessed: () => 0 });
     const stats = newBatchStats();
     const keys = keysOf(1_000);
-    await batchWriteAll(db.client, 't', keys.map((k) => ({ PutRequest: { Item: { pk: { S: k } } } })), { stats });
+    await batchWriteAll(
+      db.client,
+      't',
+      keys.map((k) => ({ PutRequest: { Item: { pk: { S: k } } } })),
+      { stats },
+    );
     expect(stats.writeRequests).toBe(1_000 / MAX_WRITE_ITEMS);
-    await batchGetAll(db.client, 't', keys.map((k) => ({ pk: { S: k } })), 'pk', { stats });
+    await batchGetAll(
+      db.client,
+      't',
+      keys.map((k) => ({ pk: { S: k } })),
+      'pk',
+      { stats },
+    );
     expect(stats.getRequests).toBe(10);
     expect(stats.getKeys / stats.getRequests).toBe(100);
   });
 
   it('keep at most `concurrency` requests in flight', async () => {
     const db = throttlingDynamo({ leaveUnprocessed: () => 0 });
-    await batchGetAll(db.client, 't', keysOf(2_000).map((k) => ({ pk: { S: k } })), 'pk', { concurrency: 3 });
+    await batchGetAll(
+      db.client,
+      't',
+      keysOf(2_000).map((k) => ({ pk: { S: k } })),
+      'pk',
+      { concurrency: 3 },
+    );
     expect(db.maxInFlight).toBeLessThanOrEqual(3);
     expect(db.maxInFlight).toBeGreaterThan(1);
   });
@@ -107,21 +139,33 @@ describe('batchWriteAll and batchGetAll', () => {
   it('fail loudly, never silently, when keys stay unprocessed after every attempt', async () => {
     const db = throttlingDynamo({ leaveUnprocessed: () => 0, neverProcess: true });
     await expect(
-      batchGetAll(db.client, 't', keysOf(10).map((k) => ({ pk: { S: k } })), 'pk', { ...noSleep, maxAttempts: 3 }),
+      batchGetAll(
+        db.client,
+        't',
+        keysOf(10).map((k) => ({ pk: { S: k } })),
+        'pk',
+        { ...noSleep, maxAttempts: 3 },
+      ),
     ).rejects.toBeInstanceOf(UnprocessedKeysError);
   });
 
   it('back off with jitter between attempts', async () => {
     const db = throttlingDynamo({ leaveUnprocessed: (attempt, n) => (attempt < 4 ? n - 1 : 0) });
     const delays: number[] = [];
-    await batchGetAll(db.client, 't', keysOf(5).map((k) => ({ pk: { S: k } })), 'pk', {
-      sleep: async (ms) => {
-        delays.push(ms);
+    await batchGetAll(
+      db.client,
+      't',
+      keysOf(5).map((k) => ({ pk: { S: k } })),
+      'pk',
+      {
+        sleep: async (ms) => {
+          delays.push(ms);
+        },
+        random: () => 0.999,
+        baseDelayMs: 10,
+        maxDelayMs: 1_000,
       },
-      random: () => 0.999,
-      baseDelayMs: 10,
-      maxDelayMs: 1_000,
-    });
+    );
     expect(delays.length).toBeGreaterThan(1);
     for (let i = 1; i < delays.length; i++) expect(delays[i]).toBeGreaterThan(delays[i - 1] as number);
   });

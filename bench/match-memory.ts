@@ -1,0 +1,439 @@
+/**
+ * Match and aggregate, in memory (PRODUCT.md bar: "1 million list rows against 5 million partner
+ * memberships in 50 segments, in-memory store: close to what DuckDB does with the equivalent SQL on
+ * the same machine; the gap is tracked as a ratio").
+ *
+ * Ours: the list's digests are split by `shardOf` into 16 shards, each shard goes through the real
+ * `matchShard` (dedupe, key with the node HMAC keyer, look up memberships in batches of 100 in the
+ * `MemoryAudienceStore`, tally), and `reduceTallies` adds the shards up. Timed from the digests in
+ * memory to the reduced tally. A second variant keys with an identity keyer (base64url of the digest,
+ * no HMAC) against a store keyed the same way, to show what the HMAC costs.
+ *
+ * Baseline: DuckDB (@duckdb/node-api) over tables list(digest BLOB) and members(digest BLOB,
+ * segment VARCHAR), computing the same outputs (distinct, matched, per-segment distinct matched,
+ * max segments per person). Loading is excluded from its timing but reported. DuckDB joins on the
+ * digest itself: it does no HMAC, so the fair comparison is against our identity-keyer variant; the
+ * tracked gap is against the product path (HMAC).
+ */
+
+import { MemoryAudienceStore } from '../shared/adapters/memory/memory-audience-store.ts';
+import { hmacKeyer, type PepperRing } from '../shared/adapters/pepper.ts';
+import {
+  matchShard,
+  reduceTallies,
+  type ShardTally,
+  shardOf,
+} from '../shared/domain/matching/match-shard.ts';
+import type { AudienceSnapshot } from '../shared/domain/model.ts';
+import type { AudienceKeyer } from '../shared/domain/ports.ts';
+import { peakRssMb } from './bench-row.ts';
+import {
+  digestAt,
+  membersBySegment,
+  partnerMemberships,
+  randomDigests,
+  segmentIdOf,
+  shuffle,
+} from './synthetic.ts';
+import { type BenchOutput, type Check, check, human, type ReportRow, round } from './table.ts';
+
+export interface MatchMemorySizes {
+  listRows: number;
+  /** Partner members; each is in 1 to 3 segments (2 on average), so memberships ~ 2 x members. */
+  members: number;
+  segments: number;
+  shards: number;
+  /** Share of list rows that repeat an earlier row. */
+  duplicateShare: number;
+  /** Share of the list's distinct digests that are partner members. */
+  inBaseShare: number;
+}
+
+export const FULL_SIZES: MatchMemorySizes = {
+  listRows: 1_000_000,
+  members: 2_500_000,
+  segments: 50,
+  shards: 16,
+  duplicateShare: 0.1,
+  inBaseShare: 0.5,
+};
+export const QUICK_SIZES: MatchMemorySizes = { ...FULL_SIZES, listRows: 200_000, members: 500_000 };
+
+const PARTNER = 'bench-partner';
+/** A fixed pepper: the bench must be deterministic (never a real secret). */
+export const BENCH_PEPPER: PepperRing = {
+  current: 'k1',
+  keys: new Map([['k1', new Uint8Array(32).map((_, i) => (i * 37 + 11) & 0xff)]]),
+};
+
+/** The key without the HMAC: base64url of the digest (same shape and length class as the real key). */
+export const identityKeyer: AudienceKeyer = {
+  keyId: 'identity',
+  key: (digest) => Buffer.from(digest.buffer, digest.byteOffset, digest.byteLength).toString('base64url'),
+};
+
+interface Dataset {
+  sizes: MatchMemorySizes;
+  memberDigests: Uint8Array;
+  bySegment: number[][];
+  memberships: number;
+  list: Uint8Array[];
+  distinct: number;
+  expected: ShardTally;
+}
+
+function gcd(a: number, b: number): number {
+  while (b) [a, b] = [b, a % b];
+  return a;
+}
+
+export function makeDataset(sizes: MatchMemorySizes, seed = 7): Dataset {
+  const memberDigests = randomDigests(sizes.members, seed);
+  const partner = partnerMemberships(sizes.members, sizes.segments, seed + 1);
+  const bySegment = membersBySegment(partner, sizes.segments);
+  const distinct = Math.round(sizes.listRows * (1 - sizes.duplicateShare));
+  const inBase = Math.min(sizes.members, Math.round(distinct * sizes.inBaseShare));
+  const outside = randomDigests(distinct - inBase, seed + 2);
+  // Distinct members picked by a stride coprime with the member count (a permutation, no repeats).
+  let stride = 1_000_003;
+  while (gcd(stride, sizes.members) !== 1) stride += 2;
+  const list: Uint8Array[] = [];
+  const expectedPer = new Map<string, number>();
+  let maxSegments = 0;
+  for (let i = 0; i < inBase; i++) {
+    const m = (i * stride + 17) % sizes.members;
+    list.push(digestAt(memberDigests, m));
+    const n = partner.counts[m] as number;
+    maxSegments = Math.max(maxSegments, n);
+    for (let j = 0; j < n; j++) {
+      const id = segmentIdOf(partner.segs[m * 3 + j] as number);
+      expectedPer.set(id, (expectedPer.get(id) ?? 0) + 1);
+    }
+  }
+  for (let i = 0; i < distinct - inBase; i++) list.push(digestAt(outside, i));
+  const dupSeed = randomDigests(1, seed + 3);
+  let pick = (dupSeed[0] as number) + 1;
+  for (let i = distinct; i < sizes.listRows; i++) {
+    pick = (pick * 48271) % 2147483647;
+    list.push(list[pick % distinct] as Uint8Array);
+  }
+  shuffle(list, seed + 4);
+  const perSegment = Object.fromEntries([...expectedPer].sort(([a], [b]) => (a < b ? -1 : 1)));
+  return {
+    sizes,
+    memberDigests,
+    bySegment,
+    memberships: partner.memberships,
+    list,
+    distinct,
+    expected: { distinct, matched: inBase, perSegment, maxSegmentsPerPerson: maxSegments },
+  };
+}
+
+function buildStore(
+  data: Dataset,
+  keyer: AudienceKeyer,
+): { store: MemoryAudienceStore; snapshot: AudienceSnapshot } {
+  const store = new MemoryAudienceStore();
+  const keys = new Array<string>(data.sizes.members);
+  for (let m = 0; m < data.sizes.members; m++) keys[m] = keyer.key(digestAt(data.memberDigests, m));
+  data.bySegment.forEach((members, s) => {
+    const id = segmentIdOf(s);
+    store.putSegment(
+      PARTNER,
+      { segmentId: id, name: `Segment ${id}`, description: 'synthetic' },
+      members.map((m) => keys[m] as string),
+    );
+  });
+  const snapshot = store.snapshotNow(PARTNER);
+  if (!snapshot) throw new Error('bench: the partner has no snapshot');
+  return { store, snapshot };
+}
+
+/** Process CPU seconds (user + system) since `before`. */
+export function cpuSince(before: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(before);
+  return (used.user + used.system) / 1e6;
+}
+
+/**
+ * Split by shardOf, matchShard each shard (sequentially, one core), reduce. Returns wall seconds and
+ * process CPU seconds (robust when the machine is shared: the work is single-threaded).
+ */
+export async function runOurs(
+  list: readonly Uint8Array[],
+  shardCount: number,
+  store: MemoryAudienceStore,
+  snapshot: AudienceSnapshot,
+  keyer: AudienceKeyer,
+): Promise<{ seconds: number; cpuSeconds: number; tally: ShardTally }> {
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const shards: Uint8Array[][] = Array.from({ length: shardCount }, () => []);
+  for (const digest of list) shards[shardOf(digest, shardCount)]?.push(digest);
+  const tallies: ShardTally[] = [];
+  for (const digests of shards) tallies.push(await matchShard({ digests, snapshot, store, keyer }));
+  const tally = reduceTallies(tallies);
+  return { seconds: (performance.now() - t0) / 1000, cpuSeconds: cpuSince(cpu0), tally };
+}
+
+const sameTally = (a: ShardTally, b: ShardTally) =>
+  a.distinct === b.distinct &&
+  a.matched === b.matched &&
+  a.maxSegmentsPerPerson === b.maxSegmentsPerPerson &&
+  JSON.stringify(a.perSegment) === JSON.stringify(b.perSegment);
+
+// --- DuckDB baseline -----------------------------------------------------------------------------
+
+const DUCKDB_SQL = `
+WITH l AS (SELECT DISTINCT digest FROM list),
+j AS (SELECT l.digest, m.segment FROM l JOIN members m ON m.digest = l.digest),
+per AS (SELECT digest, count(*) AS n FROM j GROUP BY digest)
+SELECT 'segment' AS kind, segment AS id, count(*)::BIGINT AS n FROM j GROUP BY segment
+UNION ALL SELECT 'distinct', NULL, count(*)::BIGINT FROM l
+UNION ALL SELECT 'matched', NULL, count(*)::BIGINT FROM per
+UNION ALL SELECT 'maxSegments', NULL, coalesce(max(n), 0)::BIGINT FROM per`;
+
+interface DuckRun {
+  version: string;
+  threads: number;
+  loadSeconds: number;
+  seconds: number;
+  cpuSeconds: number;
+  seconds1Thread: number;
+  cpuSeconds1Thread: number;
+  tally: ShardTally;
+}
+
+async function runDuckDb(data: Dataset, rounds: number): Promise<DuckRun> {
+  const duck = await import('@duckdb/node-api');
+  const instance = await duck.DuckDBInstance.create(':memory:');
+  const conn = await instance.connect();
+  try {
+    const version = String((await conn.runAndReadAll('SELECT version()')).getRows()[0]?.[0]);
+    const threads = Number((await conn.runAndReadAll("SELECT current_setting('threads')")).getRows()[0]?.[0]);
+    const t0 = performance.now();
+    await conn.run('CREATE TABLE list (digest BLOB)');
+    await conn.run('CREATE TABLE members (digest BLOB, segment VARCHAR)');
+    const listApp = await conn.createAppender('list');
+    for (const d of data.list) {
+      listApp.appendBlob(d);
+      listApp.endRow();
+    }
+    listApp.closeSync();
+    const memApp = await conn.createAppender('members');
+    data.bySegment.forEach((members, s) => {
+      const id = segmentIdOf(s);
+      for (const m of members) {
+        memApp.appendBlob(digestAt(data.memberDigests, m));
+        memApp.appendVarchar(id);
+        memApp.endRow();
+      }
+    });
+    memApp.closeSync();
+    const loadSeconds = (performance.now() - t0) / 1000;
+
+    const once = async (): Promise<{ seconds: number; cpuSeconds: number; tally: ShardTally }> => {
+      const cpu0 = process.cpuUsage();
+      const t = performance.now();
+      const rows = (await conn.runAndReadAll(DUCKDB_SQL)).getRows();
+      const seconds = (performance.now() - t) / 1000;
+      const cpuSeconds = cpuSince(cpu0);
+      const tally: ShardTally = { distinct: 0, matched: 0, perSegment: {}, maxSegmentsPerPerson: 0 };
+      const per: Array<[string, number]> = [];
+      for (const [kind, id, n] of rows) {
+        const value = Number(n);
+        if (kind === 'segment') per.push([String(id), value]);
+        else if (kind === 'distinct') tally.distinct = value;
+        else if (kind === 'matched') tally.matched = value;
+        else if (kind === 'maxSegments') tally.maxSegmentsPerPerson = value;
+      }
+      tally.perSegment = Object.fromEntries(per.sort(([a], [b]) => (a < b ? -1 : 1)));
+      return { seconds, cpuSeconds, tally };
+    };
+    await once(); // warm-up
+    let best = Number.POSITIVE_INFINITY;
+    let bestCpu = Number.POSITIVE_INFINITY;
+    let tally = emptyish();
+    for (let r = 0; r < rounds; r++) {
+      const run = await once();
+      best = Math.min(best, run.seconds);
+      bestCpu = Math.min(bestCpu, run.cpuSeconds);
+      tally = run.tally;
+    }
+    await conn.run('SET threads = 1');
+    let best1 = Number.POSITIVE_INFINITY;
+    let bestCpu1 = Number.POSITIVE_INFINITY;
+    for (let r = 0; r < rounds; r++) {
+      const run = await once();
+      best1 = Math.min(best1, run.seconds);
+      bestCpu1 = Math.min(bestCpu1, run.cpuSeconds);
+    }
+    return {
+      version,
+      threads,
+      loadSeconds,
+      seconds: best,
+      cpuSeconds: bestCpu,
+      seconds1Thread: best1,
+      cpuSeconds1Thread: bestCpu1,
+      tally,
+    };
+  } finally {
+    conn.closeSync();
+    instance.closeSync();
+  }
+}
+
+const emptyish = (): ShardTally => ({ distinct: 0, matched: 0, perSegment: {}, maxSegmentsPerPerson: 0 });
+
+// --- The bench -------------------------------------------------------------------------------------
+
+export async function benchMatchMemory(options: { quick?: boolean } = {}): Promise<BenchOutput> {
+  const sizes = options.quick ? QUICK_SIZES : FULL_SIZES;
+  const rounds = options.quick ? 1 : 2;
+  const notes: string[] = [];
+  const checks: Check[] = [];
+  const rows: ReportRow[] = [];
+
+  const tGen = performance.now();
+  const data = makeDataset(sizes);
+  const genSeconds = (performance.now() - tGen) / 1000;
+
+  // DuckDB first, while our stores are not built yet (keeps its memory and ours apart).
+  let duck: DuckRun | undefined;
+  try {
+    duck = await runDuckDb(data, rounds + 1);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    notes.push(`match-memory: DuckDB baseline unavailable (${message}); ratios are null.`);
+  }
+
+  const hmac = hmacKeyer(BENCH_PEPPER);
+  const tBuild = performance.now();
+  const ours = buildStore(data, hmac);
+  const buildSeconds = (performance.now() - tBuild) / 1000;
+  const ident = buildStore(data, identityKeyer);
+
+  // Warm-up on a slice, then interleaved rounds; best of `rounds` for wall and CPU separately.
+  const warm = data.list.slice(0, Math.min(50_000, data.list.length));
+  await runOurs(warm, sizes.shards, ours.store, ours.snapshot, hmac);
+  await runOurs(warm, sizes.shards, ident.store, ident.snapshot, identityKeyer);
+  type Best = { seconds: number; cpuSeconds: number; tally: ShardTally };
+  const keepBest = (prev: Best | undefined, run: Best): Best =>
+    prev
+      ? {
+          seconds: Math.min(prev.seconds, run.seconds),
+          cpuSeconds: Math.min(prev.cpuSeconds, run.cpuSeconds),
+          tally: run.tally,
+        }
+      : run;
+  let bestHmac: Best | undefined;
+  let bestIdent: Best | undefined;
+  for (let r = 0; r < rounds; r++) {
+    bestHmac = keepBest(bestHmac, await runOurs(data.list, sizes.shards, ours.store, ours.snapshot, hmac));
+    bestIdent = keepBest(
+      bestIdent,
+      await runOurs(data.list, sizes.shards, ident.store, ident.snapshot, identityKeyer),
+    );
+  }
+  if (!bestHmac || !bestIdent) throw new Error('unreachable');
+
+  // The HMAC alone over the distinct digests, for the breakdown (CPU seconds).
+  const distinctDigests = new Map<string, Uint8Array>();
+  for (const d of data.list) distinctDigests.set(Buffer.from(d).toString('latin1'), d);
+  let sink = 0;
+  const cpuKey = process.cpuUsage();
+  for (const d of distinctDigests.values()) sink += hmac.key(d).length;
+  const hmacOnlyCpuSeconds = cpuSince(cpuKey);
+  if (sink < 0) throw new Error('unreachable');
+
+  const agreeExpected = sameTally(bestHmac.tally, data.expected) && sameTally(bestIdent.tally, data.expected);
+  const agreeDuck = duck ? sameTally(duck.tally, data.expected) : null;
+  const common = {
+    listRows: sizes.listRows,
+    distinct: data.distinct,
+    memberships: data.memberships,
+    partnerMembers: sizes.members,
+    segments: sizes.segments,
+    shards: sizes.shards,
+  };
+  const ratio = (ours: number, theirs: number | undefined) => (theirs ? round(ours / theirs, 2) : null);
+  if (duck) {
+    rows.push({
+      name: `match-memory: DuckDB ${duck.version} SQL join (baseline, ${duck.threads} threads)`,
+      rows: sizes.listRows,
+      seconds: round(duck.seconds),
+      rowsPerSecond: Math.round(sizes.listRows / duck.seconds),
+      ratioToBaseline: null,
+      peakRssMb: peakRssMb(),
+      ...common,
+      threads: duck.threads,
+      cpuSeconds: round(duck.cpuSeconds),
+      seconds1Thread: round(duck.seconds1Thread),
+      cpuSeconds1Thread: round(duck.cpuSeconds1Thread),
+      loadSecondsExcluded: round(duck.loadSeconds, 2),
+      resultsAgree: agreeDuck,
+    });
+  }
+  const rowOf = (name: string, run: Best, extra: Record<string, unknown>): ReportRow => ({
+    name,
+    rows: sizes.listRows,
+    seconds: round(run.seconds),
+    rowsPerSecond: Math.round(sizes.listRows / run.seconds),
+    ratioToBaseline: ratio(run.seconds, duck?.seconds),
+    ratioMeaning: 'our wall seconds / DuckDB wall seconds (lower is better, 1 = parity)',
+    peakRssMb: peakRssMb(),
+    ...common,
+    cpuSeconds: round(run.cpuSeconds),
+    gapRatio: ratio(run.seconds, duck?.seconds),
+    gapRatioCpuVsDuckDb1Thread: ratio(run.cpuSeconds, duck?.cpuSeconds1Thread),
+    ...extra,
+  });
+  rows.push(
+    rowOf('match-memory: shardOf x16 + matchShard + reduceTallies, HMAC keyer (node:crypto)', bestHmac, {
+      hmacOnlyCpuSeconds: round(hmacOnlyCpuSeconds),
+      storeBuildSecondsExcluded: round(buildSeconds, 2),
+      dataGenSecondsExcluded: round(genSeconds, 2),
+      resultsAgree: agreeExpected,
+    }),
+    rowOf('match-memory: same, identity keyer (no HMAC; like-for-like with DuckDB)', bestIdent, {
+      keyingCpuSeconds: round(bestHmac.cpuSeconds - bestIdent.cpuSeconds),
+      resultsAgree: agreeExpected,
+    }),
+  );
+
+  const m = (s: number) => `${round(s, 2)} s`;
+  const scale = `${human(sizes.listRows)} rows x ${human(data.memberships)} memberships`;
+  checks.push(
+    check(
+      'match-memory',
+      `gap to DuckDB (${scale}), product path with HMAC: wall vs ${duck?.threads ?? '?'}-thread DuckDB; CPU vs 1-thread DuckDB`,
+      duck
+        ? `${m(bestHmac.seconds)} vs ${m(duck.seconds)} = ${ratio(bestHmac.seconds, duck.seconds)}x; CPU ${m(bestHmac.cpuSeconds)} vs ${m(duck.cpuSeconds1Thread)} = ${ratio(bestHmac.cpuSeconds, duck.cpuSeconds1Thread)}x`
+        : 'no baseline',
+      'tracked ratio, lower is better (no hard bar)',
+      null,
+    ),
+    check(
+      'match-memory',
+      'gap to DuckDB without HMAC (like-for-like), same two ratios',
+      duck
+        ? `${m(bestIdent.seconds)} = ${ratio(bestIdent.seconds, duck.seconds)}x; CPU ${m(bestIdent.cpuSeconds)} = ${ratio(bestIdent.cpuSeconds, duck.cpuSeconds1Thread)}x`
+        : 'no baseline',
+      'tracked ratio',
+      null,
+    ),
+    check(
+      'match-memory',
+      'tallies equal the generated truth (and DuckDB)',
+      `ours ${agreeExpected ? 'equal' : 'DIFFER'}${duck ? `, DuckDB ${agreeDuck ? 'equal' : 'DIFFER'}` : ''}`,
+      'equal',
+      agreeExpected && agreeDuck !== false,
+    ),
+  );
+  notes.push(
+    `match-memory: ours = matchShard alone (no onDistinct/onMatched difference-check collectors; memory-10m runs the full matchOneShard) over the 16 shards one after another on one core, data in memory, store built beforehand (${round(buildSeconds, 1)} s, excluded); DuckDB ${duck?.threads ?? '?'} threads and 1 thread, load (${duck ? round(duck.loadSeconds, 1) : '?'} s, appender) excluded; best of ${rounds} (DuckDB ${rounds + 1}). HMAC alone over ${human(data.distinct)} distinct digests: ${round(hmacOnlyCpuSeconds, 2)} CPU s.`,
+  );
+  return { rows, checks, notes };
+}

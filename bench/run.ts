@@ -1,0 +1,233 @@
+/**
+ * `npm run bench [-- --quick] [-- --only hashing,match-memory,...]`
+ *
+ * Runs the benchmarks of PRODUCT.md "Performance bars" one after another, printing one JSON line
+ * per result row as soon as it is measured, then a table of every bar with PASS / FAIL / INFO /
+ * SKIP, then the notes (what exactly was timed, assumptions). Timings are never asserted in tests;
+ * this is where they are looked at.
+ *
+ * Benchmarks: hashing, bundles, match-memory, dynamodb-batch, memory-10m, cost.
+ * --quick: smaller sizes (for a smoke run); --only: a comma-separated subset.
+ * The exit code is 0 even when a bar fails (the table says so); 1 if a benchmark crashed.
+ */
+import { loadavg } from 'node:os';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { BenchRow } from './bench-row.ts';
+import type { DynamoMeasurements } from './dynamodb-batch.ts';
+import type { MemoryMeasurements } from './memory-10m.ts';
+import { type BenchOutput, type Check, check, renderTable, round } from './table.ts';
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+
+export const BENCHES = [
+  'hashing',
+  'bundles',
+  'match-memory',
+  'dynamodb-batch',
+  'memory-10m',
+  'cost',
+] as const;
+export type BenchName = (typeof BENCHES)[number];
+
+export interface RunArgs {
+  quick: boolean;
+  only: BenchName[];
+}
+
+export function parseArgs(argv: readonly string[]): RunArgs {
+  let quick = false;
+  let only: BenchName[] = [...BENCHES];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (a === '--quick') quick = true;
+    else if (a === '--only' || a.startsWith('--only=')) {
+      const value = a.startsWith('--only=') ? a.slice('--only='.length) : argv[++i];
+      if (!value) throw new Error('--only needs a comma-separated list of benchmarks');
+      const names = value
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+      const unknown = names.filter((n) => !(BENCHES as readonly string[]).includes(n));
+      if (unknown.length)
+        throw new Error(`unknown benchmark(s): ${unknown.join(', ')}; known: ${BENCHES.join(', ')}`);
+      only = BENCHES.filter((b) => names.includes(b));
+    } else if (a === '--help' || a === '-h') {
+      throw new Error(`usage: npm run bench -- [--quick] [--only ${BENCHES.join(',')}]`);
+    } else throw new Error(`unknown argument ${a}`);
+  }
+  return { quick, only };
+}
+
+const emit = (row: object) => process.stdout.write(`${JSON.stringify(row)}\n`);
+
+// --- hashing and bundles: modules written by others, adapted to checks here -------------------
+
+async function hashing(quick: boolean): Promise<BenchOutput> {
+  const { benchHashing } = await import('./hashing.ts');
+  const rows = (await benchHashing(quick ? 300_000 : 1_000_000)) as BenchRow[];
+  const checks: Check[] = [];
+  const baseline = rows[0];
+  for (const r of rows.slice(1)) {
+    const informational = r.name.includes('informational');
+    const isBar = r.name === 'normalize+hash email basic hex (node:crypto)';
+    const ratio = r.ratioToBaseline ?? 0;
+    const perSec = `${round(r.rowsPerSecond / 1e6, 2)}M/s`;
+    checks.push(
+      check(
+        'hashing',
+        `${r.name}: emails/s on one core (CPU time)`,
+        perSec,
+        isBar ? '>= 1.5M/s' : informational ? 'info' : '>= 1.5M/s (same bar, other variant)',
+        informational ? null : r.rowsPerSecond >= 1_500_000,
+      ),
+    );
+    if (!informational) {
+      checks.push(
+        check(
+          'hashing',
+          `${r.name}: share of bare crypto.hash (${round((baseline?.rowsPerSecond ?? 0) / 1e6, 2)}M/s)`,
+          `${round(ratio, 3)}`,
+          '>= 0.7',
+          ratio >= 0.7,
+        ),
+      );
+    }
+  }
+  return { rows: rows as BenchOutput['rows'], checks, notes: [] };
+}
+
+async function bundles(): Promise<BenchOutput> {
+  let mod: { benchBundles?: () => Promise<BenchRow[]> };
+  try {
+    mod = await import('./bundles.ts');
+  } catch (error) {
+    return {
+      rows: [],
+      checks: [
+        {
+          bench: 'bundles',
+          what: 'Lambda bundles',
+          measured: 'bench/bundles.ts not loadable',
+          bar: '< 1 MB, < 150 ms',
+          status: 'SKIP',
+        },
+      ],
+      notes: [
+        `bundles: skipped, bench/bundles.ts could not be imported (${error instanceof Error ? error.message.split('\n')[0] : String(error)}).`,
+      ],
+    };
+  }
+  if (typeof mod.benchBundles !== 'function') {
+    return {
+      rows: [],
+      checks: [
+        {
+          bench: 'bundles',
+          what: 'Lambda bundles',
+          measured: 'benchBundles() not exported',
+          bar: '< 1 MB, < 150 ms',
+          status: 'SKIP',
+        },
+      ],
+      notes: ['bundles: skipped, bench/bundles.ts does not export benchBundles().'],
+    };
+  }
+  const rows = await mod.benchBundles();
+  const checks: Check[] = rows.map((r) => {
+    const kib = /\((\d+(?:\.\d+)?) KiB/.exec(r.name);
+    const ms = r.seconds * 1000;
+    const sizeOk = kib ? Number(kib[1]) * 1024 < 1024 * 1024 : !r.name.includes('OVER BAR');
+    return check(
+      'bundles',
+      r.name.replace(/ \(.*\)$/, ''),
+      `${kib ? `${kib[1]} KiB` : 'size ?'}, ${round(ms, 1)} ms load+init`,
+      '< 1024 KiB, < 150 ms',
+      sizeOk && ms < 150,
+    );
+  });
+  return { rows: rows as BenchOutput['rows'], checks, notes: [] };
+}
+
+// --- the runner ------------------------------------------------------------------------------
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const args = parseArgs(argv);
+  const t0 = performance.now();
+  const load0 = loadavg();
+  const checks: Check[] = [];
+  const notes: string[] = [];
+  let dynamo: DynamoMeasurements | undefined;
+  let memory: MemoryMeasurements | undefined;
+  let crashed = false;
+
+  for (const name of args.only) {
+    const started = performance.now();
+    try {
+      let out: BenchOutput;
+      switch (name) {
+        case 'hashing':
+          out = await hashing(args.quick);
+          break;
+        case 'bundles':
+          out = await bundles();
+          break;
+        case 'match-memory':
+          out = await (await import('./match-memory.ts')).benchMatchMemory({ quick: args.quick });
+          break;
+        case 'dynamodb-batch': {
+          const r = await (await import('./dynamodb-batch.ts')).benchDynamoBatch({ quick: args.quick });
+          dynamo = r.measurements;
+          out = r;
+          break;
+        }
+        case 'memory-10m': {
+          const r = await (await import('./memory-10m.ts')).benchMemory10m({ quick: args.quick });
+          memory = r.measurements;
+          out = r;
+          break;
+        }
+        case 'cost':
+          out = (await import('./cost.ts')).benchCost(dynamo, memory);
+          break;
+      }
+      for (const row of out.rows) emit(row);
+      checks.push(...out.checks);
+      notes.push(...out.notes);
+    } catch (error) {
+      crashed = true;
+      const message = error instanceof Error ? error.message : String(error);
+      emit({ name, error: message });
+      checks.push({
+        bench: name,
+        what: 'benchmark ran',
+        measured: `crashed: ${message.split('\n')[0]?.slice(0, 120)}`,
+        bar: 'runs',
+        status: 'FAIL',
+      });
+      process.stderr.write(`bench ${name} failed: ${error instanceof Error ? error.stack : message}\n`);
+    }
+    notes.push(`(${name} took ${round((performance.now() - started) / 1000, 1)} s)`);
+  }
+
+  const seconds = (performance.now() - t0) / 1000;
+  process.stdout.write(`\n${renderTable(checks)}\n\n`);
+  for (const note of notes) process.stdout.write(`- ${note}\n`);
+  process.stdout.write(
+    `- run: ${args.quick ? "QUICK sizes (not the bars' sizes)" : 'full sizes'}, ${round(seconds, 1)} s, node ${process.version}, load average ${load0.map((x) => x.toFixed(2)).join(' ')} at start, ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')} at end (other work on this 2-core machine makes timings noisy).\n`,
+  );
+  return crashed ? 1 : 0;
+}
+
+const isEntry = process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url);
+if (isEntry) {
+  // Exit explicitly once stdout is flushed: a server of the embedded stack that is still closing
+  // must not hold the run open.
+  const exit = (code: number) => process.stdout.write('', () => process.exit(code));
+  main(process.argv.slice(2)).then(exit, (error: unknown) => {
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+    exit(2);
+  });
+}
