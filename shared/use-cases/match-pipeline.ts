@@ -12,9 +12,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DomainError, isDomainError } from '../domain/errors.ts';
-import { decodeDigest } from '../domain/identifiers/hash.ts';
 import type { MatchRecord } from '../domain/jobs.ts';
-import { createListSummary } from '../domain/lists/list-summary.ts';
 import { openList } from '../domain/lists/parse-list.ts';
 import {
   DIGEST_BYTES,
@@ -64,22 +62,13 @@ export async function splitMatch(ctx: UseCaseContext, job: MatchJob): Promise<Sp
   const list = await ctx.jobs.get('list', job.tenantId, match.listId);
   if (!list) throw new DomainError('not-found', 'The list of this match is gone (lists expire after a day).');
 
-  const summary = createListSummary();
   const shardCount = ctx.shardCount;
   const dir = await mkdtemp(join(tmpdir(), `onboard-split-${job.matchId}-`));
-  const files = new Map<number, WriteStream>();
-  const pending = new Map<number, Uint8Array[]>();
-  const pendingBytes = new Map<number, number>();
-  const flush = async (shard: number) => {
-    const parts = pending.get(shard);
-    if (!parts?.length) return;
-    const out = files.get(shard) ?? createWriteStream(join(dir, `${shard}.bin`));
-    files.set(shard, out);
-    const data = Buffer.concat(parts);
-    pending.set(shard, []);
-    pendingBytes.set(shard, 0);
-    if (!out.write(data)) await new Promise<void>((r) => out.once('drain', () => r()));
-  };
+  const shards = new ShardFiles(dir, shardCount);
+  // Rows and validity only: duplicates and distinct people are counted per shard (shards are
+  // disjoint), so the split holds no per-row state and its memory stays flat for any list size.
+  let rows = 0;
+  const invalidByReason: Record<string, number> = {};
   try {
     const opened = await openList(
       ctx.objects.read(ctx.buckets.uploads, OBJECT_KEYS.hashedList(job.tenantId, list.listId)),
@@ -88,58 +77,127 @@ export async function splitMatch(ctx: UseCaseContext, job: MatchJob): Promise<Sp
         classify: (raw) => {
           const value = raw.trim();
           if (value === '') return { ok: false, reason: 'empty' };
-          return decodeDigest(value)
-            ? { ok: true, key: value, output: value }
+          return HEX64.test(value) || BASE64_32.test(value)
+            ? { ok: true, key: '', output: value }
             : { ok: false, reason: 'invalid-hash' };
         },
       },
     );
     for await (const batch of opened.batches) {
       for (const row of batch) {
-        // Duplicates are counted per shard (shards are disjoint): here only rows and validity.
-        summary.add(row.outcome.ok ? { ok: true, key: String(row.rowNumber), output: '' } : row.outcome);
-        if (!row.outcome.ok) continue;
-        const digest = decodeDigest(row.outcome.output) as Uint8Array;
-        const shard = shardOf(digest, shardCount);
-        const parts = pending.get(shard) ?? [];
-        pending.set(shard, parts);
-        parts.push(digest);
-        const size = (pendingBytes.get(shard) ?? 0) + DIGEST_BYTES;
-        pendingBytes.set(shard, size);
-        if (size >= 1 << 20) await flush(shard);
+        rows++;
+        if (row.outcome.ok) await shards.add(row.outcome.output);
+        else invalidByReason[row.outcome.reason] = (invalidByReason[row.outcome.reason] ?? 0) + 1;
       }
     }
-    for (const shard of pending.keys()) await flush(shard);
-    await Promise.all(
-      [...files.values()].map(
-        (f) => new Promise<void>((r, e) => f.end((err?: Error | null) => (err ? e(err) : r()))),
-      ),
-    );
-    const shards = [...files.keys()].sort((a, b) => a - b);
-    for (const shard of shards) {
+    const written = await shards.close();
+    for (const shard of written) {
       await ctx.objects.write(
         ctx.buckets.results,
         OBJECT_KEYS.shard(job.matchId, shard),
-        createReadStream(join(dir, `${shard}.bin`)),
+        createReadStream(shards.path(shard)),
       );
     }
-    const counted = summary.snapshot();
-    // The advertiser's own machine knows the reasons rows were invalid; the server saw only hashes.
-    const listSummary: ListSummary = list.summary ?? counted;
+    const invalid = Object.values(invalidByReason).reduce((a, b) => a + b, 0);
+    const counted: ListSummary = {
+      rows,
+      valid: rows - invalid,
+      invalid,
+      invalidByReason,
+      duplicates: 0,
+      distinct: 0,
+    };
+    // The advertiser's machine knows why rows were invalid (the server sees empty lines); its
+    // summary is used when it describes this very file.
+    const listSummary: ListSummary =
+      list.summary && list.summary.rows === counted.rows && list.summary.valid === counted.valid
+        ? list.summary
+        : counted;
     await ctx.jobs.update('match', job.tenantId, job.matchId, {
-      summary: { ...listSummary, rows: Math.max(listSummary.rows, counted.rows) },
-      progress: { phase: 'matching', shardsDone: 0, shardsTotal: shards.length },
+      summary: listSummary,
+      progress: { phase: 'matching', shardsDone: 0, shardsTotal: written.length },
     });
     ctx.logger.info('match: split', {
       matchId: job.matchId,
       rows: counted.rows,
       valid: counted.valid,
-      shards: shards.length,
+      shards: written.length,
     });
-    return { ...job, shards };
+    return { ...job, shards: written };
   } finally {
-    for (const f of files.values()) f.destroy();
+    shards.destroy();
     await rm(dir, { recursive: true, force: true });
+  }
+}
+
+const HEX64 = /^[0-9a-fA-F]{64}$/;
+const BASE64_32 = /^[A-Za-z0-9+/]{43}=$/;
+const SHARD_BUFFER_BYTES = 256 * 1024;
+
+/**
+ * Digests appended to one local file per shard through a fixed buffer each: hex or base64 is
+ * decoded straight into the buffer (no object per row), so memory is shards x 256 KiB whatever
+ * the list's size.
+ */
+class ShardFiles {
+  private readonly buffers: Buffer[] = [];
+  private readonly fill: number[] = [];
+  private readonly files = new Map<number, WriteStream>();
+  constructor(
+    private readonly dir: string,
+    private readonly shardCount: number,
+  ) {
+    for (let i = 0; i < shardCount; i++) {
+      this.buffers.push(Buffer.allocUnsafe(SHARD_BUFFER_BYTES));
+      this.fill.push(0);
+    }
+  }
+
+  path(shard: number): string {
+    return join(this.dir, `${shard}.bin`);
+  }
+
+  async add(encoded: string): Promise<void> {
+    const scratch = this.scratch;
+    scratch.write(encoded, 0, encoded.length === 64 ? 'hex' : 'base64');
+    const shard = shardOf(scratch, this.shardCount);
+    const buffer = this.buffers[shard] as Buffer;
+    const at = this.fill[shard] as number;
+    scratch.copy(buffer, at, 0, DIGEST_BYTES);
+    this.fill[shard] = at + DIGEST_BYTES;
+    if (at + DIGEST_BYTES === SHARD_BUFFER_BYTES) await this.flush(shard);
+  }
+
+  private readonly scratch = Buffer.alloc(DIGEST_BYTES);
+
+  private async flush(shard: number): Promise<void> {
+    const used = this.fill[shard] as number;
+    if (used === 0) return;
+    const out = this.files.get(shard) ?? createWriteStream(this.path(shard));
+    this.files.set(shard, out);
+    // The stream keeps the written buffer until it is flushed: hand it over, start a fresh one.
+    const full = (this.buffers[shard] as Buffer).subarray(0, used);
+    this.buffers[shard] = Buffer.allocUnsafe(SHARD_BUFFER_BYTES);
+    this.fill[shard] = 0;
+    if (!out.write(full)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
+  }
+
+  /** Flushes and closes every file; returns the shards that hold at least one digest. */
+  async close(): Promise<number[]> {
+    for (let shard = 0; shard < this.buffers.length; shard++) await this.flush(shard);
+    await Promise.all(
+      [...this.files.values()].map(
+        (f) =>
+          new Promise<void>((resolve, reject) =>
+            f.end((err?: Error | null) => (err ? reject(err) : resolve())),
+          ),
+      ),
+    );
+    return [...this.files.keys()].sort((a, b) => a - b);
+  }
+
+  destroy(): void {
+    for (const f of this.files.values()) f.destroy();
   }
 }
 
