@@ -39,6 +39,7 @@ export interface Runtime {
   pepper(fresh?: boolean): Promise<PepperRing>;
   maintenance: MaintenanceRunner;
   keyer(keyId?: string): Promise<AudienceKeyer>;
+  stableKeyer(): Promise<AudienceKeyer>;
 }
 
 let current: Runtime | undefined;
@@ -128,7 +129,15 @@ export function runtime(): Runtime {
     maintenance,
     logger: domainLogger(),
     pepper,
-    keyer: async (keyId) => hmacKeyer(await pepper(), keyId),
+    keyer: async (keyId) => {
+      const ring = await pepper();
+      // A key id this container has not seen yet: the ring was rotated since it was loaded.
+      return hmacKeyer(keyId && !ring.keys.has(keyId) ? await pepper(true) : ring, keyId);
+    },
+    stableKeyer: async () => {
+      const ring = await pepper();
+      return hmacKeyer(ring, ring.keys.keys().next().value as string);
+    },
   };
   current = built;
   return built;
@@ -147,6 +156,7 @@ export function useCaseContext(): UseCaseContext {
     runner: rt.runner,
     logger: rt.logger,
     keyer: rt.keyer,
+    stableKeyer: rt.stableKeyer,
     currentKeyId: async () => (await rt.pepper(true)).current,
     rekeyer: async (from, to) => rekeyer(await rt.pepper(true), from, to),
     maintenance: rt.maintenance,

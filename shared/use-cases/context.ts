@@ -23,6 +23,8 @@ export interface UseCaseContext {
   runner: MatchRunner;
   logger: DomainLogger;
   keyer(keyId?: string): Promise<AudienceKeyer>;
+  /** The keyer of the ring's first key, which rotation never removes (for values that must outlive it). */
+  stableKeyer(): Promise<AudienceKeyer>;
   /** The pepper ring's current key id, reloaded from its source. */
   currentKeyId(): Promise<string>;
   rekeyer(fromKeyId: string, toKeyId: string): Promise<(key: string) => string>;

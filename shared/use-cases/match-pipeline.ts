@@ -6,7 +6,7 @@
  * 3. reduce: add the tallies up (disjoint shards add exactly), apply the privacy rules once, spend
  *    budget, write the result; shards and tallies are deleted.
  */
-import { createHash, createHmac } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -221,7 +221,7 @@ export async function matchOneShard(
   if (!match.snapshot) throw new DomainError('match-failed', 'The match has no pinned audience snapshot.');
   const shardKey = OBJECT_KEYS.shard(job.matchId, job.shard);
   const keyer = await ctx.keyer(match.snapshot.keyId);
-  const sets = matchedSetsCollector(keyer, job.tenantId, match.partnerId);
+  const sets = matchedSetsCollector(await ctx.stableKeyer(), job.tenantId, match.partnerId);
   const tally = await matchShard({
     digests: digestsOf(ctx.objects.read(ctx.buckets.results, shardKey)),
     snapshot: match.snapshot,
@@ -248,31 +248,36 @@ export async function matchOneShard(
 }
 
 /**
- * Per-person 64-bit digests for difference checks, keyed under a key derived from the pepper and
- * scoped to this advertiser and partner: they cannot be joined with members or other tenants.
+ * Per-person 64-bit digests for difference checks, keyed under a secret scope derived from the
+ * pepper ring's first key (which rotation never removes, so the digests of earlier matches still
+ * compare after a rotation) and scoped to this advertiser and partner: they cannot be joined with
+ * members or with another tenant's sets. One plain SHA-256 of scope and digest per person.
  */
-function matchedSetsCollector(keyer: AudienceKeyer, tenantId: string, partnerId: string) {
+function matchedSetsCollector(stable: AudienceKeyer, tenantId: string, partnerId: string) {
   const scope = Buffer.from(
-    keyer.key(createHash('sha256').update(`difference-check|${tenantId}|${partnerId}`).digest()),
+    stable.key(createHash('sha256').update(`difference-check|${tenantId}|${partnerId}`).digest()),
     'base64url',
   );
-  const digest16 = (key: string) => createHmac('sha256', scope).update(key).digest('hex').slice(0, 16);
+  const input = Buffer.alloc(scope.length + DIGEST_BYTES);
+  scope.copy(input);
   let sum = 0n;
   let distinct = 0;
   const union: string[] = [];
   const segments: Record<string, string[]> = {};
   return {
-    distinct(key: string) {
-      sum = fingerprintAdd(sum, digest16(key));
+    distinct(digest: Uint8Array): string {
+      input.set(digest, scope.length);
+      const person = hash('sha256', input).slice(0, 16);
+      sum = fingerprintAdd(sum, person);
       distinct++;
+      return person;
     },
-    matched(key: string, ids: ReadonlySet<string>) {
-      const d = digest16(key);
-      union.push(d);
+    matched(person: string, ids: ReadonlySet<string>) {
+      union.push(person);
       for (const id of ids) {
         const members = segments[id] ?? [];
         segments[id] = members;
-        members.push(d);
+        members.push(person);
       }
     },
     result(): MatchedSets {

@@ -330,7 +330,8 @@ describe('applyPrivacy: difference check hook (rule 4)', () => {
       affinity: null,
     });
     expect(result.matched).toBeNull();
-    expect(result.matchedSuppressedReason).toBe('derived-count');
+    // Withheld by the difference check itself: any flagged segment takes the total with it.
+    expect(result.matchedSuppressedReason).toBe('difference-check');
   });
 
   it('withholds the total whenever a flagged segment is hidden, even with overlapping segments', () => {
@@ -352,14 +353,16 @@ describe('applyPrivacy: difference check hook (rule 4)', () => {
     expect(result.segments[0]).toMatchObject({ matched: 900, share: null, affinity: null });
   });
 
-  it('keeps the below-k reason for a flagged segment that is under k anyway', () => {
+  it('gives a flagged segment the difference-check reason even under k, so the reason reveals no count', () => {
     const snapshot = snapshotOf([segment('a'), segment('b')]);
     const result = run({
       tally: tallyOf(1000, { a: 900, b: 10 }),
       snapshot,
       differenceSuppressed: new Set(['b']),
     });
-    expect(result.segments[1]?.reason).toBe('below-k');
+    expect(result.segments[1]).toMatchObject({ matched: null, reason: 'difference-check' });
+    expect(result.matched).toBeNull();
+    expect(result.matchedSuppressedReason).toBe('difference-check');
   });
 });
 

@@ -46,10 +46,13 @@ export interface MatchShardOptions {
   concurrency?: number;
   /** Called after each lookup completes; cheap to ignore. */
   onProgress?: (progress: MatchShardProgress) => void;
-  /** Called once per distinct person with its keyed digest (for list fingerprints). */
-  onDistinct?: (key: string) => void;
+  /**
+   * Called once per distinct person with its digest (for list fingerprints); what it returns is
+   * handed back to `onMatched` if the person matches, so callers need not keep a map.
+   */
+  onDistinct?: (digest: Uint8Array) => string;
   /** Called once per matched person with the snapshot segments it counts in (for difference checks). */
-  onMatched?: (key: string, segments: ReadonlySet<string>) => void;
+  onMatched?: (person: string, segments: ReadonlySet<string>) => void;
 }
 
 export function emptyTally(): ShardTally {
@@ -80,7 +83,11 @@ export async function matchShard(options: MatchShardOptions): Promise<ShardTally
   let read = 0;
   let looked = 0;
 
-  const tallyBatch = (memberships: ReadonlyArray<readonly string[]>, keys: readonly string[]): void => {
+  const tallyBatch = (
+    memberships: ReadonlyArray<readonly string[]>,
+    keys: readonly string[],
+    people: readonly string[],
+  ): void => {
     const expected = keys.length;
     if (memberships.length !== expected) {
       throw new Error(`audience store returned ${memberships.length} membership rows for ${expected} keys`);
@@ -95,7 +102,7 @@ export async function matchShard(options: MatchShardOptions): Promise<ShardTally
       matched++;
       if (distinct.size > maxSegmentsPerPerson) maxSegmentsPerPerson = distinct.size;
       for (const id of distinct) perSegment.set(id, (perSegment.get(id) ?? 0) + 1);
-      options.onMatched?.(keys[i] as string, distinct);
+      options.onMatched?.(people[i] ?? (keys[i] as string), distinct);
     }
     looked += expected;
     onProgress?.({ read, looked });
@@ -105,10 +112,10 @@ export async function matchShard(options: MatchShardOptions): Promise<ShardTally
   // the reader is busy can never become an unhandled rejection.
   const inFlight = new Set<Promise<void>>();
   let failure: { error: unknown } | undefined;
-  const dispatch = (keys: string[]): void => {
+  const dispatch = (keys: string[], people: string[]): void => {
     const lookup: Promise<void> = store
       .memberships(snapshot, keys)
-      .then((rows) => tallyBatch(rows, keys))
+      .then((rows) => tallyBatch(rows, keys, people))
       .catch((error: unknown) => {
         failure ??= { error };
       })
@@ -120,6 +127,7 @@ export async function matchShard(options: MatchShardOptions): Promise<ShardTally
   };
 
   let batch: string[] = [];
+  let people: string[] = [];
   for await (const digest of options.digests) {
     read++;
     if (!(digest instanceof Uint8Array) || digest.length !== DIGEST_BYTES) {
@@ -129,17 +137,17 @@ export async function matchShard(options: MatchShardOptions): Promise<ShardTally
     const id = digestId(digest);
     if (seen.has(id)) continue;
     seen.add(id);
-    const key = keyer.key(digest);
-    options.onDistinct?.(key);
-    batch.push(key);
+    batch.push(keyer.key(digest));
+    if (options.onDistinct) people.push(options.onDistinct(digest));
     if (batch.length >= batchSize) {
-      dispatch(batch);
+      dispatch(batch, people);
       batch = [];
+      people = [];
       while (inFlight.size >= concurrency) await Promise.race(inFlight);
       throwIfFailed();
     }
   }
-  if (batch.length > 0) dispatch(batch);
+  if (batch.length > 0) dispatch(batch, people);
   await Promise.all(inFlight);
   throwIfFailed();
 

@@ -132,14 +132,18 @@ export function applyPrivacy(input: ApplyPrivacyInput): MatchResult {
     return { value: rounded };
   };
 
+  // The difference check decides first, whatever the count: had it applied only to counts that
+  // passed k, "below-k" against "difference-check" would tell whether the victim is in a segment.
+  const differenceHit =
+    Boolean(input.totalDifferenceSuppressed) || (input.differenceSuppressed?.size ?? 0) > 0;
   const total = release(tally.matched);
-  if (total.value !== null && input.totalDifferenceSuppressed) {
+  if (differenceHit) {
     total.value = null;
     total.reason = 'difference-check';
   }
   const perSegment = snapshot.segments.map((segment) => {
     const released = release(tally.perSegment[segment.segmentId] ?? 0);
-    if (released.value !== null && input.differenceSuppressed?.has(segment.segmentId)) {
+    if (input.differenceSuppressed?.has(segment.segmentId)) {
       return { segment, released: { value: null, reason: 'difference-check' } satisfies Released };
     }
     return { segment, released };
@@ -147,14 +151,14 @@ export function applyPrivacy(input: ApplyPrivacyInput): MatchResult {
 
   // Rule 3: with segments suppressed, total - sum(released) bounds what they hold together. When
   // that remainder is in [0, k) it would reveal a count under k, so the total is withheld; when it
-  // is negative (overlapping segments) the bound says nothing. A segment suppressed by the
-  // difference check may hold k or more people, so no remainder is safe then: with disjoint
-  // segments it would be that segment's count exactly, the very number the check hides.
+  // is clearly negative (overlapping segments) the bound says nothing. Rounding blurs each released
+  // value by up to half a step, so the window widens by that much per value on both sides.
   if (total.value !== null && perSegment.some((s) => s.released.value === null)) {
-    const releasedSum = perSegment.reduce((sum, s) => sum + (s.released.value ?? 0), 0);
+    const released = perSegment.filter((s) => s.released.value !== null);
+    const releasedSum = released.reduce((sum, s) => sum + (s.released.value ?? 0), 0);
     const remainder = total.value - releasedSum;
-    const differenceHidden = perSegment.some((s) => s.released.reason === 'difference-check');
-    if (differenceHidden || (remainder >= 0 && remainder < k)) {
+    const slack = base === 1 ? 0 : Math.ceil(base / 2) * (released.length + 1);
+    if (remainder >= -slack && remainder < k + slack) {
       total.value = null;
       total.reason = 'derived-count';
     }
