@@ -3,7 +3,7 @@
  * hex and base64. Columns: profile (or `any` = every profile), kind, raw_json, normalized_json (null =
  * must be rejected; "hash:<hex>" = already-hashed input passed through), sha256_hex, sha256_base64.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
@@ -13,7 +13,16 @@ import { normalizeIdentifier } from '../../shared/domain/identifiers/normalize.t
 import { type IdentifierKind, PROFILES, type Profile } from '../../shared/domain/model.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const vectorsFile = path.resolve(repoRoot, '../shared/vectors/identifier-vectors.tsv');
+/** The team's canonical file beside the repository, when it is there (it is in CI). */
+const sharedVectors = path.resolve(repoRoot, '../shared/vectors/identifier-vectors.tsv');
+/** A copy kept in the repository so the vectors run in any clone. */
+const repoVectors = path.resolve(repoRoot, 'test/vectors/identifier-vectors.tsv');
+const vectorsFile = existsSync(sharedVectors) ? sharedVectors : repoVectors;
+
+test('the repository copy of the vectors is the canonical file', () => {
+  if (!existsSync(sharedVectors)) return;
+  expect(readFileSync(repoVectors, 'utf8')).toBe(readFileSync(sharedVectors, 'utf8'));
+});
 
 interface Vector {
   line: number;
