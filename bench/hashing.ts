@@ -5,24 +5,13 @@
 import { hash } from 'node:crypto';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { seededRandom as prng } from '../local/synthetic-data.ts';
 import { createNodeIdentifierHasher } from '../shared/adapters/node-sha256.ts';
 import { createIdentifierHasher, type IdentifierHasher } from '../shared/domain/identifiers/hash.ts';
 import { normalizeEmail } from '../shared/domain/identifiers/normalize.ts';
 import { type BenchRow, peakRssMb } from './bench-row.ts';
 
 export type { BenchRow };
-
-/** mulberry32: a small deterministic PRNG, so every run hashes the same list. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const FIRST = ['john', 'Jane', 'alex', 'MARIA', 'li', 'Chris', 'sam', 'Noor', 'pat', 'Olga'];
 const LAST = ['smith', 'Doe', 'garcia', 'NGUYEN', 'brown', 'Kowalski', 'lee', 'ito', 'okafor', 'Rossi'];

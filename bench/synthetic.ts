@@ -3,18 +3,10 @@
  * duplicates. Everything comes from a seed, so every run (and every process) sees the same data.
  */
 import { hash } from 'node:crypto';
+import { seededRandom } from '../local/synthetic-data.ts';
 
-/** mulberry32: a small deterministic PRNG in [0, 1). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The same seedable PRNG as the demo data: one implementation. */
+export const prng = seededRandom;
 
 /** 32-bit words from the PRNG. */
 function word(rnd: () => number): number {

@@ -85,21 +85,9 @@ export interface BudgetView {
 export const budgetOf = (client: ApiClient, partnerId: string) =>
   client.get<BudgetView>(`/v1/partners/${partnerId}/budget`);
 
-export interface AuditEntry {
-  tenantId: string;
-  matchId: string;
-  partnerId: string;
-  at: string;
-  event: 'match-released' | 'match-refused' | 'match-replayed';
-  k: number;
-  epsilonSpent: number;
-  epsilonLeft: number | null;
-  noise: string;
-  rounding: string;
-  suppressedSegments: number;
-  differenceSuppressed: number;
-  code?: string;
-}
+import type { AuditEntry } from '../../shared/domain/ports.ts';
+
+export type { AuditEntry };
 
 export const auditOf = async (client: ApiClient, tenant?: string) =>
   (await client.get<{ entries: AuditEntry[] }>(`/v1/audit${tenant ? `?tenant=${tenant}` : ''}`)).entries;
