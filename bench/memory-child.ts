@@ -164,6 +164,7 @@ async function main(): Promise<void> {
     audiences: store,
     shardCount,
     keyer: async () => keyer,
+    stableKeyer: async () => keyer,
     logger: { debug: quiet, info: quiet, warn: quiet, error: quiet },
     now: () => new Date(),
     jobs: {

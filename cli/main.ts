@@ -13,7 +13,7 @@ import { ApiError } from './api-client.ts';
 import { type ConnectionFlags, connect } from './connection.ts';
 import { downloadResult, type MatchView, runMatch, uploadPartnerAudience, waitForMatch } from './flows.ts';
 import { runHashCommand } from './hash-command.ts';
-import { renderSegmentTable, renderSummary } from './render.ts';
+import { renderIngestReport, renderSegmentTable, renderSummary } from './render.ts';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
@@ -129,9 +129,18 @@ connection(
       new Option('--profile <profile>', 'how the members were normalized')
         .choices(['basic', 'google', 'uid2'])
         .default('basic'),
-    ),
+    )
+    .option('--json', 'print the ingest report as JSON'),
 ).action(
-  async (o: ConnectionFlags & { partner: string; file: string; segments: string; profile: Profile }) => {
+  async (
+    o: ConnectionFlags & {
+      partner: string;
+      file: string;
+      segments: string;
+      profile: Profile;
+      json?: boolean;
+    },
+  ) => {
     const client = connect({ ...o, tenant: o.tenant ?? o.partner }, 'partner');
     const segments = JSON.parse(readFileSync(o.segments, 'utf8'));
     const report = await uploadPartnerAudience(client, {
@@ -140,7 +149,7 @@ connection(
       segments,
       source: { file: o.file },
     });
-    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    process.stdout.write(o.json ? `${JSON.stringify(report, null, 2)}\n` : `${renderIngestReport(report)}\n`);
     if (report.status !== 'SUCCEEDED') process.exitCode = 1;
   },
 );

@@ -69,3 +69,34 @@ export function progressBar(label: string, stream: NodeJS.WriteStream = process.
     },
   };
 }
+
+/** An ingest report as a partner reads it: totals, rejections by rule with their first rows, sizes. */
+export function renderIngestReport(view: {
+  audienceId: string;
+  status: string;
+  code?: string;
+  detail?: string;
+  report?: {
+    rowsRead: number;
+    accepted: number;
+    rejected: number;
+    duplicates: number;
+    rejectedByRule: Record<string, { count: number; rows: number[] }>;
+    segments: { segmentId: string; members: number }[];
+  };
+}): string {
+  const lines = [
+    `audience ${view.audienceId}: ${view.status}${view.code ? ` (${view.code}: ${view.detail})` : ''}`,
+  ];
+  const r = view.report;
+  if (!r) return lines.join('\n');
+  lines.push(
+    `rows read ${num(r.rowsRead)}, accepted ${num(r.accepted)}, rejected ${num(r.rejected)}, duplicate rows ${num(r.duplicates)}`,
+  );
+  for (const [rule, { count, rows }] of Object.entries(r.rejectedByRule)) {
+    lines.push(`  ${rule}: ${num(count)} (rows ${rows.join(', ')}${count > rows.length ? ', ...' : ''})`);
+  }
+  const width = Math.max(...r.segments.map((s) => s.segmentId.length), 7);
+  for (const s of r.segments) lines.push(`  ${pad(s.segmentId, width)}  ${lpad(num(s.members), 10)} members`);
+  return lines.join('\n');
+}
