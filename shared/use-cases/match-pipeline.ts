@@ -90,6 +90,15 @@ export async function splitMatch(ctx: UseCaseContext, job: MatchJob): Promise<Sp
         else invalidByReason[row.outcome.reason] = (invalidByReason[row.outcome.reason] ?? 0) + 1;
       }
     }
+    if ((invalidByReason['invalid-hash'] ?? 0) > 0) {
+      // Something other than hashes (the CLI writes an empty line for an invalid row, never its
+      // text): possibly raw identifiers, which must not stay at rest. The upload goes at once.
+      await ctx.objects.delete(ctx.buckets.uploads, OBJECT_KEYS.hashedList(job.tenantId, list.listId));
+      throw new DomainError(
+        'invalid-input',
+        `${invalidByReason['invalid-hash']} rows of the uploaded list are neither empty nor SHA-256 hashes, so the upload was deleted. Upload hashes (onboard hash), or register the list as raw.`,
+      );
+    }
     const written = await shards.close();
     for (const shard of written) {
       await ctx.objects.write(

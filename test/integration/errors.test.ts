@@ -510,6 +510,28 @@ describe('hostile uploads', () => {
     expect(res.json.detail).toContain('binary-content');
   });
 
+  it('raw emails uploaded as a "hashed" list: the match FAILS with invalid-input and the upload is deleted at once', async () => {
+    const token = t.token('raw-as-hashed', 'advertiser');
+    const client = t.client('raw-as-hashed', 'advertiser');
+    const created = await http(t, 'POST', '/v1/lists', {
+      token,
+      body: { format: 'hashed', profile: 'google', kind: 'email' },
+    });
+    const emails = range(0, 150).map(personEmail);
+    expect(await putTo(created.json.upload, `${emails.join('\n')}\n`)).toBe(200);
+    expect(await listKeys(t, 'UPLOADS_BUCKET', `lists/raw-as-hashed/`)).toHaveLength(1);
+    const started = await http(t, 'POST', '/v1/matches', {
+      token,
+      body: { listId: created.json.listId, partnerId: PARTNER },
+    });
+    const match = await waitForMatch(client, started.json.matchId, true);
+    expect(match.status).toBe('FAILED');
+    expect(match.code).toBe('invalid-input');
+    expect(match.detail).toMatch(/150 rows .* neither empty nor SHA-256 hashes/);
+    expect(match.detail).not.toContain('@');
+    expect(await listKeys(t, 'UPLOADS_BUCKET', 'lists/raw-as-hashed/')).toEqual([]);
+  });
+
   it('a UTF-16 raw list (with a BOM) is FAILED with a clear code and deleted', async () => {
     const utf16 = Buffer.concat([
       Buffer.from([0xff, 0xfe]),
