@@ -392,12 +392,15 @@ export class StatelessStack extends Stack {
           sfn.JsonPath.format('match#{}', sfn.JsonPath.stringAt('$.matchId')),
         ),
       },
-      // Only a job that exists is marked; a missing one fails the execution instead of inventing an item.
-      conditionExpression: 'attribute_exists(pk)',
-      updateExpression: 'SET #status = :failed, errorCode = :code, updatedAt = :now',
-      expressionAttributeNames: { '#status': 'status' },
+      // The job store keeps the job under `record`. Only a job still in flight is marked: one that
+      // split or reduce already failed (with its own code) or released stays as it is.
+      conditionExpression: 'attribute_exists(pk) AND #record.#status IN (:queued, :running)',
+      updateExpression: 'SET #record.#status = :failed, #record.errorCode = :code, #record.updatedAt = :now',
+      expressionAttributeNames: { '#record': 'record', '#status': 'status' },
       expressionAttributeValues: {
         ':failed': tasks.DynamoAttributeValue.fromString('FAILED'),
+        ':queued': tasks.DynamoAttributeValue.fromString('QUEUED'),
+        ':running': tasks.DynamoAttributeValue.fromString('RUNNING'),
         ':code': tasks.DynamoAttributeValue.fromString('match-failed'),
         ':now': tasks.DynamoAttributeValue.fromString(sfn.JsonPath.stringAt('$$.State.EnteredTime')),
       },
