@@ -140,6 +140,12 @@ export interface Ledger {
   recordMatchSets(entry: MatchSetsEntry, expiresAt: number): Promise<void>;
   /** The advertiser's unexpired matches against the partner, oldest first. */
   matchSets(advertiserId: string, partnerId: string, now: Date): Promise<MatchSetsEntry[]>;
+  /**
+   * Takes the release lock of an advertiser and partner for `ttlSeconds` (false when held): two
+   * matches released at once would not see each other in their difference checks.
+   */
+  lockRelease(advertiserId: string, partnerId: string, owner: string, ttlSeconds: number): Promise<boolean>;
+  unlockRelease(advertiserId: string, partnerId: string, owner: string): Promise<void>;
   budget(advertiserId: string, partnerId: string, epsilonBudget: number): Promise<BudgetState>;
   /**
    * Spends `epsilon` for `matchId` if the budget allows, atomically; spending again for the same

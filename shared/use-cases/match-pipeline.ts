@@ -325,88 +325,103 @@ export async function reduceMatch(ctx: UseCaseContext, job: MatchJob): Promise<M
     // Refuse before spending: a refused list costs no budget.
     assertListSize(listSummary, settings.minListSize);
 
-    const setKeys = await ctx.objects.list(ctx.buckets.results, `matchsets/${job.matchId}/`);
-    const parts: MatchedSets[] = [];
-    for (const key of setKeys)
-      parts.push(JSON.parse((await ctx.objects.readText(ctx.buckets.results, key)) ?? '{}'));
-    const sets = mergeMatchedSets(parts);
-    const versions = versionsOf(snapshot);
-    const earlier = await ctx.ledger.matchSets(job.tenantId, match.partnerId, ctx.now());
-
-    // The same people against the same partner data: built from the earliest release alone, with
-    // no new noise and no new spend, so re-running (with any k) cannot average noise away or
-    // subtract one release from another.
-    const replay = earlier.find((e) => e.listFingerprint === sets.listFingerprint && e.versions === versions);
-    if (replay) {
-      const original = await ctx.jobs.get('match', job.tenantId, replay.matchId);
-      if (original?.result) {
-        const result = reuseRelease(original.result, match.minSegmentSize, ctx.now());
-        await releaseResult(ctx, job, match, result, listSummary, 'match-replayed', 0);
-        for (const key of setKeys) await ctx.objects.delete(ctx.buckets.results, key);
-        return 'SUCCEEDED';
-      }
-    }
-    const earlierSets: MatchedSets[] = [];
-    for (const e of earlier) {
-      const text = await ctx.objects.readText(ctx.buckets.results, e.objectKey);
-      if (text) earlierSets.push(JSON.parse(text));
-    }
-    const k = resolveK(settings.minSegmentSize, match.minSegmentSize);
-    const verdict = differenceCheck(
-      sets,
-      earlierSets,
-      snapshot.segments.map((s) => s.segmentId),
-      k,
-    );
-
-    let budgetLeft: number | undefined;
-    if (settings.noise.enabled) {
-      // Spend first (atomically, once per match), then release: a concurrent match cannot overdraw.
-      const epsilon = settings.noise.epsilonPerMatch;
-      const after = await ctx.ledger.spend(
-        job.tenantId,
-        match.partnerId,
-        job.matchId,
-        epsilon,
-        settings.noise.budgetPerPartner,
+    // One release at a time per advertiser and partner, from reading the earlier matches through
+    // recording this one: two matches released at once would not see each other.
+    const owner = `${job.matchId}`;
+    if (!(await waitForReleaseLock(ctx, job.tenantId, match.partnerId, owner))) {
+      throw new DomainError(
+        'conflict',
+        'Another match against this partner is being released; start this one again.',
       );
-      budgetLeft = after.epsilonBudget - after.epsilonSpent + epsilon;
     }
-    const result = applyPrivacy({
-      tally,
-      snapshot,
-      listSummary,
-      settings,
-      requestedK: match.minSegmentSize,
-      ...(budgetLeft !== undefined ? { budgetLeft } : {}),
-      differenceSuppressed: verdict.segments,
-      totalDifferenceSuppressed: verdict.total,
-      now: ctx.now(),
-    });
-    // Keep this match's sets for the checks of later ones, encrypted at rest and expiring.
-    const objectKey = OBJECT_KEYS.matchedSets(job.tenantId, match.partnerId, job.matchId);
-    await ctx.objects.write(ctx.buckets.results, objectKey, JSON.stringify(sets), 'application/json');
-    await ctx.ledger.recordMatchSets(
-      {
-        tenantId: job.tenantId,
-        partnerId: match.partnerId,
-        matchId: job.matchId,
-        listFingerprint: sets.listFingerprint,
-        versions,
+    try {
+      const setKeys = await ctx.objects.list(ctx.buckets.results, `matchsets/${job.matchId}/`);
+      const parts: MatchedSets[] = [];
+      for (const key of setKeys)
+        parts.push(JSON.parse((await ctx.objects.readText(ctx.buckets.results, key)) ?? '{}'));
+      const sets = mergeMatchedSets(parts);
+      const versions = versionsOf(snapshot);
+      const earlier = await ctx.ledger.matchSets(job.tenantId, match.partnerId, ctx.now());
+
+      // The same people against the same partner data: built from the earliest release alone, with
+      // no new noise and no new spend, so re-running (with any k) cannot average noise away or
+      // subtract one release from another.
+      const replay = earlier.find(
+        (e) => e.listFingerprint === sets.listFingerprint && e.versions === versions,
+      );
+      if (replay) {
+        const original = await ctx.jobs.get('match', job.tenantId, replay.matchId);
+        if (original?.result) {
+          const result = reuseRelease(original.result, match.minSegmentSize, ctx.now());
+          await releaseResult(ctx, job, match, result, listSummary, 'match-replayed', 0);
+          for (const key of setKeys) await ctx.objects.delete(ctx.buckets.results, key);
+          return 'SUCCEEDED';
+        }
+      }
+      const earlierSets: MatchedSets[] = [];
+      for (const e of earlier) {
+        const text = await ctx.objects.readText(ctx.buckets.results, e.objectKey);
+        if (text) earlierSets.push(JSON.parse(text));
+      }
+      const k = resolveK(settings.minSegmentSize, match.minSegmentSize);
+      const verdict = differenceCheck(
+        sets,
+        earlierSets,
+        snapshot.segments.map((s) => s.segmentId),
         k,
-        objectKey,
-        createdAt: ctx.now().toISOString(),
-      },
-      Math.floor(ctx.now().getTime() / 1000) + ctx.retentionDays * 86_400,
-    );
-    for (const key of setKeys) await ctx.objects.delete(ctx.buckets.results, key);
-    await releaseResult(ctx, job, match, result, listSummary, 'match-released', verdict.segments.size);
-    ctx.logger.info('match: released', {
-      matchId: job.matchId,
-      segments: result.segments.length,
-      compared: verdict.compared,
-    });
-    return 'SUCCEEDED';
+      );
+
+      let budgetLeft: number | undefined;
+      if (settings.noise.enabled) {
+        // Spend first (atomically, once per match), then release: a concurrent match cannot overdraw.
+        const epsilon = settings.noise.epsilonPerMatch;
+        const after = await ctx.ledger.spend(
+          job.tenantId,
+          match.partnerId,
+          job.matchId,
+          epsilon,
+          settings.noise.budgetPerPartner,
+        );
+        budgetLeft = after.epsilonBudget - after.epsilonSpent + epsilon;
+      }
+      const result = applyPrivacy({
+        tally,
+        snapshot,
+        listSummary,
+        settings,
+        requestedK: match.minSegmentSize,
+        ...(budgetLeft !== undefined ? { budgetLeft } : {}),
+        differenceSuppressed: verdict.segments,
+        totalDifferenceSuppressed: verdict.total,
+        now: ctx.now(),
+      });
+      // Keep this match's sets for the checks of later ones, encrypted at rest and expiring.
+      const objectKey = OBJECT_KEYS.matchedSets(job.tenantId, match.partnerId, job.matchId);
+      await ctx.objects.write(ctx.buckets.results, objectKey, JSON.stringify(sets), 'application/json');
+      await ctx.ledger.recordMatchSets(
+        {
+          tenantId: job.tenantId,
+          partnerId: match.partnerId,
+          matchId: job.matchId,
+          listFingerprint: sets.listFingerprint,
+          versions,
+          k,
+          objectKey,
+          createdAt: ctx.now().toISOString(),
+        },
+        Math.floor(ctx.now().getTime() / 1000) + ctx.retentionDays * 86_400,
+      );
+      for (const key of setKeys) await ctx.objects.delete(ctx.buckets.results, key);
+      await releaseResult(ctx, job, match, result, listSummary, 'match-released', verdict.segments.size);
+      ctx.logger.info('match: released', {
+        matchId: job.matchId,
+        segments: result.segments.length,
+        compared: verdict.compared,
+      });
+      return 'SUCCEEDED';
+    } finally {
+      await ctx.ledger.unlockRelease(job.tenantId, match.partnerId, owner);
+    }
   } catch (error) {
     await failMatch(ctx, job, error);
     return 'FAILED';
@@ -456,6 +471,15 @@ async function releaseResult(
     suppressedSegments: result.segments.filter((s) => s.suppressed).length,
     differenceSuppressed,
   });
+}
+
+async function waitForReleaseLock(ctx: UseCaseContext, tenantId: string, partnerId: string, owner: string) {
+  const deadline = Date.now() + 120_000;
+  for (let delay = 50; ; delay = Math.min(delay * 2, 2_000)) {
+    if (await ctx.ledger.lockRelease(tenantId, partnerId, owner, 300)) return true;
+    if (Date.now() + delay > deadline) return false;
+    await new Promise((r) => setTimeout(r, delay * (0.5 + Math.random() / 2)));
+  }
 }
 
 /** Marks a match FAILED with a stable code and a safe detail; cleans up its shards. */

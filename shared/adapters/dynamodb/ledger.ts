@@ -5,6 +5,7 @@
  */
 import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
+  DeleteCommand,
   DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
@@ -17,6 +18,11 @@ import type { AuditEntry, BudgetState, Ledger, MatchSetsEntry } from '../../doma
 const budgetKey = (advertiserId: string, partnerId: string) => ({
   pk: `budget#${advertiserId}#${partnerId}`,
   sk: 'budget',
+});
+
+const lockKey = (advertiserId: string, partnerId: string) => ({
+  pk: `release-lock#${advertiserId}#${partnerId}`,
+  sk: 'lock',
 });
 
 /** Budgets are sums of decimal fractions: compare in micro-epsilons to stay exact. */
@@ -128,6 +134,47 @@ export class DynamoLedger implements Ledger {
       start = out.LastEvaluatedKey;
     } while (start);
     return entries;
+  }
+
+  async lockRelease(
+    advertiserId: string,
+    partnerId: string,
+    owner: string,
+    ttlSeconds: number,
+  ): Promise<boolean> {
+    const now = Math.floor(Date.now() / 1000);
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: { ...lockKey(advertiserId, partnerId), owner, expiresAt: now + ttlSeconds },
+          // Free, expired (a crashed holder), or already ours.
+          ConditionExpression: 'attribute_not_exists(pk) OR expiresAt < :now OR #owner = :owner',
+          ExpressionAttributeNames: { '#owner': 'owner' },
+          ExpressionAttributeValues: { ':now': now, ':owner': owner },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  async unlockRelease(advertiserId: string, partnerId: string, owner: string): Promise<void> {
+    try {
+      await this.doc.send(
+        new DeleteCommand({
+          TableName: this.table,
+          Key: lockKey(advertiserId, partnerId),
+          ConditionExpression: '#owner = :owner',
+          ExpressionAttributeNames: { '#owner': 'owner' },
+          ExpressionAttributeValues: { ':owner': owner },
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
   }
 
   async audit(entry: AuditEntry): Promise<void> {
