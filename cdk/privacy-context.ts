@@ -93,7 +93,8 @@ export const DeployContextSchema = z
         .int({ error: 'must be a whole number of seconds' })
         .min(0, { error: 'must be at least 0' })
         .max(86_400, { error: 'must be at most 86400 (one day)' }),
-    ).default(3_600),
+      // Longer than a match can run (the state machine times out after 2 hours), plus queueing.
+    ).default(10_800),
     /** Rows one partner file may hold (ingest groups members in memory). */
     maxIngestRows: number(
       z

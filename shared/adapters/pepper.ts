@@ -12,7 +12,9 @@ import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/clien
 import { z } from 'zod';
 import type { AudienceKeyer } from '../domain/ports.ts';
 
-const KeyIdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,32}$/);
+// A letter first: JSON objects keep insertion order only for such keys (integer-like keys sort
+// first), and the ring's order is the HMAC chain's.
+const KeyIdSchema = z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,31}$/);
 const PepperRingSchema = z.union([
   z.object({ current: KeyIdSchema, keys: z.record(KeyIdSchema, z.string().base64()) }),
   // The flat shape Secrets Manager can generate itself: every field but `current` is a key.

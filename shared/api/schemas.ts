@@ -3,7 +3,7 @@
  * and the OpenAPI document at /v1/openapi.json is generated from them.
  */
 import { z } from 'zod';
-import { SEGMENT_ID_PATTERN } from '../domain/jobs.ts';
+import { isUsableSegmentId, SEGMENT_ID_PATTERN } from '../domain/jobs.ts';
 import { MatchResultSchema } from '../domain/result/result-schema.ts';
 
 export const ProfileSchema = z.enum(['basic', 'google', 'uid2']);
@@ -102,7 +102,10 @@ export const DownloadResponseSchema = z.object({
 
 export const SegmentDeclarationSchema = z
   .object({
-    segmentId: z.string().regex(SEGMENT_ID_PATTERN, 'letters, digits, _ . and -, at most 64'),
+    segmentId: z
+      .string()
+      .regex(SEGMENT_ID_PATTERN, 'letters, digits, _ . and -, at most 64')
+      .refine(isUsableSegmentId, 'a reserved name (constructor, toString, ...) cannot be a segment id'),
     name: z.string().min(1).max(120),
     description: z.string().max(1000).default(''),
   })

@@ -89,4 +89,7 @@ export interface AudienceUploadRecord {
 export type JobRecord = ListRecord | MatchRecord | AudienceUploadRecord;
 
 export const SEGMENT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+/** Ids are used as object keys in results and tallies: names of Object.prototype are refused. */
+export const isUsableSegmentId = (id: string) => SEGMENT_ID_PATTERN.test(id) && !(id in Object.prototype);
 export const TENANT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;

@@ -33,7 +33,7 @@ export const RuntimeConfigSchema = z.object({
   /** Shards a list is split into by hash prefix (a power of two). */
   SHARD_COUNT: z.coerce.number().int().min(1).max(256).default(16),
   /** Seconds a replaced segment version stays readable for matches that pinned it, before its sweep. */
-  RETIRE_GRACE_SECONDS: z.coerce.number().int().min(0).max(86_400).default(3_600),
+  RETIRE_GRACE_SECONDS: z.coerce.number().int().min(0).max(86_400).default(10_800),
   /** Rows a partner file may hold (ingest groups members in memory). */
   MAX_INGEST_ROWS: z.coerce.number().int().min(1).default(5_000_000),
 });

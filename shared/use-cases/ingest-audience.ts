@@ -83,9 +83,8 @@ export async function ingestAudience(
   const now = deps.now ?? (() => new Date());
   const ids = parseDropKey(objectKey);
   if (!ids) {
-    deps.logger.warn('ingest: object key outside the drop layout, deleted', {
-      objectKey: objectKey.slice(0, 200),
-    });
+    // The key itself is not logged: a hand-made key could hold anything, an email included.
+    deps.logger.warn('ingest: object key outside the drop layout, deleted');
     await deps.objects.delete(deps.buckets.partnerDrops, objectKey);
     return 'ignored';
   }
@@ -100,7 +99,11 @@ export async function ingestAudience(
     'AWAITING_UPLOAD',
     'INGESTING',
   ]);
-  if (!started) return 'ignored';
+  if (!started) {
+    // A drop PUT again after its ingest ended: partner hashes do not stay at rest either way.
+    await deps.objects.delete(deps.buckets.partnerDrops, objectKey);
+    return 'ignored';
+  }
 
   const owner = `${audienceId}-${now().getTime()}`;
   const locked = await waitForLock(deps, partnerId, owner);

@@ -8,7 +8,7 @@ import { DomainError } from '../domain/errors.ts';
 import type { ListRecord } from '../domain/jobs.ts';
 import { hashedLines } from '../domain/lists/hashed-lines.ts';
 import { createListSummary } from '../domain/lists/list-summary.ts';
-import { isListFormatError } from '../domain/lists/parse-list.ts';
+import { isListFormatError, type ListFormatErrorReason } from '../domain/lists/parse-list.ts';
 import { DEFAULT_ENCODING, type Encoding, type IdentifierKind, type Profile } from '../domain/model.ts';
 import { type Principal, requireRole } from '../domain/principal.ts';
 import type { ListSummary } from '../domain/result/result-schema.ts';
@@ -79,6 +79,17 @@ export async function getList(
   return list;
 }
 
+const LIST_FORMAT_DETAILS: Record<ListFormatErrorReason, string> = {
+  'unsupported-encoding':
+    'The list is not UTF-8 (UTF-16 or another encoding): save it as UTF-8 and upload it again.',
+  'invalid-encoding': 'The list has bytes that are not valid UTF-8: save it as UTF-8 and upload it again.',
+  'binary-content':
+    'The list holds binary content (NUL bytes): upload a text file, one identifier a line or a CSV.',
+  'malformed-csv': 'The list is not valid CSV (an unclosed quote): fix the quoting and upload it again.',
+  'unknown-column': 'The CSV has no column of the name given: check the column name.',
+  'no-identifier-column': 'The CSV header has no known identifier column (email, phone...): name the column.',
+};
+
 const RAW_KEY = /^raw\/([A-Za-z0-9][A-Za-z0-9_-]{0,63})\/([A-Za-z0-9][A-Za-z0-9_-]{0,63})$/;
 
 /**
@@ -101,8 +112,17 @@ export async function hashRawList(
       ctx.logger.warn('raw list: no raw list record for this upload, deleted', { tenantId, listId });
       return 'ignored';
     }
-    if (!(await ctx.jobs.update('list', tenantId, listId, { status: 'HASHING' }, ['AWAITING_UPLOAD'])))
+    // A retried event finds HASHING if the first attempt died mid-way: hashing again is safe (same
+    // output) while the raw object is there, and the finally below deletes it either way.
+    if (!(await ctx.objects.exists(ctx.buckets.uploads, objectKey))) return 'ignored';
+    if (
+      !(await ctx.jobs.update('list', tenantId, listId, { status: 'HASHING' }, [
+        'AWAITING_UPLOAD',
+        'HASHING',
+      ]))
+    ) {
       return 'ignored';
+    }
     try {
       const hasher = createNodeIdentifierHasher({
         profile: list.profile,
@@ -140,7 +160,13 @@ export async function hashRawList(
         : error instanceof DomainError
           ? error.code
           : 'hashing-failed';
-      const detail = error instanceof DomainError ? error.detail : 'The list could not be hashed.';
+      // A format error's own text may quote the file's first line (a header, or a row of data):
+      // stored details are fixed per reason, so nothing from the list is kept.
+      const detail = isListFormatError(error)
+        ? LIST_FORMAT_DETAILS[error.reason]
+        : error instanceof DomainError
+          ? error.detail
+          : 'The list could not be hashed.';
       ctx.logger.error('raw list: failed', { tenantId, listId, code });
       await ctx.jobs.update('list', tenantId, listId, {
         status: 'FAILED',

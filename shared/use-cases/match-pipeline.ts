@@ -55,10 +55,16 @@ async function loadMatch(ctx: UseCaseContext, job: MatchJob): Promise<MatchRecor
 /** Step 1. Returns the shard numbers that hold at least one digest. */
 export async function splitMatch(ctx: UseCaseContext, job: MatchJob): Promise<SplitOutput> {
   const match = await loadMatch(ctx, job);
-  await ctx.jobs.update('match', job.tenantId, job.matchId, {
-    status: 'RUNNING',
-    progress: { phase: 'splitting', shardsDone: 0, shardsTotal: 0 },
-  });
+  // Only a match still queued (or retried while running) goes on: one marked FAILED because its
+  // start looked lost must not run and spend budget after the client was told it failed.
+  const running = await ctx.jobs.update(
+    'match',
+    job.tenantId,
+    job.matchId,
+    { status: 'RUNNING', progress: { phase: 'splitting', shardsDone: 0, shardsTotal: 0 } },
+    ['QUEUED', 'RUNNING'],
+  );
+  if (!running) throw new DomainError('conflict', 'The match is no longer queued.');
   const list = await ctx.jobs.get('list', job.tenantId, match.listId);
   if (!list) throw new DomainError('not-found', 'The list of this match is gone (lists expire after a day).');
 
@@ -77,9 +83,8 @@ export async function splitMatch(ctx: UseCaseContext, job: MatchJob): Promise<Sp
         classify: (raw) => {
           const value = raw.trim();
           if (value === '') return { ok: false, reason: 'empty' };
-          return HEX64.test(value) || BASE64_32.test(value)
-            ? { ok: true, key: '', output: value }
-            : { ok: false, reason: 'invalid-hash' };
+          if (HEX64.test(value) || BASE64_32.test(value)) return { ok: true, key: '', output: value };
+          return { ok: false, reason: RAW_IDENTIFIER.test(value) ? 'raw-identifier' : 'invalid-hash' };
         },
       },
     );
@@ -90,13 +95,13 @@ export async function splitMatch(ctx: UseCaseContext, job: MatchJob): Promise<Sp
         else invalidByReason[row.outcome.reason] = (invalidByReason[row.outcome.reason] ?? 0) + 1;
       }
     }
-    if ((invalidByReason['invalid-hash'] ?? 0) > 0) {
-      // Something other than hashes (the CLI writes an empty line for an invalid row, never its
-      // text): possibly raw identifiers, which must not stay at rest. The upload goes at once.
+    if ((invalidByReason['raw-identifier'] ?? 0) > 0) {
+      // Emails or phone numbers where hashes belong (the CLI writes an empty line for an invalid
+      // row, never its text): raw identifiers must not stay at rest, so the upload goes at once.
       await ctx.objects.delete(ctx.buckets.uploads, OBJECT_KEYS.hashedList(job.tenantId, list.listId));
       throw new DomainError(
         'invalid-input',
-        `${invalidByReason['invalid-hash']} rows of the uploaded list are neither empty nor SHA-256 hashes, so the upload was deleted. Upload hashes (onboard hash), or register the list as raw.`,
+        `${invalidByReason['raw-identifier']} rows of the uploaded list look like raw emails or phone numbers, not SHA-256 hashes, so the upload was deleted. Upload hashes (onboard hash), or register the list as raw.`,
       );
     }
     const written = await shards.close();
@@ -140,6 +145,8 @@ export async function splitMatch(ctx: UseCaseContext, job: MatchJob): Promise<Sp
 }
 
 const HEX64 = /^[0-9a-fA-F]{64}$/;
+/** What an unhashed identifier looks like: an at sign, or seven digits in a row (a phone). */
+const RAW_IDENTIFIER = /@|\d[\d\s().-]{5,}\d/;
 const BASE64_32 = /^[A-Za-z0-9+/]{43}=$/;
 const SHARD_BUFFER_BYTES = 256 * 1024;
 
@@ -492,10 +499,13 @@ export async function failMatch(ctx: UseCaseContext, job: MatchJob, error: unkno
     ...(isDomainError(error) ? {} : { error: error instanceof Error ? error.name : 'unknown' }),
   });
   const match = await ctx.jobs.get('match', job.tenantId, job.matchId);
+  // Already final (failed by split itself, or released): clean up, audit nothing twice.
+  const final = match?.status === 'FAILED' || match?.status === 'SUCCEEDED';
   for (const prefix of [`shards/${job.matchId}/`, `matchsets/${job.matchId}/`]) {
     for (const key of await ctx.objects.list(ctx.buckets.results, prefix))
       await ctx.objects.delete(ctx.buckets.results, key);
   }
+  if (final) return;
   if (match && code !== 'match-failed') {
     await ctx.ledger.audit({
       tenantId: job.tenantId,

@@ -25,7 +25,7 @@ describe('deploy-time privacy context', () => {
       retentionDays: 30,
       shardCount: 16,
       maxShardConcurrency: 16,
-      retireGraceSeconds: 3600,
+      retireGraceSeconds: 10800,
       maxIngestRows: 5_000_000,
     });
   });
