@@ -130,7 +130,10 @@ export interface MatchSetsEntry {
   /** The partner versions the match read (`segment#version` joined), for replays. */
   versions: string;
   k: number;
-  objectKey: string;
+  /** Where its matched sets are: one object per shard under this prefix. */
+  prefix: string;
+  /** Shards the sets were split into (sets compare shard by shard only at the same count). */
+  shardCount: number;
   createdAt: string;
 }
 

@@ -22,13 +22,14 @@ import {
   shardOf,
 } from '../domain/matching/match-shard.ts';
 import type { AudienceSnapshot } from '../domain/model.ts';
-import type { AudienceKeyer } from '../domain/ports.ts';
+import type { AudienceKeyer, MatchSetsEntry } from '../domain/ports.ts';
 import { applyPrivacy, assertListSize } from '../domain/privacy/apply-privacy.ts';
 import {
-  differenceCheck,
+  combineFingerprints,
+  type DifferenceVerdict,
   fingerprintAdd,
   type MatchedSets,
-  mergeMatchedSets,
+  ShardedDifferenceCheck,
 } from '../domain/privacy/difference-check.ts';
 import { resolveK } from '../domain/privacy/privacy-params.ts';
 import { reuseRelease } from '../domain/privacy/reuse-release.ts';
@@ -228,6 +229,9 @@ async function* digestsOf(chunks: AsyncIterable<Uint8Array>): AsyncIterable<Uint
   if (carry.length) throw new DomainError('invalid-digest', 'A shard ended inside a digest.');
 }
 
+/** A shard's tally as stored between the shard and reduce steps. */
+type StoredTally = ShardTally & { listFingerprint: string };
+
 /** Step 2. Matches one shard; idempotent (a retried shard rewrites the same tally). */
 export async function matchOneShard(
   ctx: UseCaseContext,
@@ -246,16 +250,19 @@ export async function matchOneShard(
     onDistinct: sets.distinct,
     onMatched: sets.matched,
   });
+  const shardSets = sets.result();
   await ctx.objects.write(
     ctx.buckets.results,
     OBJECT_KEYS.shardMatchedSets(job.matchId, job.shard),
-    JSON.stringify(sets.result()),
+    JSON.stringify(shardSets),
     'application/json',
   );
+  // The tally carries the shard's list fingerprint: reduce knows the list without loading sets.
+  const stored: StoredTally = { ...tally, listFingerprint: shardSets.listFingerprint };
   await ctx.objects.write(
     ctx.buckets.results,
     OBJECT_KEYS.tally(job.matchId, job.shard),
-    JSON.stringify(tally),
+    JSON.stringify(stored),
     'application/json',
   );
   await ctx.objects.delete(ctx.buckets.results, shardKey);
@@ -296,7 +303,10 @@ function matchedSetsCollector(stable: AudienceKeyer, tenantId: string, partnerId
         members.push(person);
       }
     },
+    /** Sorted, as the difference check's merge pass needs. */
     result(): MatchedSets {
+      union.sort();
+      for (const members of Object.values(segments)) members.sort();
       return { listFingerprint: sum.toString(16).padStart(16, '0'), distinct, union, segments };
     },
   };
@@ -317,7 +327,7 @@ export async function reduceMatch(ctx: UseCaseContext, job: MatchJob): Promise<M
     await ctx.jobs.update('match', job.tenantId, job.matchId, {
       progress: { ...match.progress, phase: 'reducing' },
     });
-    const tallies: ShardTally[] = [];
+    const tallies: StoredTally[] = [];
     for (const key of tallyKeys)
       tallies.push(JSON.parse((await ctx.objects.readText(ctx.buckets.results, key)) ?? '{}'));
     const tally = reduceTallies(tallies);
@@ -342,41 +352,25 @@ export async function reduceMatch(ctx: UseCaseContext, job: MatchJob): Promise<M
       );
     }
     try {
-      const setKeys = await ctx.objects.list(ctx.buckets.results, `matchsets/${job.matchId}/`);
-      const parts: MatchedSets[] = [];
-      for (const key of setKeys)
-        parts.push(JSON.parse((await ctx.objects.readText(ctx.buckets.results, key)) ?? '{}'));
-      const sets = mergeMatchedSets(parts);
+      const listFingerprint = combineFingerprints(tallies.map((t) => t.listFingerprint));
       const versions = versionsOf(snapshot);
       const earlier = await ctx.ledger.matchSets(job.tenantId, match.partnerId, ctx.now());
 
       // The same people against the same partner data: built from the earliest release alone, with
       // no new noise and no new spend, so re-running (with any k) cannot average noise away or
       // subtract one release from another.
-      const replay = earlier.find(
-        (e) => e.listFingerprint === sets.listFingerprint && e.versions === versions,
-      );
+      const replay = earlier.find((e) => e.listFingerprint === listFingerprint && e.versions === versions);
       if (replay) {
         const original = await ctx.jobs.get('match', job.tenantId, replay.matchId);
         if (original?.result) {
           const result = reuseRelease(original.result, match.minSegmentSize, ctx.now());
           await releaseResult(ctx, job, match, result, listSummary, 'match-replayed', 0);
-          for (const key of setKeys) await ctx.objects.delete(ctx.buckets.results, key);
+          await deletePrefix(ctx, `matchsets/${job.matchId}/`);
           return 'SUCCEEDED';
         }
       }
-      const earlierSets: MatchedSets[] = [];
-      for (const e of earlier) {
-        const text = await ctx.objects.readText(ctx.buckets.results, e.objectKey);
-        if (text) earlierSets.push(JSON.parse(text));
-      }
       const k = resolveK(settings.minSegmentSize, match.minSegmentSize);
-      const verdict = differenceCheck(
-        sets,
-        earlierSets,
-        snapshot.segments.map((s) => s.segmentId),
-        k,
-      );
+      const verdict = await checkDifferences(ctx, job, snapshot, listFingerprint, earlier, k);
 
       let budgetLeft: number | undefined;
       if (settings.noise.enabled) {
@@ -403,22 +397,35 @@ export async function reduceMatch(ctx: UseCaseContext, job: MatchJob): Promise<M
         now: ctx.now(),
       });
       // Keep this match's sets for the checks of later ones, encrypted at rest and expiring.
-      const objectKey = OBJECT_KEYS.matchedSets(job.tenantId, match.partnerId, job.matchId);
-      await ctx.objects.write(ctx.buckets.results, objectKey, JSON.stringify(sets), 'application/json');
+      const prefix = OBJECT_KEYS.matchedSetsPrefix(job.tenantId, match.partnerId, job.matchId);
+      for (let shard = 0; shard < ctx.shardCount; shard++) {
+        const text = await ctx.objects.readText(
+          ctx.buckets.results,
+          OBJECT_KEYS.shardMatchedSets(job.matchId, shard),
+        );
+        if (text)
+          await ctx.objects.write(
+            ctx.buckets.results,
+            OBJECT_KEYS.matchedSets(prefix, shard),
+            text,
+            'application/json',
+          );
+      }
       await ctx.ledger.recordMatchSets(
         {
           tenantId: job.tenantId,
           partnerId: match.partnerId,
           matchId: job.matchId,
-          listFingerprint: sets.listFingerprint,
+          listFingerprint,
           versions,
           k,
-          objectKey,
+          prefix,
+          shardCount: ctx.shardCount,
           createdAt: ctx.now().toISOString(),
         },
         Math.floor(ctx.now().getTime() / 1000) + ctx.retentionDays * 86_400,
       );
-      for (const key of setKeys) await ctx.objects.delete(ctx.buckets.results, key);
+      await deletePrefix(ctx, `matchsets/${job.matchId}/`);
       await releaseResult(ctx, job, match, result, listSummary, 'match-released', verdict.segments.size);
       ctx.logger.info('match: released', {
         matchId: job.matchId,
@@ -478,6 +485,50 @@ async function releaseResult(
     suppressedSegments: result.segments.filter((s) => s.suppressed).length,
     differenceSuppressed,
   });
+}
+
+const NO_SETS: MatchedSets = { listFingerprint: '0'.repeat(16), distinct: 0, union: [], segments: {} };
+
+async function readSets(ctx: UseCaseContext, key: string): Promise<MatchedSets> {
+  const text = await ctx.objects.readText(ctx.buckets.results, key);
+  return text ? (JSON.parse(text) as MatchedSets) : NO_SETS;
+}
+
+/**
+ * Rule 4, shard by shard: one shard of this match and one of an earlier match in memory at a
+ * time, whatever the list size. Earlier matches split into another shard count (the deployment
+ * changed) cannot be compared exactly, so they suppress everything: the safe side.
+ */
+async function checkDifferences(
+  ctx: UseCaseContext,
+  job: MatchJob,
+  snapshot: AudienceSnapshot,
+  listFingerprint: string,
+  earlier: readonly MatchSetsEntry[],
+  k: number,
+): Promise<DifferenceVerdict> {
+  const segmentIds = snapshot.segments.map((s) => s.segmentId);
+  const others = earlier.filter((e) => e.listFingerprint !== listFingerprint);
+  if (others.some((e) => e.shardCount !== ctx.shardCount)) {
+    return { segments: new Set(segmentIds), total: true, compared: others.length };
+  }
+  const check = new ShardedDifferenceCheck(segmentIds, others.length);
+  for (let shard = 0; shard < ctx.shardCount; shard++) {
+    const current = await readSets(ctx, OBJECT_KEYS.shardMatchedSets(job.matchId, shard));
+    for (let i = 0; i < others.length; i++) {
+      const before = others[i] as MatchSetsEntry;
+      check.add(i, current, await readSets(ctx, OBJECT_KEYS.matchedSets(before.prefix, shard)));
+    }
+  }
+  return check.verdict(
+    k,
+    others.map((_, i) => i),
+  );
+}
+
+async function deletePrefix(ctx: UseCaseContext, prefix: string): Promise<void> {
+  for (const key of await ctx.objects.list(ctx.buckets.results, prefix))
+    await ctx.objects.delete(ctx.buckets.results, key);
 }
 
 async function waitForReleaseLock(ctx: UseCaseContext, tenantId: string, partnerId: string, owner: string) {

@@ -277,7 +277,7 @@ describe('stateful stack: data at rest', () => {
   });
 });
 
-const OBJECT_KEYS_DIGEST = OBJECT_KEYS.matchedSets('t', 'p', 'm');
+const OBJECT_KEYS_DIGEST = OBJECT_KEYS.matchedSets(OBJECT_KEYS.matchedSetsPrefix('t', 'p', 'm'), 0);
 
 describe('stateless stack: functions', () => {
   it('has the seven house functions, each Node 22 on ARM64 with its own log group and retention', () => {

@@ -1,27 +1,46 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  differenceCheck,
+  combineFingerprints,
   fingerprintAdd,
   type MatchedSets,
-  mergeMatchedSets,
+  ShardedDifferenceCheck,
   symmetricDifferenceSize,
 } from '../../shared/domain/privacy/difference-check.ts';
 
 const hex16 = (n: number) => n.toString(16).padStart(16, '0');
-const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => hex16(from + i));
 
-function sets(people: number[], segments: Record<string, number[]>): MatchedSets {
-  let sum = 0n;
-  for (const p of people) sum = fingerprintAdd(sum, hex16(p));
-  const seg = Object.fromEntries(Object.entries(segments).map(([id, ps]) => [id, ps.map(hex16).sort()]));
-  const union = [...new Set(Object.values(segments).flat())].map(hex16).sort();
-  return {
-    listFingerprint: sum.toString(16).padStart(16, '0'),
-    distinct: people.length,
-    union,
-    segments: seg,
-  };
+/** The matched sets of a list of people, in `shards` shards by the digest's leading hex digit. */
+function sets(people: number[], segments: Record<string, number[]>, shards = 1): MatchedSets[] {
+  const shardOf = (n: number) => Number.parseInt(hex16(n * 2654435761).slice(-1), 16) % shards;
+  return Array.from({ length: shards }, (_, s) => {
+    const mine = (ps: number[]) => ps.filter((p) => shardOf(p) === s);
+    let sum = 0n;
+    for (const p of mine(people)) sum = fingerprintAdd(sum, hex16(p));
+    const seg = Object.fromEntries(
+      Object.entries(segments).map(([id, ps]) => [id, mine(ps).map(hex16).sort()]),
+    );
+    const union = [...new Set(Object.values(segments).flatMap(mine))].map(hex16).sort();
+    return {
+      listFingerprint: sum.toString(16).padStart(16, '0'),
+      distinct: mine(people).length,
+      union,
+      segments: seg,
+    };
+  });
+}
+
+function check(current: MatchedSets[], earlier: MatchedSets[][], ids: string[], k: number) {
+  const c = new ShardedDifferenceCheck(ids, earlier.length);
+  for (let s = 0; s < current.length; s++) {
+    earlier.forEach((e, i) => {
+      c.add(i, current[s] as MatchedSets, e[s] as MatchedSets);
+    });
+  }
+  return c.verdict(
+    k,
+    earlier.map((_, i) => i),
+  );
 }
 
 describe('symmetricDifferenceSize', () => {
@@ -37,44 +56,53 @@ describe('symmetricDifferenceSize', () => {
   });
 });
 
-describe('differenceCheck', () => {
+describe('the difference check', () => {
   const k = 50;
   const base = Array.from({ length: 1_000 }, (_, i) => i);
   const inS = base.filter((i) => i % 3 === 0);
+  const inT = base.filter((i) => i % 5 === 0);
 
-  it('suppresses every segment, with or without the victim in it, for "list plus one victim"', () => {
-    const before = sets(base, { S: inS, T: base.filter((i) => i % 5 === 0) });
-    const withVictimInS = sets([...base, 5_000], { S: [...inS, 5_000], T: base.filter((i) => i % 5 === 0) });
-    const withVictimNowhere = sets([...base, 5_000], { S: inS, T: base.filter((i) => i % 5 === 0) });
-    const a = differenceCheck(withVictimInS, [before], ['S', 'T'], k);
-    const b = differenceCheck(withVictimNowhere, [before], ['S', 'T'], k);
-    expect([...a.segments].sort()).toEqual(['S', 'T']);
-    expect(a).toEqual(b);
-    expect(a.total).toBe(true);
+  it('suppresses every segment and the total, with or without the victim in them, for "list plus one victim"', () => {
+    const before = sets(base, { S: inS, T: inT });
+    const victimInS = check(sets([...base, 5_000], { S: [...inS, 5_000], T: inT }), [before], ['S', 'T'], k);
+    const victimNowhere = check(sets([...base, 5_000], { S: inS, T: inT }), [before], ['S', 'T'], k);
+    expect([...victimInS.segments].sort()).toEqual(['S', 'T']);
+    expect(victimInS.total).toBe(true);
+    expect(victimInS).toEqual(victimNowhere);
   });
 
   it('releases segments that moved by k people or more', () => {
-    const before = sets(base, { S: inS });
-    const more = [...base, ...range(5_000, 5_000 + k).map((h) => Number.parseInt(h, 16))];
-    const after = sets(more, { S: [...inS, ...more.slice(base.length)] });
-    expect(differenceCheck(after, [before], ['S'], k).segments.size).toBe(0);
-  });
-
-  it('skips earlier matches of the very same list (replays are handled apart)', () => {
-    const before = sets(base, { S: inS });
-    const again = sets([...base].reverse(), { S: inS });
-    expect(again.listFingerprint).toBe(before.listFingerprint);
-    expect(differenceCheck(again, [before], ['S'], k).compared).toBe(0);
-  });
-
-  it('merges disjoint shards into the whole', () => {
-    const whole = sets(base, { S: inS });
-    const parts = [0, 1, 2, 3].map((r) =>
-      sets(
-        base.filter((i) => i % 4 === r),
-        { S: inS.filter((i) => i % 4 === r) },
-      ),
+    const added = Array.from({ length: k }, (_, i) => 5_000 + i);
+    const verdict = check(
+      sets([...base, ...added], { S: [...inS, ...added] }),
+      [sets(base, { S: inS })],
+      ['S'],
+      k,
     );
-    expect(mergeMatchedSets(parts)).toEqual(whole);
+    expect(verdict.segments.size).toBe(0);
+    expect(verdict.total).toBe(false);
+  });
+
+  it('gives the same verdict over 16 shards as over one, and the same list fingerprint', () => {
+    fc.assert(
+      fc.property(fc.uniqueArray(fc.nat(3_000), { maxLength: 400 }), fc.nat(60), (extra, cut) => {
+        const people = [...base.slice(cut), ...extra.map((e) => 10_000 + e)];
+        const segs = { S: people.filter((p) => p % 3 === 0), T: people.filter((p) => p % 7 === 0) };
+        const earlier = { S: inS, T: base.filter((p) => p % 7 === 0) };
+        const one = check(sets(people, segs, 1), [sets(base, earlier, 1)], ['S', 'T'], 20);
+        const sixteen = check(sets(people, segs, 16), [sets(base, earlier, 16)], ['S', 'T'], 20);
+        expect(sixteen).toEqual(one);
+        expect(combineFingerprints(sets(people, segs, 16).map((s) => s.listFingerprint))).toBe(
+          sets(people, segs, 1)[0]?.listFingerprint,
+        );
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it('keeps order out of the list fingerprint', () => {
+    const a = sets(base, { S: inS })[0]?.listFingerprint;
+    const b = sets([...base].reverse(), { S: inS })[0]?.listFingerprint;
+    expect(a).toBe(b);
   });
 });

@@ -47,26 +47,6 @@ export function symmetricDifferenceSize(a: readonly string[], b: readonly string
 /** True when `d` people of difference could single someone out: fewer than k, zero included. */
 const tooClose = (d: number, k: number) => d < k;
 
-export function differenceCheck(
-  current: MatchedSets,
-  earlier: readonly MatchedSets[],
-  segmentIds: readonly string[],
-  k: number,
-): DifferenceVerdict {
-  const verdict: DifferenceVerdict = { segments: new Set(), total: false, compared: 0 };
-  for (const before of earlier) {
-    if (before.listFingerprint === current.listFingerprint) continue;
-    verdict.compared++;
-    if (tooClose(symmetricDifferenceSize(current.union, before.union), k)) verdict.total = true;
-    for (const id of segmentIds) {
-      if (verdict.segments.has(id)) continue;
-      const d = symmetricDifferenceSize(current.segments[id] ?? [], before.segments[id] ?? []);
-      if (tooClose(d, k)) verdict.segments.add(id);
-    }
-  }
-  return verdict;
-}
-
 const MASK = (1n << 64n) - 1n;
 
 /** Adds 64-bit digests modulo 2^64: the same distinct people in any order give the same sum. */
@@ -74,24 +54,48 @@ export function fingerprintAdd(sum: bigint, digest16: string): bigint {
   return (sum + BigInt(`0x${digest16}`)) & MASK;
 }
 
-/** Merges disjoint shards' sets (shards split people by hash prefix, so nobody is in two). */
-export function mergeMatchedSets(parts: readonly MatchedSets[]): MatchedSets {
-  let sum = 0n;
-  let distinct = 0;
-  const union: string[] = [];
-  const segments: Record<string, string[]> = {};
-  for (const p of parts) {
-    sum = (sum + BigInt(`0x${p.listFingerprint}`)) & MASK;
-    distinct += p.distinct;
-    // Loops, not push(...spread): a shard can hold more digests than a call has arguments.
-    for (const d of p.union) union.push(d);
-    for (const [id, digests] of Object.entries(p.segments)) {
-      const merged = segments[id] ?? [];
-      segments[id] = merged;
-      for (const d of digests) merged.push(d);
+/**
+ * The same check, shard by shard: a person's digest decides its shard, so with the same shard
+ * count the symmetric differences of two matches add up over their shards. Only one shard of the
+ * current match and of one earlier match need be in memory at a time.
+ */
+export class ShardedDifferenceCheck {
+  /** Per earlier match: the running difference of the union and of each segment. */
+  private readonly union: number[];
+  private readonly segments: Map<string, number>[];
+
+  constructor(
+    private readonly segmentIds: readonly string[],
+    earlierCount: number,
+  ) {
+    this.union = new Array(earlierCount).fill(0);
+    this.segments = Array.from({ length: earlierCount }, () => new Map(segmentIds.map((id) => [id, 0])));
+  }
+
+  /** Adds one shard of the current match against the same shard of earlier match `index`. */
+  add(index: number, current: MatchedSets, earlier: MatchedSets): void {
+    this.union[index] = (this.union[index] ?? 0) + symmetricDifferenceSize(current.union, earlier.union);
+    const perSegment = this.segments[index] as Map<string, number>;
+    for (const id of this.segmentIds) {
+      const d = symmetricDifferenceSize(current.segments[id] ?? [], earlier.segments[id] ?? []);
+      perSegment.set(id, (perSegment.get(id) ?? 0) + d);
     }
   }
-  union.sort();
-  for (const list of Object.values(segments)) list.sort();
-  return { listFingerprint: sum.toString(16).padStart(16, '0'), distinct, union, segments };
+
+  /** Suppresses where any earlier match compared differs by fewer than k people (zero included). */
+  verdict(k: number, compared: readonly number[]): DifferenceVerdict {
+    const verdict: DifferenceVerdict = { segments: new Set(), total: false, compared: compared.length };
+    for (const index of compared) {
+      if (tooClose(this.union[index] ?? 0, k)) verdict.total = true;
+      for (const [id, d] of this.segments[index] ?? []) if (tooClose(d, k)) verdict.segments.add(id);
+    }
+    return verdict;
+  }
+}
+
+/** Sums shard fingerprints (each a sum of 64-bit digests) into the whole list's. */
+export function combineFingerprints(fingerprints: Iterable<string>): string {
+  let sum = 0n;
+  for (const f of fingerprints) sum = (sum + BigInt(`0x${f}`)) & MASK;
+  return sum.toString(16).padStart(16, '0');
 }
