@@ -20,6 +20,7 @@ interface Pending {
 export class ShardWorkerPool {
   private readonly workers: { worker: Worker; ready: Promise<void> }[] = [];
   private readonly pending = new Map<number, Pending>();
+  private readonly owners = new Map<number, Worker>();
   private readonly idle: Worker[] = [];
   private readonly queue: { job: ShardJob; pending: Pending }[] = [];
   private nextId = 0;
@@ -69,6 +70,16 @@ export class ShardWorkerPool {
         );
         worker.once('error', reject);
       });
+      // A worker that dies takes its job with it: fail that job rather than leave the match hanging.
+      worker.once('exit', (code) => {
+        for (const [id, owner] of this.owners) {
+          if (owner !== worker) continue;
+          this.owners.delete(id);
+          const p = this.pending.get(id);
+          this.pending.delete(id);
+          p?.reject(new Error(`shard worker exited with code ${code}`));
+        }
+      });
       this.workers.push({ worker, ready });
     }
   }
@@ -82,6 +93,7 @@ export class ShardWorkerPool {
   private dispatch(worker: Worker, job: ShardJob, pending: Pending) {
     const id = this.nextId++;
     this.pending.set(id, pending);
+    this.owners.set(id, worker);
     worker.postMessage({ id, job });
   }
 

@@ -240,6 +240,12 @@ export async function matchOneShard(
   const match = await loadMatch(ctx, job);
   if (!match.snapshot) throw new DomainError('match-failed', 'The match has no pinned audience snapshot.');
   const shardKey = OBJECT_KEYS.shard(job.matchId, job.shard);
+  const tallyKey = OBJECT_KEYS.tally(job.matchId, job.shard);
+  // A retried shard whose work was done (its shard object is gone, its tally is there) is not
+  // matched or counted again.
+  const done = await ctx.objects.readText(ctx.buckets.results, tallyKey);
+  if (done && !(await ctx.objects.exists(ctx.buckets.results, shardKey)))
+    return JSON.parse(done) as ShardTally;
   const keyer = await ctx.keyer(match.snapshot.keyId);
   const sets = matchedSetsCollector(await ctx.stableKeyer(), job.tenantId, match.partnerId);
   const tally = await matchShard({
@@ -259,14 +265,10 @@ export async function matchOneShard(
   );
   // The tally carries the shard's list fingerprint: reduce knows the list without loading sets.
   const stored: StoredTally = { ...tally, listFingerprint: shardSets.listFingerprint };
-  await ctx.objects.write(
-    ctx.buckets.results,
-    OBJECT_KEYS.tally(job.matchId, job.shard),
-    JSON.stringify(stored),
-    'application/json',
-  );
-  await ctx.objects.delete(ctx.buckets.results, shardKey);
+  await ctx.objects.write(ctx.buckets.results, tallyKey, JSON.stringify(stored), 'application/json');
   await ctx.jobs.shardDone(job.tenantId, job.matchId);
+  // Last: the shard object's absence is what marks this shard done for a retry.
+  await ctx.objects.delete(ctx.buckets.results, shardKey);
   return tally;
 }
 
