@@ -3,14 +3,12 @@
  * this runs the very UpdateItem of the synthesized template against dynalite and reads the job
  * back through the job store, so the two cannot drift apart on the item layout again.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { type AttributeValue, DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { type AttributeValue, type DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type EmbeddedInfra, startEmbeddedInfra } from '../../local/embedded-infra.ts';
+import type { EmbeddedInfra } from '../../local/embedded-infra.ts';
 import { DynamoJobStore } from '../../shared/adapters/dynamodb/job-store.ts';
 import type { MatchRecord } from '../../shared/domain/jobs.ts';
+import { startStorage } from '../integration/helpers.ts';
 import { synthForTest } from './synth.ts';
 
 interface UpdateParameters {
@@ -20,6 +18,7 @@ interface UpdateParameters {
   ExpressionAttributeValues: Record<string, { S?: string; 'S.$'?: string }>;
 }
 
+let storage: Awaited<ReturnType<typeof startStorage>>;
 let infra: EmbeddedInfra;
 let client: DynamoDBClient;
 let jobs: DynamoJobStore;
@@ -32,22 +31,14 @@ beforeAll(async () => {
     .DefinitionString['Fn::Join'][1];
   const definition = JSON.parse(parts.map((p) => (typeof p === 'string' ? p : 'TOKEN')).join(''));
   mark = definition.States.MarkJobFailed.Parameters as UpdateParameters;
-  infra = await startEmbeddedInfra({
-    dataDir: mkdtempSync(join(tmpdir(), 'mark-failed-')),
-    inMemory: true,
-    resetOnClose: true,
-  });
-  client = new DynamoDBClient({
-    endpoint: infra.dynamoEndpoint,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'x', secretAccessKey: 'y' },
-  });
+  storage = await startStorage('mark-failed');
+  infra = storage.infra;
+  client = storage.dynamodb;
   jobs = new DynamoJobStore(client, infra.env.JOBS_TABLE as string);
 });
 
 afterAll(async () => {
-  client?.destroy();
-  await infra?.stop();
+  await storage?.stop();
 });
 
 function match(matchId: string, status: MatchRecord['status']): MatchRecord {

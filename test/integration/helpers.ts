@@ -3,10 +3,12 @@
  * on free loopback ports, the real handlers and AWS SDK clients), a raw HTTP helper, partner
  * seeding, an exact-count scenario builder, a response recorder and a stdout/stderr capture.
  */
+
 import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { ApiClient } from '../../cli/api-client.ts';
 import {
@@ -15,6 +17,7 @@ import {
   type SegmentDeclaration,
   uploadPartnerAudience,
 } from '../../cli/flows.ts';
+import { type EmbeddedInfra, startEmbeddedInfra } from '../../local/embedded-infra.ts';
 import type { EmbeddedStack } from '../../local/embedded-stack.ts';
 import { personEmail } from '../../local/synthetic-data.ts';
 import type { Role } from '../../shared/domain/principal.ts';
@@ -342,5 +345,32 @@ export function digestLikeStrings(text: string): { hex: string[]; base64: string
   return {
     hex: [...text.matchAll(/(?<![0-9a-fA-F])[0-9a-fA-F]{64}(?![0-9a-fA-F])/g)].map((m) => m[0].toLowerCase()),
     base64: [...text.matchAll(/(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{43}=(?![A-Za-z0-9+/=])/g)].map((m) => m[0]),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Storage only
+
+/** dynalite and s3rver with the tables and buckets, and a DynamoDB client on them (no handlers). */
+export async function startStorage(
+  name: string,
+): Promise<{ infra: EmbeddedInfra; dynamodb: DynamoDBClient; stop(): Promise<void> }> {
+  const infra = await startEmbeddedInfra({
+    dataDir: await mkdtemp(join(tmpdir(), `${name}-`)),
+    inMemory: true,
+    resetOnClose: true,
+  });
+  const dynamodb = new DynamoDBClient({
+    endpoint: infra.dynamoEndpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'x', secretAccessKey: 'y' },
+  });
+  return {
+    infra,
+    dynamodb,
+    async stop() {
+      dynamodb.destroy();
+      await infra.stop();
+    },
   };
 }

@@ -1,34 +1,19 @@
 /** The Ledger on dynalite: the release lock, and budget spends racing each other. */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type EmbeddedInfra, startEmbeddedInfra } from '../../local/embedded-infra.ts';
 import { DynamoLedger } from '../../shared/adapters/dynamodb/ledger.ts';
 import { DomainError } from '../../shared/domain/errors.ts';
+import { startStorage } from './helpers.ts';
 
-let infra: EmbeddedInfra;
-let client: DynamoDBClient;
+let storage: Awaited<ReturnType<typeof startStorage>>;
 let ledger: DynamoLedger;
 
 beforeAll(async () => {
-  infra = await startEmbeddedInfra({
-    dataDir: mkdtempSync(join(tmpdir(), 'ledger-')),
-    inMemory: true,
-    resetOnClose: true,
-  });
-  client = new DynamoDBClient({
-    endpoint: infra.dynamoEndpoint,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'x', secretAccessKey: 'y' },
-  });
-  ledger = new DynamoLedger(client, infra.env.LEDGER_TABLE as string);
+  storage = await startStorage('ledger');
+  ledger = new DynamoLedger(storage.dynamodb, storage.infra.env.LEDGER_TABLE as string);
 });
 
 afterAll(async () => {
-  client?.destroy();
-  await infra?.stop();
+  await storage?.stop();
 });
 
 describe('release lock', () => {
