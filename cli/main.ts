@@ -221,13 +221,26 @@ connection(
   },
 );
 
-connection(program.command('matches').description('List your matches')).action(async (o: ConnectionFlags) => {
-  const { matches } = await connect(o, 'advertiser').get<{ matches: MatchView[] }>('/v1/matches');
-  for (const m of matches) {
-    process.stdout.write(
-      `${m.matchId}  ${m.status.padEnd(9)} ${m.partnerId.padEnd(16)} ${m.createdAt}${m.code ? `  ${m.code}` : ''}\n`,
+connection(
+  program
+    .command('matches')
+    .description('List your matches, newest first')
+    .option('--all', 'every page, not just the newest 50'),
+).action(async (o: ConnectionFlags & { all?: boolean }) => {
+  const client = connect(o, 'advertiser');
+  let cursor: string | undefined;
+  do {
+    const page = await client.get<{ matches: MatchView[]; nextCursor?: string }>(
+      `/v1/matches${cursor ? `?cursor=${encodeURIComponent(cursor)}` : ''}`,
     );
-  }
+    for (const m of page.matches) {
+      process.stdout.write(
+        `${m.matchId}  ${m.status.padEnd(9)} ${m.partnerId.padEnd(16)} ${m.createdAt}${m.code ? `  ${m.code}` : ''}\n`,
+      );
+    }
+    cursor = page.nextCursor;
+    if (cursor && !o.all) process.stderr.write('(more: onboard matches --all)\n');
+  } while (cursor && o.all);
 });
 
 connection(

@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Logger } from '@aws-lambda-powertools/logger';
+import { timeOrderedId } from '../domain/ids.ts';
 import type {
   AudienceKeyer,
   DomainLogger,
@@ -165,6 +166,6 @@ export function useCaseContext(): UseCaseContext {
     retireGraceSeconds: rt.config.RETIRE_GRACE_SECONDS,
     retentionDays: rt.config.RETENTION_DAYS,
     now: () => new Date(),
-    newId: () => randomUUID(),
+    newId: () => timeOrderedId(new Date(), randomUUID()),
   };
 }

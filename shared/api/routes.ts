@@ -31,6 +31,7 @@ import {
   ListViewSchema,
   MatchListSchema,
   MatchViewSchema,
+  PageQuerySchema,
   PartnerCatalogViewSchema,
 } from './schemas.ts';
 
@@ -144,14 +145,19 @@ export const ROUTES: readonly Route[] = [
     path: '/v1/matches',
     summary: "The caller's matches, newest first",
     roles: ADVERTISER,
+    query: PageQuerySchema,
     status: 200,
     response: MatchListSchema,
-    handle: async (ctx, r) => ({
-      matches: (await listMatches(ctx, r.principal)).map((m) => {
-        const { result: _result, ...view } = matchView(m);
-        return view;
-      }),
-    }),
+    handle: async (ctx, r) => {
+      const page = await listMatches(ctx, r.principal, r.query as unknown as z.infer<typeof PageQuerySchema>);
+      return {
+        matches: page.records.map((m) => {
+          const { result: _result, ...view } = matchView(m);
+          return view;
+        }),
+        ...(page.cursor ? { nextCursor: page.cursor } : {}),
+      };
+    },
   },
   {
     method: 'GET',

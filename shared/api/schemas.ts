@@ -91,7 +91,19 @@ export const MatchViewSchema = z.object({
   updatedAt: z.iso.datetime(),
 });
 
-export const MatchListSchema = z.object({ matches: z.array(MatchViewSchema.omit({ result: true })) });
+export const MatchListSchema = z.object({
+  matches: z.array(MatchViewSchema.omit({ result: true })),
+  /** Pass as `cursor` for the next page; absent on the last. */
+  nextCursor: z.string().optional(),
+});
+
+export const PageQuerySchema = z.object({
+  limit: z.coerce.number().int().min(1).max(100).default(50),
+  cursor: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,200}$/)
+    .optional(),
+});
 
 export const DownloadQuerySchema = z.object({ format: z.enum(['csv', 'json']).default('csv') });
 export const DownloadResponseSchema = z.object({

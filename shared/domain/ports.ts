@@ -79,6 +79,18 @@ export interface ObjectStore {
 export const MAX_PRESIGN_SECONDS = 900;
 
 type JobKind = JobRecord['kind'];
+
+export interface JobPage {
+  limit?: number;
+  /** Opaque, from the previous page. */
+  cursor?: string;
+}
+
+export interface JobPageOf<T> {
+  records: T[];
+  /** Present when there are more records. */
+  cursor?: string;
+}
 type JobOf<K extends JobKind> = Extract<JobRecord, { kind: K }>;
 
 /** Lists, matches and audience uploads, always addressed through their owning tenant. */
@@ -93,7 +105,8 @@ export interface JobStore {
     patch: Partial<JobOf<K>>,
     expectedStatus?: readonly string[],
   ): Promise<boolean>;
-  list<K extends JobKind>(kind: K, tenantId: string, limit?: number): Promise<JobOf<K>[]>;
+  /** A page of the tenant's records of a kind, newest first. */
+  list<K extends JobKind>(kind: K, tenantId: string, page?: JobPage): Promise<JobPageOf<JobOf<K>>>;
   /** Counts one more finished shard of a match, atomically (shards finish concurrently). */
   shardDone(tenantId: string, matchId: string): Promise<void>;
 }

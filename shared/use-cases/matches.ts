@@ -1,6 +1,7 @@
 /** Advertiser matches: start one, watch it, list them, download the result. */
 import { DomainError } from '../domain/errors.ts';
 import type { MatchRecord } from '../domain/jobs.ts';
+import type { JobPage } from '../domain/ports.ts';
 import { type Principal, requireRole } from '../domain/principal.ts';
 import { resolveK } from '../domain/privacy/privacy-params.ts';
 import { OBJECT_KEYS } from '../infra/definitions.ts';
@@ -98,9 +99,9 @@ export async function getMatch(
   return match;
 }
 
-export async function listMatches(ctx: UseCaseContext, principal: Principal): Promise<MatchRecord[]> {
+export async function listMatches(ctx: UseCaseContext, principal: Principal, page: JobPage = {}) {
   requireRole(principal, 'advertiser', 'admin');
-  return ctx.jobs.list('match', principal.tenantId);
+  return ctx.jobs.list('match', principal.tenantId, page);
 }
 
 export async function downloadMatch(

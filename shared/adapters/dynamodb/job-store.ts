@@ -11,7 +11,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { JobRecord } from '../../domain/jobs.ts';
-import type { JobStore } from '../../domain/ports.ts';
+import type { JobPage, JobPageOf, JobStore } from '../../domain/ports.ts';
 
 type Kind = JobRecord['kind'];
 type RecordOf<K extends Kind> = Extract<JobRecord, { kind: K }>;
@@ -108,16 +108,28 @@ export class DynamoJobStore implements JobStore {
     );
   }
 
-  async list<K extends Kind>(kind: K, tenantId: string, limit = 100): Promise<RecordOf<K>[]> {
+  async list<K extends Kind>(kind: K, tenantId: string, page: JobPage = {}): Promise<JobPageOf<RecordOf<K>>> {
     const out = await this.doc.send(
       new QueryCommand({
         TableName: this.table,
         KeyConditionExpression: 'pk = :pk AND begins_with(sk, :kind)',
         ExpressionAttributeValues: { ':pk': `tenant#${tenantId}`, ':kind': `${kind}#` },
-        Limit: limit,
+        // Ids start with their creation time: newest first, straight from the index.
+        ScanIndexForward: false,
+        Limit: page.limit ?? 50,
+        // The cursor carries only the sort key; the partition is always the caller's own.
+        ...(page.cursor
+          ? {
+              ExclusiveStartKey: {
+                pk: `tenant#${tenantId}`,
+                sk: Buffer.from(page.cursor, 'base64url').toString('utf8'),
+              },
+            }
+          : {}),
       }),
     );
     const records = (out.Items ?? []).map((i) => i.record as RecordOf<K>);
-    return records.sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+    const last = out.LastEvaluatedKey?.sk as string | undefined;
+    return { records, ...(last ? { cursor: Buffer.from(last, 'utf8').toString('base64url') } : {}) };
   }
 }

@@ -1,0 +1,62 @@
+/** The job store on dynalite: pages of a tenant's records, newest first, and nobody else's. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DynamoJobStore } from '../../shared/adapters/dynamodb/job-store.ts';
+import { timeOrderedId } from '../../shared/domain/ids.ts';
+import type { MatchRecord } from '../../shared/domain/jobs.ts';
+import { startStorage } from './helpers.ts';
+
+let storage: Awaited<ReturnType<typeof startStorage>>;
+let jobs: DynamoJobStore;
+
+beforeAll(async () => {
+  storage = await startStorage('job-store');
+  jobs = new DynamoJobStore(storage.dynamodb, storage.infra.env.JOBS_TABLE as string);
+});
+
+afterAll(async () => {
+  await storage?.stop();
+});
+
+function match(tenantId: string, at: Date, n: number): MatchRecord {
+  return {
+    kind: 'match',
+    tenantId,
+    matchId: timeOrderedId(at, `random-${n}`),
+    listId: 'l',
+    partnerId: 'p',
+    minSegmentSize: 50,
+    status: 'QUEUED',
+    progress: { phase: 'queued', shardsDone: 0, shardsTotal: 0 },
+    createdAt: at.toISOString(),
+    updatedAt: at.toISOString(),
+  };
+}
+
+describe('job store pages', () => {
+  it("pages a tenant's matches newest first and never shows another tenant's", async () => {
+    const t0 = Date.UTC(2026, 10, 1);
+    // Created out of order, in two tenants.
+    for (const n of [3, 0, 6, 1, 5, 2, 4]) await jobs.create(match('alpha', new Date(t0 + n * 60_000), n));
+    await jobs.create(match('beta', new Date(t0 + 10 * 60_000), 99));
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    const sizes: number[] = [];
+    do {
+      const page = await jobs.list('match', 'alpha', { limit: 3, ...(cursor ? { cursor } : {}) });
+      sizes.push(page.records.length);
+      seen.push(...page.records.map((r) => r.matchId.split('-').slice(1).join('-')));
+      cursor = page.cursor;
+    } while (cursor);
+    expect(seen).toEqual([
+      'random-6',
+      'random-5',
+      'random-4',
+      'random-3',
+      'random-2',
+      'random-1',
+      'random-0',
+    ]);
+    expect(sizes.slice(0, 2)).toEqual([3, 3]);
+    expect((await jobs.list('match', 'beta')).records.map((r) => r.tenantId)).toEqual(['beta']);
+  });
+});
