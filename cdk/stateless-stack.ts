@@ -339,33 +339,27 @@ export class StatelessStack extends Stack {
     shard: HouseFunction,
     reduce: HouseFunction,
   ): sfn.StateMachine {
+    // Every task of a match gets the match's own key, read from the execution's state.
+    const matchJob = {
+      tenantId: sfn.JsonPath.stringAt('$.tenantId'),
+      matchId: sfn.JsonPath.stringAt('$.matchId'),
+    };
     const splitTask = new tasks.LambdaInvoke(this, 'SplitList', {
       lambdaFunction: split,
-      payload: sfn.TaskInput.fromObject({
-        tenantId: sfn.JsonPath.stringAt('$.tenantId'),
-        matchId: sfn.JsonPath.stringAt('$.matchId'),
-      }),
+      payload: sfn.TaskInput.fromObject(matchJob),
       // -> { tenantId, matchId, shards: number[] }
       outputPath: '$.Payload',
     });
 
     const shardTask = new tasks.LambdaInvoke(this, 'MatchOneShard', {
       lambdaFunction: shard,
-      payload: sfn.TaskInput.fromObject({
-        tenantId: sfn.JsonPath.stringAt('$.tenantId'),
-        matchId: sfn.JsonPath.stringAt('$.matchId'),
-        shard: sfn.JsonPath.numberAt('$.shard'),
-      }),
+      payload: sfn.TaskInput.fromObject({ ...matchJob, shard: sfn.JsonPath.numberAt('$.shard') }),
       // The tally is in S3 (tallies/{matchId}/NNN.json); nothing comes back through the map.
       resultPath: sfn.JsonPath.DISCARD,
     });
     const shardMap = new sfn.DistributedMap(this, 'Shards', {
       itemsPath: '$.shards',
-      itemSelector: {
-        tenantId: sfn.JsonPath.stringAt('$.tenantId'),
-        matchId: sfn.JsonPath.stringAt('$.matchId'),
-        shard: sfn.JsonPath.numberAt('$$.Map.Item.Value'),
-      },
+      itemSelector: { ...matchJob, shard: sfn.JsonPath.numberAt('$$.Map.Item.Value') },
       maxConcurrency: deploy.maxShardConcurrency,
       mapExecutionType: sfn.StateMachineType.STANDARD,
       resultPath: sfn.JsonPath.DISCARD,
@@ -375,10 +369,7 @@ export class StatelessStack extends Stack {
 
     const reduceTask = new tasks.LambdaInvoke(this, 'ReduceTallies', {
       lambdaFunction: reduce,
-      payload: sfn.TaskInput.fromObject({
-        tenantId: sfn.JsonPath.stringAt('$.tenantId'),
-        matchId: sfn.JsonPath.stringAt('$.matchId'),
-      }),
+      payload: sfn.TaskInput.fromObject(matchJob),
       outputPath: '$.Payload',
     });
 

@@ -10,23 +10,10 @@ import {
   type ShardTally,
 } from '../../shared/domain/matching/match-shard.ts';
 import type { AudienceSnapshot } from '../../shared/domain/model.ts';
-import type { RandomWords } from '../../shared/domain/ports.ts';
 import { applyPrivacy } from '../../shared/domain/privacy/apply-privacy.ts';
 import { type PrivacySettings, ROUNDING_MODES } from '../../shared/domain/privacy/privacy-params.ts';
 import { MatchResultSchema } from '../../shared/domain/result/result-schema.ts';
-
-/** Reproducible words: SHA-256 in counter mode over a seed (fast-check shrinks the seed). */
-function seededWords(seed: number): RandomWords {
-  let counter = 0;
-  return (count) => {
-    const out = new Uint32Array(count);
-    for (let i = 0; i < count; i += 8) {
-      const block = createHash('sha256').update(`${seed}:${counter++}`).digest();
-      for (let j = 0; j < 8 && i + j < count; j++) out[i + j] = block.readUInt32LE(j * 4);
-    }
-    return out;
-  };
-}
+import { seededWords } from '../support/seeded-words.ts';
 
 const settingsArb: fc.Arbitrary<PrivacySettings> = fc.record({
   minSegmentSize: fc.integer({ min: 20, max: 200 }),

@@ -1,9 +1,7 @@
-import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { DomainError } from '../../shared/domain/errors.ts';
 import type { ShardTally } from '../../shared/domain/matching/match-shard.ts';
 import type { AudienceSnapshot, SegmentInfo } from '../../shared/domain/model.ts';
-import type { RandomWords } from '../../shared/domain/ports.ts';
 import {
   type ApplyPrivacyInput,
   applyPrivacy,
@@ -16,19 +14,7 @@ import {
   resolveK,
 } from '../../shared/domain/privacy/privacy-params.ts';
 import { MatchResultSchema } from '../../shared/domain/result/result-schema.ts';
-
-/** Reproducible words: SHA-256 in counter mode over a seed. */
-function seededWords(seed: string): RandomWords {
-  let counter = 0;
-  return (count) => {
-    const out = new Uint32Array(count);
-    for (let i = 0; i < count; i += 8) {
-      const block = createHash('sha256').update(`${seed}:${counter++}`).digest();
-      for (let j = 0; j < 8 && i + j < count; j++) out[i + j] = block.readUInt32LE(j * 4);
-    }
-    return out;
-  };
-}
+import { seededWords } from '../support/seeded-words.ts';
 
 const segment = (segmentId: string, size = 10_000): SegmentInfo => ({
   segmentId,
