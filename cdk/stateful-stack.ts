@@ -24,18 +24,13 @@ type TableKey = keyof typeof TABLES;
 type BucketKey = keyof typeof BUCKETS;
 
 /**
- * Prefixes of the results bucket holding one match's intermediate files (shards, shard tallies,
- * per-shard matched sets). The pipeline deletes them when the match ends; a 1-day expiry is the
+ * Prefixes of the results bucket holding one match's intermediate files (shards and shard
+ * tallies). The pipeline deletes them when the match ends; a 1-day expiry is the
  * backstop for an execution that died in between.
  */
-export const INTERMEDIATE_PREFIXES = ['shards/', 'tallies/', 'matchsets/'] as const;
+export const INTERMEDIATE_PREFIXES = ['shards/', 'tallies/'] as const;
 /** Prefix of the released results, kept for the deploy's retentionDays. */
 export const RESULTS_PREFIX = 'results/';
-/**
- * Prefix of each released match's matched-set digests, read by the difference checks of later
- * matches for as long as the Ledger indexes them (retentionDays): they expire with the same window.
- */
-export const DIGESTS_PREFIX = 'digests/';
 /**
  * Prefix of the ingest manifests (keyed member values of every live segment version). Never
  * expired by age: the catalog refers to them until a sweep deletes them.
@@ -111,7 +106,6 @@ export class StatefulStack extends Stack {
         versioned: true,
         prefixExpirations: [
           { prefix: RESULTS_PREFIX, days: deploy.retentionDays },
-          { prefix: DIGESTS_PREFIX, days: deploy.retentionDays },
           ...INTERMEDIATE_PREFIXES.map((prefix) => ({ prefix, days: 1 })),
         ],
         // Swept manifests and overwritten objects stay recoverable for the retention window, then go.

@@ -93,8 +93,8 @@ export class StatelessStack extends Stack {
 
     // --- Match pipeline (Step Functions tasks) -------------------------------------------------
     // Grants follow the use cases call by call (shared/use-cases/match-pipeline.ts). failMatch runs
-    // in split (its catch) and in reduce: it marks the job FAILED, deletes the match's shards/ and
-    // matchsets/ (list, then delete) and writes a refusal to the Ledger's audit trail.
+    // in split (its catch) and in reduce: it marks the job FAILED, deletes the match's shards/
+    // (list, then delete) and writes a refusal to the Ledger's audit trail.
     const matchSplit = fn('match-split', 'Splits a hashed list into hash-prefix shards', {
       memorySize: 2048,
       timeout: Duration.minutes(15),
@@ -103,8 +103,6 @@ export class StatelessStack extends Stack {
       .bindBucket(uploads, ['get', 'list'], 'lists/')
       // Writes the shards; failMatch lists and deletes them.
       .bindBucket(results, ['put', 'list', 'delete'], 'shards/')
-      // failMatch: per-shard matched sets a partial run may have left.
-      .bindBucket(results, ['list', 'delete'], 'matchsets/')
       .bindTable(jobs, 'readWrite')
       // failMatch: the match-refused audit entry (PutItem only; nothing read).
       .bindTable(ledger, 'write');
@@ -114,8 +112,8 @@ export class StatelessStack extends Stack {
     })
       // Reads its shard and deletes it once the tally is written.
       .bindBucket(results, ['get', 'delete', 'list'], 'shards/')
-      // Its tally and its matched sets (per-person digests for the difference check).
-      .bindBucket(results, 'put', ['tallies/', 'matchsets/'])
+      // Its tally (true counts and the shard's list fingerprint; nothing per person).
+      .bindBucket(results, 'put', 'tallies/')
       .bindTable(audiences, 'read')
       // loadMatch and the shardDone counter.
       .bindTable(jobs, 'readWrite')
@@ -128,15 +126,13 @@ export class StatelessStack extends Stack {
         timeout: Duration.minutes(5),
       },
     )
-      .bindBucket(results, ['get', 'list', 'delete'], ['tallies/', 'matchsets/'])
+      .bindBucket(results, ['get', 'list', 'delete'], 'tallies/')
       // failMatch sweeps the match's remaining shards.
       .bindBucket(results, ['list', 'delete'], 'shards/')
-      // Writes this match's matched sets; reads earlier matches' (an expired one must read as 404).
-      .bindBucket(results, ['get', 'put', 'list'], 'digests/')
       .bindBucket(results, 'put', 'results/')
       // The match, and an earlier match's result on a replay.
       .bindTable(jobs, 'readWrite')
-      // Budget spend (conditional update, then a read), audit entries, matched-set index put and query.
+      // Budget spends and refunds (conditional updates, reads), audit entries, the release index.
       .bindTable(ledger, 'readWrite');
 
     this.stateMachine = this.buildMatchStateMachine(refs, deploy, matchSplit, matchShard, matchReduce);
@@ -174,6 +170,8 @@ export class StatelessStack extends Stack {
       .bindBucket(results, ['get', 'put', 'delete', 'list'], 'manifests/')
       .bindTable(audiences, 'readWrite')
       .bindTable(jobs, 'readWrite')
+      // Published catalog sizes: the catalog budget spend (conditional updates, reads) and its audit entry.
+      .bindTable(ledger, 'readWrite')
       .bindSecret(refs.pepper);
 
     // --- Maintenance: re-keying after a pepper rotation, hourly sweeps (asynchronous) ------------

@@ -31,14 +31,16 @@ export function renderSegmentTable(result: MatchResult): string {
   const noise =
     p.noise.mechanism === 'none'
       ? 'no noise'
-      : `discrete Laplace noise, epsilon ${p.noise.epsilon} (sensitivity ${p.noise.sensitivity})`;
-  const budget = p.budget ? `, budget left ${p.budget.epsilonLeft}` : '';
+      : `discrete Gaussian noise (sigma ${p.noise.sigma}), rho ${p.noise.rho}`;
+  const budget = p.budget
+    ? `\nbudget ${p.budget.period}: spent rho ${p.budget.rhoSpent}, ${p.budget.advertiserLeft} of ${p.budget.advertiserAllowance} left against this partner (renews ${p.budget.renewsAt.slice(0, 10)})`
+    : '';
   return [
     line(header),
     widths.map((w) => '-'.repeat(w)).join('  '),
     ...rows.map(line),
     '',
-    `matched ${result.matched === null ? `withheld (${result.matchedSuppressedReason ?? 'below-k'})` : num(result.matched)} of ${num(result.list.distinct)} distinct`,
+    `matched ${result.matched === null ? `withheld (${result.matchedSuppressedReason ?? 'below-k'})` : num(result.matched)} of ${num(result.list.distinct)} distinct${result.matchRate === null ? '' : ` (match rate ${(result.matchRate * 100).toFixed(1)} %)`}`,
     `privacy: k = ${p.k}, ${noise}, rounding ${p.rounding}${budget}`,
   ].join('\n');
 }

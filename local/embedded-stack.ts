@@ -3,10 +3,12 @@
  * buckets and tables from the CDK definitions, the Lambda handlers behind a local HTTP API,
  * S3 object-created events delivered to the same functions, and matches run on worker threads.
  */
+
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Role } from '../shared/domain/principal.ts';
 import { BUCKETS, TRIGGERS } from '../shared/infra/definitions.ts';
+import { privacySettingsOf } from '../shared/infra/runtime-config.ts';
 import { type DevToken, DevTokens } from './dev-tokens.ts';
 import { startEmbeddedInfra } from './embedded-infra.ts';
 import { startHttpBridge } from './http-bridge.ts';
@@ -43,6 +45,8 @@ export const DEFAULT_DATA_DIR = '.onboard';
 export const STACK_FILE = 'stack.json';
 
 export async function startEmbeddedStack(options: EmbeddedStackOptions = {}): Promise<EmbeddedStack> {
+  // Settings fail fast, before anything starts: a bad value never becomes a 500 on every route.
+  privacySettingsOf({ ...process.env, ...options.env });
   const dataDir = resolve(options.dataDir ?? DEFAULT_DATA_DIR);
   mkdirSync(dataDir, { recursive: true });
   const infra = await startEmbeddedInfra({

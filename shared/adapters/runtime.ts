@@ -116,7 +116,7 @@ export function runtime(): Runtime {
       };
   const built: Runtime = {
     config,
-    settings: privacySettingsOf(config),
+    settings: privacySettingsOf(),
     buckets: {
       uploads: config.UPLOADS_BUCKET,
       partnerDrops: config.PARTNER_DROPS_BUCKET,

@@ -5,7 +5,8 @@
 import { z } from 'zod';
 import type { MatchRecord } from '../domain/jobs.ts';
 import type { Principal, Role } from '../domain/principal.ts';
-import { readAudit, readBudget } from '../use-cases/audit.ts';
+import { readAudit } from '../use-cases/audit.ts';
+import { type GrantInput, grantBudget, readBudget } from '../use-cases/budgets.ts';
 import type { UseCaseContext } from '../use-cases/context.ts';
 import { createList, getList } from '../use-cases/lists.ts';
 import { downloadMatch, getMatch, listMatches, startMatch } from '../use-cases/matches.ts';
@@ -17,6 +18,8 @@ import {
 } from '../use-cases/partners.ts';
 import {
   AuditViewSchema,
+  BudgetGrantRequestSchema,
+  BudgetGrantResponseSchema,
   BudgetViewSchema,
   CreateAudienceRequestSchema,
   CreateAudienceResponseSchema,
@@ -244,7 +247,8 @@ export const ROUTES: readonly Route[] = [
   {
     method: 'GET',
     path: '/v1/partners/{id}/budget',
-    summary: "The caller's privacy budget against a partner",
+    summary:
+      "The caller's privacy budget against a partner this period: the cost of a match, what is left, when it renews",
     roles: ADVERTISER,
     params: idParam,
     status: 200,
@@ -259,6 +263,17 @@ export const ROUTES: readonly Route[] = [
     status: 202,
     response: z.object({ status: z.literal('started'), keyId: z.string() }),
     handle: (ctx, r) => startRekey(ctx, r.principal),
+  },
+  {
+    method: 'POST',
+    path: '/v1/admin/budgets/grants',
+    summary:
+      'Operator: add rho to one budget account for the current period (audited for the operator and the tenant)',
+    roles: ['admin'],
+    body: BudgetGrantRequestSchema,
+    status: 201,
+    response: BudgetGrantResponseSchema,
+    handle: (ctx, r) => grantBudget(ctx, r.principal, r.body as GrantInput),
   },
   {
     method: 'GET',

@@ -163,9 +163,20 @@ export const PartnerCatalogViewSchema = z.object({
     z.object({
       partnerId: z.string(),
       profile: ProfileSchema,
-      baseSize: count,
+      baseSize: count
+        .nullable()
+        .describe('Distinct people across all segments, noisy and rounded; null when not published.'),
       segments: z.array(
-        z.object({ segmentId: z.string(), name: z.string(), description: z.string(), size: count }),
+        z.object({
+          segmentId: z.string(),
+          name: z.string(),
+          description: z.string(),
+          size: count
+            .nullable()
+            .describe(
+              'People in the segment, noisy (drawn once per version) and rounded to 10; null when under k or not published.',
+            ),
+        }),
       ),
     }),
   ),
@@ -180,24 +191,58 @@ export const AuditViewSchema = z.object({
       at: z.iso.datetime(),
       event: z.string(),
       k: z.number().int(),
-      epsilonSpent: z.number(),
-      epsilonLeft: z.number().nullable(),
+      rhoSpent: z.number(),
+      period: z.string().optional(),
+      rhoLeft: z.number().nullable(),
       noise: z.string(),
       rounding: z.string(),
       suppressedSegments: count,
-      differenceSuppressed: count,
       code: z.string().optional(),
+      replayOf: z.string().optional(),
+      grant: z
+        .object({
+          account: z.enum(['advertiser-partner', 'partner', 'catalog']),
+          advertiserId: z.string().optional(),
+          by: z.string(),
+          reason: z.string(),
+        })
+        .optional(),
     }),
   ),
 });
 
 export const BudgetViewSchema = z.object({
   partnerId: z.string(),
-  epsilonSpent: z.number(),
-  epsilonBudget: z.number(),
-  epsilonLeft: z.number(),
-  epsilonPerMatch: z.number(),
   noise: z.boolean(),
+  period: z.string().describe('The budget period, e.g. 2026-11 (calendar month, UTC).'),
+  renewsAt: z.iso.datetime(),
+  rhoPerMatch: z.number().describe('zCDP rho one match costs.'),
+  advertiser: z.object({
+    allowance: z.number(),
+    granted: z.number(),
+    spent: z.number(),
+    left: z.number(),
+  }),
+  partnerLeft: z.number().describe("Rho left in the partner's budget across all advertisers."),
+  matchesLeft: z.number().int().nullable(),
+});
+
+export const BudgetGrantRequestSchema = z.object({
+  partnerId: IdSchema,
+  account: z.enum(['advertiser-partner', 'partner', 'catalog']),
+  advertiserId: IdSchema.optional(),
+  rho: z.number().positive().max(10),
+  reason: z.string().min(3).max(500),
+});
+
+export const BudgetGrantResponseSchema = z.object({
+  grantId: z.string(),
+  account: z.enum(['advertiser-partner', 'partner', 'catalog']),
+  partnerId: z.string(),
+  advertiserId: z.string().optional(),
+  period: z.string(),
+  granted: z.number(),
+  left: z.number(),
 });
 
 export const HealthSchema = z.object({

@@ -27,6 +27,12 @@ export interface SegmentInfo {
   size: number;
   /** The current version; readers pin it at match start so a replacement is never seen half-way. */
   version: number;
+  /**
+   * The size as published: noisy (drawn once per version, charged to the partner's catalog budget)
+   * and rounded; null when the noisy size is under k or the catalog budget could not pay for it.
+   * The only size that ever leaves the service or enters a released value (affinity).
+   */
+  publishedSize?: number | null;
 }
 
 /** A partner's catalog pinned at one moment: the versions a match reads. */
@@ -36,6 +42,8 @@ export interface AudienceSnapshot {
   segments: readonly SegmentInfo[];
   /** Distinct members across all segments of this snapshot (the partner base). */
   baseSize: number;
+  /** The partner base as published (noisy, rounded), or null: see SegmentInfo.publishedSize. */
+  publishedBaseSize?: number | null;
   /** The pepper key id the partner's members are keyed with (rotation flips it). */
   keyId?: string;
   /**
@@ -67,6 +75,7 @@ export interface PartnerCatalog {
   keyId: string;
   segments: SegmentInfo[];
   baseSize: number;
+  publishedBaseSize?: number | null;
   /** Upper bound on segments per member; only ever raised by ingest (see AudienceSnapshot). */
   maxSegmentsPerMember: number;
   /** Optimistic-concurrency revision: every write expects the one it read. */

@@ -4,6 +4,7 @@
  */
 import type { JobRecord } from './jobs.ts';
 import type { AudienceSnapshot, PartnerCatalog } from './model.ts';
+import type { Budget, BudgetAccount, BudgetAccountKind, MicroRho } from './privacy/budget.ts';
 
 /**
  * Turns an identifier digest (32 bytes of SHA-256) into the key stored at rest: HMAC-SHA256 under
@@ -111,69 +112,64 @@ export interface JobStore {
   shardDone(tenantId: string, matchId: string): Promise<void>;
 }
 
-/** The privacy budget of one advertiser against one partner. */
-export interface BudgetState {
-  epsilonSpent: number;
-  epsilonBudget: number;
-}
-
-/** One line of the audit trail: a match, its privacy parameters and its spend. */
+/** One line of the audit trail: a match, a catalog publication or a grant, with its spend. */
 export interface AuditEntry {
   tenantId: string;
+  /** The match, audience upload or grant the entry is about. */
   matchId: string;
   partnerId: string;
   at: string;
-  event: 'match-released' | 'match-refused' | 'match-replayed';
+  event: 'match-released' | 'match-refused' | 'match-replayed' | 'catalog-published' | 'budget-granted';
   k: number;
-  epsilonSpent: number;
-  epsilonLeft: number | null;
+  /** zCDP rho spent (0 for refusals and replays; the grant's amount for grants). */
+  rhoSpent: number;
+  /** The budget period charged, e.g. `2026-11`. */
+  period?: string;
+  /** This advertiser's budget against the partner left after the event (null when not relevant). */
+  rhoLeft: number | null;
   noise: string;
   rounding: string;
   suppressedSegments: number;
-  differenceSuppressed: number;
   code?: string;
+  /** For a replay: the match whose release it repeats. */
+  replayOf?: string;
+  /** For a grant: the account, who granted and why (no personal data). */
+  grant?: { account: BudgetAccountKind; advertiserId?: string; by: string; reason: string };
 }
 
-/** Where an earlier match's matched sets are kept, for difference checks and replays. */
-export interface MatchSetsEntry {
+/** An earlier release of an advertiser against a partner: what replays are recognised by. */
+export interface ReleaseEntry {
   tenantId: string;
   partnerId: string;
   matchId: string;
+  /** Order- and duplicate-independent keyed fingerprint of the list's distinct people. */
   listFingerprint: string;
-  /** The partner versions the match read (`segment#version` joined), for replays. */
+  /** The partner versions the match read (`segment#version` joined). */
   versions: string;
   k: number;
-  /** Where its matched sets are: one object per shard under this prefix. */
-  prefix: string;
-  /** Shards the sets were split into (sets compare shard by shard only at the same count). */
-  shardCount: number;
   createdAt: string;
 }
 
-/** Budgets and the audit trail. Spending is atomic under concurrency and never refills. */
+/**
+ * Budgets and the audit trail. Spending is atomic under concurrency, idempotent per charge, and
+ * never refills within a period; only an audited grant adds to a period's allowance.
+ */
 export interface Ledger {
-  /** Indexes a match's matched sets until `expiresAt` (epoch seconds). */
-  recordMatchSets(entry: MatchSetsEntry, expiresAt: number): Promise<void>;
-  /** The advertiser's unexpired matches against the partner, oldest first. */
-  matchSets(advertiserId: string, partnerId: string, now: Date): Promise<MatchSetsEntry[]>;
+  /** The account's state; `allowance` is the deployment's, used when the account is new. */
+  budget(account: BudgetAccount, allowance: MicroRho): Promise<Budget>;
   /**
-   * Takes the release lock of an advertiser and partner for `ttlSeconds` (false when held): two
-   * matches released at once would not see each other in their difference checks.
+   * Spends `cost` for `chargeId` if the account has it left, atomically; spending again for the same
+   * charge is a no-op that returns the state. Throws DomainError 'privacy-budget-exhausted' otherwise.
    */
-  lockRelease(advertiserId: string, partnerId: string, owner: string, ttlSeconds: number): Promise<boolean>;
-  unlockRelease(advertiserId: string, partnerId: string, owner: string): Promise<void>;
-  budget(advertiserId: string, partnerId: string, epsilonBudget: number): Promise<BudgetState>;
-  /**
-   * Spends `epsilon` for `matchId` if the budget allows, atomically; spending again for the same
-   * match is a no-op that returns the state. Throws DomainError 'privacy-budget-exhausted' otherwise.
-   */
-  spend(
-    advertiserId: string,
-    partnerId: string,
-    matchId: string,
-    epsilon: number,
-    epsilonBudget: number,
-  ): Promise<BudgetState>;
+  spend(account: BudgetAccount, chargeId: string, cost: MicroRho, allowance: MicroRho): Promise<Budget>;
+  /** Gives back a charge that released nothing (another account refused); a no-op when absent. */
+  refund(account: BudgetAccount, chargeId: string, cost: MicroRho): Promise<void>;
+  /** Adds to the period's allowance, once per `grantId`. */
+  grant(account: BudgetAccount, grantId: string, amount: MicroRho, allowance: MicroRho): Promise<Budget>;
+  /** Indexes a release for replays until `expiresAt` (epoch seconds). */
+  recordRelease(entry: ReleaseEntry, expiresAt: number): Promise<void>;
+  /** The advertiser's unexpired releases against the partner, oldest first. */
+  releases(advertiserId: string, partnerId: string, now: Date): Promise<ReleaseEntry[]>;
   audit(entry: AuditEntry): Promise<void>;
   auditTrail(tenantId: string, limit?: number): Promise<AuditEntry[]>;
 }

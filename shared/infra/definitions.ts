@@ -80,12 +80,6 @@ export const OBJECT_KEYS = {
   resultCsv: (tenantId: string, matchId: string) => `results/${tenantId}/${matchId}.csv`,
   shard: (matchId: string, shard: number) => `shards/${matchId}/${String(shard).padStart(3, '0')}.bin`,
   tally: (matchId: string, shard: number) => `tallies/${matchId}/${String(shard).padStart(3, '0')}.json`,
-  shardMatchedSets: (matchId: string, shard: number) =>
-    `matchsets/${matchId}/${String(shard).padStart(3, '0')}.json`,
-  /** Where a released match keeps its matched sets for later difference checks (one per shard). */
-  matchedSetsPrefix: (tenantId: string, partnerId: string, matchId: string) =>
-    `digests/${tenantId}/${partnerId}/${matchId}/`,
-  matchedSets: (prefix: string, shard: number) => `${prefix}${String(shard).padStart(3, '0')}.json`,
   manifest: (partnerId: string, keyId: string, segmentId: string, version: number) =>
     `manifests/${partnerId}/${keyId}/${segmentId}/${version}.keys`,
 } as const;

@@ -4,10 +4,9 @@
  * handlers. Endpoints for s3rver and dynalite come from the SDK's own AWS_ENDPOINT_URL_* variables.
  */
 import { z } from 'zod';
-import { type PrivacySettings, parsePrivacySettings } from '../domain/privacy/privacy-params.ts';
+import { isDomainError } from '../domain/errors.ts';
+import { type PrivacySettings, privacySettingsFromEnv } from '../domain/privacy/privacy-params.ts';
 import { BUCKETS, TABLES } from './definitions.ts';
-
-const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 
 export const RuntimeConfigSchema = z.object({
   [TABLES.audiences.env]: z.string().min(3),
@@ -23,12 +22,6 @@ export const RuntimeConfigSchema = z.object({
   MATCH_STATE_MACHINE_ARN: z.string().optional(),
   /** The maintenance function (re-keying, sweeps), invoked asynchronously (AWS); absent locally. */
   MAINTENANCE_FUNCTION_NAME: z.string().optional(),
-  MIN_SEGMENT_SIZE: z.coerce.number().int().min(20).max(200).default(50),
-  MIN_LIST_SIZE: z.coerce.number().int().min(1).default(1000),
-  NOISE_ENABLED: bool.default(true),
-  EPSILON_PER_MATCH: z.coerce.number().positive().max(10).default(1),
-  EPSILON_BUDGET: z.coerce.number().positive().max(1000).default(10),
-  ROUNDING: z.enum(['none', 'nearest-5', 'nearest-10']).default('none'),
   RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
   /** Shards a list is split into by hash prefix (a power of two). */
   SHARD_COUNT: z.coerce.number().int().min(1).max(256).default(16),
@@ -40,18 +33,18 @@ export const RuntimeConfigSchema = z.object({
 
 export type RuntimeConfig = z.infer<typeof RuntimeConfigSchema>;
 
-/** The deployment's privacy settings, as the domain core takes them. */
-export function privacySettingsOf(config: RuntimeConfig): PrivacySettings {
-  return parsePrivacySettings({
-    minSegmentSize: config.MIN_SEGMENT_SIZE,
-    minListSize: config.MIN_LIST_SIZE,
-    noise: {
-      enabled: config.NOISE_ENABLED,
-      epsilonPerMatch: config.EPSILON_PER_MATCH,
-      budgetPerPartner: config.EPSILON_BUDGET,
-    },
-    rounding: config.ROUNDING,
-  });
+/**
+ * The deployment's privacy settings, as the domain core takes them: read from the environment by
+ * the one table of privacy settings (MIN_SEGMENT_SIZE, RHO_PER_MATCH, ...), failing fast with the
+ * setting, its value and the allowed range.
+ */
+export function privacySettingsOf(env: NodeJS.ProcessEnv = process.env): PrivacySettings {
+  try {
+    return privacySettingsFromEnv(env);
+  } catch (error) {
+    if (isDomainError(error)) throw new Error(`Invalid function configuration: ${error.detail}`);
+    throw error;
+  }
 }
 
 export function readRuntimeConfig(env: NodeJS.ProcessEnv = process.env): RuntimeConfig {

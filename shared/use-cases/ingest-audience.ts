@@ -26,6 +26,7 @@ import type {
   MemberRecord,
   ObjectStore,
 } from '../domain/ports.ts';
+import type { CatalogCounts, PublishedCounts } from '../domain/privacy/catalog-release.ts';
 import { OBJECT_KEYS } from '../infra/definitions.ts';
 
 export interface IngestDeps {
@@ -42,6 +43,11 @@ export interface IngestDeps {
   lockTtlSeconds?: number;
   /** How long to wait for another ingest of the same partner to finish. */
   lockWaitMs?: number;
+  /**
+   * Publishes the sizes of a new catalog version: noisy, charged to the partner's catalog budget
+   * once per upload (`chargeId`), or withheld when that budget is spent.
+   */
+  publishSizes(partnerId: string, chargeId: string, counts: CatalogCounts): Promise<PublishedCounts>;
 }
 
 /** Row numbers kept per rejection rule, so a partner can find and fix rows without a huge report. */
@@ -306,13 +312,26 @@ async function ingestLocked(
     );
   }
 
-  // 4. Flip: one conditional write makes every new version current at once.
+  // 4. Publish the new versions' sizes (noisy, once), then flip: one conditional write makes every
+  // new version current at once.
+  const baseSize = catalog.baseSize + baseDelta;
+  const published = await deps.publishSizes(partnerId, upload.audienceId, {
+    segments: new Map([...declared.keys()].map((id) => [id, sizes.get(id) ?? 0])),
+    base: baseSize,
+  });
   const flipped: PartnerCatalog = {
     ...catalog,
     segments: newSegments.map((s) =>
-      declared.has(s.segmentId) ? { ...s, size: sizes.get(s.segmentId) ?? 0 } : s,
+      declared.has(s.segmentId)
+        ? {
+            ...s,
+            size: sizes.get(s.segmentId) ?? 0,
+            publishedSize: published.segments.get(s.segmentId) ?? null,
+          }
+        : s,
     ),
-    baseSize: catalog.baseSize + baseDelta,
+    baseSize,
+    publishedBaseSize: published.base,
     maxSegmentsPerMember: Math.max(catalog.maxSegmentsPerMember, maxSegments),
     revision: catalog.revision + 1,
     retired: [

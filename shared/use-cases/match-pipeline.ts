@@ -22,20 +22,15 @@ import {
   shardOf,
 } from '../domain/matching/match-shard.ts';
 import type { AudienceSnapshot } from '../domain/model.ts';
-import type { AudienceKeyer, MatchSetsEntry } from '../domain/ports.ts';
+import type { AudienceKeyer } from '../domain/ports.ts';
 import { applyPrivacy, assertListSize } from '../domain/privacy/apply-privacy.ts';
-import {
-  combineFingerprints,
-  type DifferenceVerdict,
-  fingerprintAdd,
-  type MatchedSets,
-  ShardedDifferenceCheck,
-} from '../domain/privacy/difference-check.ts';
+import { combineFingerprints, fingerprintAdd } from '../domain/privacy/list-fingerprint.ts';
 import { resolveK } from '../domain/privacy/privacy-params.ts';
 import { reuseRelease } from '../domain/privacy/reuse-release.ts';
 import { renderResultCsv, renderResultJson } from '../domain/result/render-csv.ts';
 import type { ListSummary, MatchResult } from '../domain/result/result-schema.ts';
 import { OBJECT_KEYS } from '../infra/definitions.ts';
+import { budgetBlock, currentBudgets, spendForMatch } from './budgets.ts';
 import type { UseCaseContext } from './context.ts';
 
 export interface MatchJob {
@@ -247,24 +242,16 @@ export async function matchOneShard(
   if (done && !(await ctx.objects.exists(ctx.buckets.results, shardKey)))
     return JSON.parse(done) as ShardTally;
   const keyer = await ctx.keyer(match.snapshot.keyId);
-  const sets = matchedSetsCollector(await ctx.stableKeyer(), job.tenantId, match.partnerId);
+  const fingerprint = listFingerprinter(await ctx.stableKeyer(), job.tenantId, match.partnerId);
   const tally = await matchShard({
     digests: digestsOf(ctx.objects.read(ctx.buckets.results, shardKey)),
     snapshot: match.snapshot,
     store: ctx.audiences,
     keyer,
-    onDistinct: sets.distinct,
-    onMatched: sets.matched,
+    onDistinct: fingerprint.add,
   });
-  const shardSets = sets.result();
-  await ctx.objects.write(
-    ctx.buckets.results,
-    OBJECT_KEYS.shardMatchedSets(job.matchId, job.shard),
-    JSON.stringify(shardSets),
-    'application/json',
-  );
-  // The tally carries the shard's list fingerprint: reduce knows the list without loading sets.
-  const stored: StoredTally = { ...tally, listFingerprint: shardSets.listFingerprint };
+  // The tally carries the shard's list fingerprint: reduce recognises replays without the list.
+  const stored: StoredTally = { ...tally, listFingerprint: fingerprint.value() };
   await ctx.objects.write(ctx.buckets.results, tallyKey, JSON.stringify(stored), 'application/json');
   await ctx.jobs.shardDone(job.tenantId, job.matchId);
   // Last: the shard object's absence is what marks this shard done for a retry.
@@ -273,12 +260,12 @@ export async function matchOneShard(
 }
 
 /**
- * Per-person 64-bit digests for difference checks, keyed under a secret scope derived from the
- * pepper ring's first key (which rotation never removes, so the digests of earlier matches still
- * compare after a rotation) and scoped to this advertiser and partner: they cannot be joined with
- * members or with another tenant's sets. One plain SHA-256 of scope and digest per person.
+ * The list's fingerprint, for replays: per person a 64-bit digest keyed under a secret scope derived
+ * from the pepper ring's first key (which rotation never removes, so a replay is still recognised
+ * after a rotation) and scoped to this advertiser and partner, summed modulo 2^64 so the same
+ * distinct people in any order and any shards give the same value. Nothing per person is kept.
  */
-function matchedSetsCollector(stable: AudienceKeyer, tenantId: string, partnerId: string) {
+function listFingerprinter(stable: AudienceKeyer, tenantId: string, partnerId: string) {
   const scope = Buffer.from(
     stable.key(createHash('sha256').update(`difference-check|${tenantId}|${partnerId}`).digest()),
     'base64url',
@@ -286,31 +273,13 @@ function matchedSetsCollector(stable: AudienceKeyer, tenantId: string, partnerId
   const input = Buffer.alloc(scope.length + DIGEST_BYTES);
   scope.copy(input);
   let sum = 0n;
-  let distinct = 0;
-  const union: string[] = [];
-  const segments: Record<string, string[]> = {};
   return {
-    distinct(digest: Uint8Array): string {
+    add(digest: Uint8Array): string {
       input.set(digest, scope.length);
-      const person = hash('sha256', input).slice(0, 16);
-      sum = fingerprintAdd(sum, person);
-      distinct++;
-      return person;
+      sum = fingerprintAdd(sum, hash('sha256', input).slice(0, 16));
+      return '';
     },
-    matched(person: string, ids: ReadonlySet<string>) {
-      union.push(person);
-      for (const id of ids) {
-        const members = segments[id] ?? [];
-        segments[id] = members;
-        members.push(person);
-      }
-    },
-    /** Sorted, as the difference check's merge pass needs. */
-    result(): MatchedSets {
-      union.sort();
-      for (const members of Object.values(segments)) members.sort();
-      return { listFingerprint: sum.toString(16).padStart(16, '0'), distinct, union, segments };
-    },
+    value: () => sum.toString(16).padStart(16, '0'),
   };
 }
 
@@ -344,100 +313,56 @@ export async function reduceMatch(ctx: UseCaseContext, job: MatchJob): Promise<M
     // Refuse before spending: a refused list costs no budget.
     assertListSize(listSummary, settings.minListSize);
 
-    // One release at a time per advertiser and partner, from reading the earlier matches through
-    // recording this one: two matches released at once would not see each other.
-    const owner = `${job.matchId}`;
-    if (!(await waitForReleaseLock(ctx, job.tenantId, match.partnerId, owner))) {
-      throw new DomainError(
-        'conflict',
-        'Another match against this partner is being released; start this one again.',
-      );
-    }
-    try {
-      const listFingerprint = combineFingerprints(tallies.map((t) => t.listFingerprint));
-      const versions = versionsOf(snapshot);
-      const earlier = await ctx.ledger.matchSets(job.tenantId, match.partnerId, ctx.now());
+    const listFingerprint = combineFingerprints(tallies.map((t) => t.listFingerprint));
+    const versions = versionsOf(snapshot);
+    const k = resolveK(settings.minSegmentSize, match.minSegmentSize);
 
-      // The same people against the same partner data: built from the earliest release alone, with
-      // no new noise and no new spend, so re-running (with any k) cannot average noise away or
-      // subtract one release from another.
-      const replay = earlier.find((e) => e.listFingerprint === listFingerprint && e.versions === versions);
-      if (replay) {
-        const original = await ctx.jobs.get('match', job.tenantId, replay.matchId);
-        if (original?.result) {
-          const result = reuseRelease(original.result, match.minSegmentSize, ctx.now());
-          await releaseResult(ctx, job, match, result, listSummary, 'match-replayed', 0);
-          await deletePrefix(ctx, `matchsets/${job.matchId}/`);
-          return 'SUCCEEDED';
-        }
-      }
-      const k = resolveK(settings.minSegmentSize, match.minSegmentSize);
-      const verdict = await checkDifferences(ctx, job, snapshot, listFingerprint, earlier, k);
-
-      let budgetLeft: number | undefined;
-      if (settings.noise.enabled) {
-        // Spend first (atomically, once per match), then release: a concurrent match cannot overdraw.
-        const epsilon = settings.noise.epsilonPerMatch;
-        const after = await ctx.ledger.spend(
-          job.tenantId,
-          match.partnerId,
-          job.matchId,
-          epsilon,
-          settings.noise.budgetPerPartner,
-        );
-        budgetLeft = after.epsilonBudget - after.epsilonSpent + epsilon;
-      }
-      const result = applyPrivacy({
-        tally,
-        snapshot,
-        listSummary,
-        settings,
-        requestedK: match.minSegmentSize,
-        ...(budgetLeft !== undefined ? { budgetLeft } : {}),
-        differenceSuppressed: verdict.segments,
-        totalDifferenceSuppressed: verdict.total,
+    // The same people against the same partner data: the earliest release again, post-processed
+    // for this k, with no new noise and no spend, so re-running cannot average the noise away.
+    const earlier = await ctx.ledger.releases(job.tenantId, match.partnerId, ctx.now());
+    const replay = earlier.find((e) => e.listFingerprint === listFingerprint && e.versions === versions);
+    const original = replay ? await ctx.jobs.get('match', job.tenantId, replay.matchId) : undefined;
+    if (replay && original?.result) {
+      const noiseOn = !settings.unsafeNoiseOffForTests;
+      const budgets = noiseOn ? await currentBudgets(ctx, job.tenantId, match.partnerId) : undefined;
+      const result = reuseRelease(original.result, {
+        k,
         now: ctx.now(),
+        replayOf: replay.matchId,
+        budget: budgets ? budgetBlock(ctx, budgets.own, budgets.shared, 0) : null,
       });
-      // Keep this match's sets for the checks of later ones, encrypted at rest and expiring.
-      const prefix = OBJECT_KEYS.matchedSetsPrefix(job.tenantId, match.partnerId, job.matchId);
-      for (let shard = 0; shard < ctx.shardCount; shard++) {
-        const text = await ctx.objects.readText(
-          ctx.buckets.results,
-          OBJECT_KEYS.shardMatchedSets(job.matchId, shard),
-        );
-        if (text)
-          await ctx.objects.write(
-            ctx.buckets.results,
-            OBJECT_KEYS.matchedSets(prefix, shard),
-            text,
-            'application/json',
-          );
-      }
-      await ctx.ledger.recordMatchSets(
-        {
-          tenantId: job.tenantId,
-          partnerId: match.partnerId,
-          matchId: job.matchId,
-          listFingerprint,
-          versions,
-          k,
-          prefix,
-          shardCount: ctx.shardCount,
-          createdAt: ctx.now().toISOString(),
-        },
-        Math.floor(ctx.now().getTime() / 1000) + ctx.retentionDays * 86_400,
-      );
-      await deletePrefix(ctx, `matchsets/${job.matchId}/`);
-      await releaseResult(ctx, job, match, result, listSummary, 'match-released', verdict.segments.size);
-      ctx.logger.info('match: released', {
-        matchId: job.matchId,
-        segments: result.segments.length,
-        compared: verdict.compared,
-      });
+      await releaseResult(ctx, job, match, result, listSummary, 'match-replayed');
       return 'SUCCEEDED';
-    } finally {
-      await ctx.ledger.unlockRelease(job.tenantId, match.partnerId, owner);
     }
+
+    // Spend first (atomically, once per match, in both accounts), then release.
+    const budget = settings.unsafeNoiseOffForTests
+      ? undefined
+      : await spendForMatch(ctx, job.tenantId, match.partnerId, job.matchId);
+    const result = applyPrivacy({
+      tally,
+      snapshot,
+      listSummary,
+      settings,
+      requestedK: match.minSegmentSize,
+      ...(budget ? { budget } : {}),
+      now: ctx.now(),
+    });
+    await ctx.ledger.recordRelease(
+      {
+        tenantId: job.tenantId,
+        partnerId: match.partnerId,
+        matchId: job.matchId,
+        listFingerprint,
+        versions,
+        k,
+        createdAt: ctx.now().toISOString(),
+      },
+      Math.floor(ctx.now().getTime() / 1000) + ctx.retentionDays * 86_400,
+    );
+    await releaseResult(ctx, job, match, result, listSummary, 'match-released');
+    ctx.logger.info('match: released', { matchId: job.matchId, segments: result.segments.length });
+    return 'SUCCEEDED';
   } catch (error) {
     await failMatch(ctx, job, error);
     return 'FAILED';
@@ -453,7 +378,6 @@ async function releaseResult(
   result: MatchResult,
   listSummary: ListSummary,
   event: 'match-released' | 'match-replayed',
-  differenceSuppressed: number,
 ): Promise<void> {
   await ctx.objects.write(
     ctx.buckets.results,
@@ -480,66 +404,14 @@ async function releaseResult(
     at: ctx.now().toISOString(),
     event,
     k: result.privacy.k,
-    epsilonSpent: event === 'match-replayed' ? 0 : result.privacy.noise.epsilon,
-    epsilonLeft: result.privacy.budget?.epsilonLeft ?? null,
+    rhoSpent: result.privacy.budget?.rhoSpent ?? 0,
+    ...(result.privacy.budget ? { period: result.privacy.budget.period } : {}),
+    rhoLeft: result.privacy.budget?.advertiserLeft ?? null,
     noise: result.privacy.noise.mechanism,
     rounding: result.privacy.rounding,
     suppressedSegments: result.segments.filter((s) => s.suppressed).length,
-    differenceSuppressed,
+    ...(result.replayOf ? { replayOf: result.replayOf } : {}),
   });
-}
-
-const NO_SETS: MatchedSets = { listFingerprint: '0'.repeat(16), distinct: 0, union: [], segments: {} };
-
-async function readSets(ctx: UseCaseContext, key: string): Promise<MatchedSets> {
-  const text = await ctx.objects.readText(ctx.buckets.results, key);
-  return text ? (JSON.parse(text) as MatchedSets) : NO_SETS;
-}
-
-/**
- * Rule 4, shard by shard: one shard of this match and one of an earlier match in memory at a
- * time, whatever the list size. Earlier matches split into another shard count (the deployment
- * changed) cannot be compared exactly, so they suppress everything: the safe side.
- */
-async function checkDifferences(
-  ctx: UseCaseContext,
-  job: MatchJob,
-  snapshot: AudienceSnapshot,
-  listFingerprint: string,
-  earlier: readonly MatchSetsEntry[],
-  k: number,
-): Promise<DifferenceVerdict> {
-  const segmentIds = snapshot.segments.map((s) => s.segmentId);
-  const others = earlier.filter((e) => e.listFingerprint !== listFingerprint);
-  if (others.some((e) => e.shardCount !== ctx.shardCount)) {
-    return { segments: new Set(segmentIds), total: true, compared: others.length };
-  }
-  const check = new ShardedDifferenceCheck(segmentIds, others.length);
-  for (let shard = 0; shard < ctx.shardCount; shard++) {
-    const current = await readSets(ctx, OBJECT_KEYS.shardMatchedSets(job.matchId, shard));
-    for (let i = 0; i < others.length; i++) {
-      const before = others[i] as MatchSetsEntry;
-      check.add(i, current, await readSets(ctx, OBJECT_KEYS.matchedSets(before.prefix, shard)));
-    }
-  }
-  return check.verdict(
-    k,
-    others.map((_, i) => i),
-  );
-}
-
-async function deletePrefix(ctx: UseCaseContext, prefix: string): Promise<void> {
-  for (const key of await ctx.objects.list(ctx.buckets.results, prefix))
-    await ctx.objects.delete(ctx.buckets.results, key);
-}
-
-async function waitForReleaseLock(ctx: UseCaseContext, tenantId: string, partnerId: string, owner: string) {
-  const deadline = Date.now() + 120_000;
-  for (let delay = 50; ; delay = Math.min(delay * 2, 2_000)) {
-    if (await ctx.ledger.lockRelease(tenantId, partnerId, owner, 300)) return true;
-    if (Date.now() + delay > deadline) return false;
-    await new Promise((r) => setTimeout(r, delay * (0.5 + Math.random() / 2)));
-  }
 }
 
 /** Marks a match FAILED with a stable code and a safe detail; cleans up its shards. */
@@ -554,7 +426,7 @@ export async function failMatch(ctx: UseCaseContext, job: MatchJob, error: unkno
   const match = await ctx.jobs.get('match', job.tenantId, job.matchId);
   // Already final (failed by split itself, or released): clean up, audit nothing twice.
   const final = match?.status === 'FAILED' || match?.status === 'SUCCEEDED';
-  for (const prefix of [`shards/${job.matchId}/`, `matchsets/${job.matchId}/`]) {
+  for (const prefix of [`shards/${job.matchId}/`]) {
     for (const key of await ctx.objects.list(ctx.buckets.results, prefix))
       await ctx.objects.delete(ctx.buckets.results, key);
   }
@@ -567,12 +439,11 @@ export async function failMatch(ctx: UseCaseContext, job: MatchJob, error: unkno
       at: ctx.now().toISOString(),
       event: 'match-refused',
       k: match.minSegmentSize,
-      epsilonSpent: 0,
-      epsilonLeft: null,
-      noise: ctx.settings.noise.enabled ? 'discrete-laplace' : 'none',
+      rhoSpent: 0,
+      rhoLeft: null,
+      noise: ctx.settings.unsafeNoiseOffForTests ? 'none' : 'discrete-gaussian',
       rounding: ctx.settings.rounding,
       suppressedSegments: 0,
-      differenceSuppressed: 0,
       code,
     });
   }

@@ -5,6 +5,7 @@ import type { JobPage } from '../domain/ports.ts';
 import { type Principal, requireRole } from '../domain/principal.ts';
 import { resolveK } from '../domain/privacy/privacy-params.ts';
 import { OBJECT_KEYS } from '../infra/definitions.ts';
+import { assertMatchAffordable } from './budgets.ts';
 import { DOWNLOAD_URL_SECONDS, type UseCaseContext } from './context.ts';
 
 export interface StartMatchInput {
@@ -46,19 +47,8 @@ export async function startMatch(ctx: UseCaseContext, principal: Principal, inpu
       `This partner's audiences are hashed with the ${snapshot.profile} profile; the list was hashed with ${list.profile}. Hash it again with --profile ${snapshot.profile}.`,
     );
   }
-  if (ctx.settings.noise.enabled) {
-    const budget = await ctx.ledger.budget(
-      principal.tenantId,
-      input.partnerId,
-      ctx.settings.noise.budgetPerPartner,
-    );
-    if (budget.epsilonSpent + ctx.settings.noise.epsilonPerMatch > budget.epsilonBudget + 1e-9) {
-      throw new DomainError(
-        'privacy-budget-exhausted',
-        `The privacy budget against this partner is spent (${budget.epsilonSpent} of ${budget.epsilonBudget}). It is never refilled automatically; ask the operator.`,
-      );
-    }
-  }
+  // Refused before anything runs when either budget cannot pay for one match.
+  await assertMatchAffordable(ctx, principal.tenantId, input.partnerId);
   const now = ctx.now().toISOString();
   const match: MatchRecord = {
     kind: 'match',

@@ -1,9 +1,18 @@
 /** Partner catalogs (readable by every tenant: names and sizes only), and partner audience uploads. */
-import { DomainError } from '../domain/errors.ts';
+import { DomainError, isDomainError } from '../domain/errors.ts';
 import type { AudienceUploadRecord, SegmentDeclaration } from '../domain/jobs.ts';
 import type { Profile } from '../domain/model.ts';
 import { type Principal, requirePartnerAccess, requireRole } from '../domain/principal.ts';
+import { allowanceOf, budgetLeft, fromMicro, toMicro } from '../domain/privacy/budget.ts';
+import {
+  CATALOG_ROUNDING,
+  type CatalogCounts,
+  type PublishedCounts,
+  publishCatalogCounts,
+  withheldCatalogCounts,
+} from '../domain/privacy/catalog-release.ts';
 import { OBJECT_KEYS } from '../infra/definitions.ts';
+import { accountOf } from './budgets.ts';
 import { UPLOAD_URL_SECONDS, type UseCaseContext } from './context.ts';
 import { type IngestDeps, ingestAudience } from './ingest-audience.ts';
 import type { RekeyDeps } from './rotate-pepper.ts';
@@ -15,15 +24,16 @@ export async function listPartnerCatalogs(ctx: UseCaseContext, _principal: Princ
   for (const partnerId of await ctx.audiences.listPartners()) {
     const catalog = await ctx.audiences.readCatalog(partnerId);
     if (!catalog) continue;
+    // Only published sizes leave the service: noisy, rounded, and none under k.
     partners.push({
       partnerId,
       profile: catalog.profile,
-      baseSize: catalog.baseSize,
-      segments: catalog.segments.map(({ segmentId, name, description, size }) => ({
+      baseSize: catalog.publishedBaseSize ?? null,
+      segments: catalog.segments.map(({ segmentId, name, description, publishedSize }) => ({
         segmentId,
         name,
         description,
-        size,
+        size: publishedSize ?? null,
       })),
     });
   }
@@ -97,7 +107,54 @@ export function ingestDeps(ctx: UseCaseContext): IngestDeps {
     maxRows: ctx.maxIngestRows,
     retireGraceSeconds: ctx.retireGraceSeconds,
     now: ctx.now,
+    publishSizes: (partnerId, chargeId, counts) => publishSizes(ctx, partnerId, chargeId, counts),
   };
+}
+
+/**
+ * The sizes of a new catalog version, as published: noisy, paid from the partner's catalog budget
+ * of the period (once per upload, so a retried ingest pays once), or withheld when it is spent.
+ */
+async function publishSizes(
+  ctx: UseCaseContext,
+  partnerId: string,
+  chargeId: string,
+  counts: CatalogCounts,
+): Promise<PublishedCounts> {
+  const s = ctx.settings;
+  const k = s.minSegmentSize;
+  if (s.unsafeNoiseOffForTests) return publishCatalogCounts(counts, { k, rho: undefined });
+  const account = accountOf(ctx, 'catalog', partnerId);
+  let left: number;
+  try {
+    const after = await ctx.ledger.spend(
+      account,
+      chargeId,
+      toMicro(s.rhoPerCatalog),
+      allowanceOf('catalog', s),
+    );
+    left = budgetLeft(after);
+  } catch (error) {
+    if (!(isDomainError(error) && error.code === 'privacy-budget-exhausted')) throw error;
+    ctx.logger.warn('ingest: catalog budget spent, sizes withheld', { partnerId, period: account.period });
+    return withheldCatalogCounts(counts);
+  }
+  const published = publishCatalogCounts(counts, { k, rho: s.rhoPerCatalog });
+  await ctx.ledger.audit({
+    tenantId: partnerId,
+    matchId: chargeId,
+    partnerId,
+    at: ctx.now().toISOString(),
+    event: 'catalog-published',
+    k,
+    rhoSpent: s.rhoPerCatalog,
+    period: account.period,
+    rhoLeft: fromMicro(left),
+    noise: 'discrete-gaussian',
+    rounding: `nearest-${CATALOG_ROUNDING}`,
+    suppressedSegments: [...published.segments.values()].filter((v) => v === null).length,
+  });
+  return published;
 }
 
 export function rekeyDeps(ctx: UseCaseContext): RekeyDeps {

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { buildApp } from '../../cdk/build-app.ts';
 import { DeployContextError, parseDeployContext, privacyEnvironment } from '../../cdk/privacy-context.ts';
-import { RuntimeConfigSchema } from '../../shared/infra/runtime-config.ts';
+import { DEFAULT_PRIVACY_SETTINGS, PRIVACY_SETTINGS } from '../../shared/domain/privacy/privacy-params.ts';
+import { privacySettingsOf, RuntimeConfigSchema } from '../../shared/infra/runtime-config.ts';
 
 const errorOf = (raw: Record<string, unknown>): string => {
   try {
@@ -16,12 +17,7 @@ const errorOf = (raw: Record<string, unknown>): string => {
 describe('deploy-time privacy context', () => {
   it('defaults to the product settings', () => {
     expect(parseDeployContext({})).toEqual({
-      minSegmentSize: 50,
-      minListSize: 1000,
-      noise: true,
-      epsilonPerMatch: 1,
-      epsilonBudget: 10,
-      rounding: 'none',
+      privacy: DEFAULT_PRIVACY_SETTINGS,
       retentionDays: 30,
       shardCount: 16,
       maxShardConcurrency: 16,
@@ -33,73 +29,82 @@ describe('deploy-time privacy context', () => {
   it('accepts the strings `cdk -c key=value` passes', () => {
     const c = parseDeployContext({
       minSegmentSize: '80',
-      noise: 'false',
-      epsilonPerMatch: '0.5',
+      rhoPerMatch: '0.02',
+      budgetPeriod: 'week',
       retentionDays: '7',
     });
-    expect(c).toMatchObject({ minSegmentSize: 80, noise: false, epsilonPerMatch: 0.5, retentionDays: 7 });
+    expect(c).toMatchObject({
+      privacy: { minSegmentSize: 80, rhoPerMatch: 0.02, budgetPeriod: 'week' },
+      retentionDays: 7,
+    });
   });
 
   it('accepts the bounds of minSegmentSize (20 and 200)', () => {
-    expect(parseDeployContext({ minSegmentSize: 20 }).minSegmentSize).toBe(20);
-    expect(parseDeployContext({ minSegmentSize: 200 }).minSegmentSize).toBe(200);
+    expect(parseDeployContext({ minSegmentSize: 20 }).privacy.minSegmentSize).toBe(20);
+    expect(parseDeployContext({ minSegmentSize: 200 }).privacy.minSegmentSize).toBe(200);
   });
 
   it.each([
-    [{ minSegmentSize: 10 }, 'context key "minSegmentSize" must be at least 20', '(got 10)'],
-    [{ minSegmentSize: '500' }, 'context key "minSegmentSize" must be at most 200', '(got "500")'],
     [
-      { minSegmentSize: 'fifty' },
-      'context key "minSegmentSize" must be a whole number between 20 and 200',
-      '"fifty"',
+      { minSegmentSize: 10 },
+      'context key "minSegmentSize"=10 is out of range: allowed a whole number from 20 to 200',
     ],
-    [{ minSegmentSize: 50.5 }, 'context key "minSegmentSize" must be a whole number', '50.5'],
-    [{ minListSize: 0 }, 'context key "minListSize" must be at least 1', '(got 0)'],
-    [{ noise: 'maybe' }, 'context key "noise" must be true or false', '"maybe"'],
-    [{ epsilonPerMatch: 0 }, 'context key "epsilonPerMatch" must be greater than 0', '(got 0)'],
-    [{ epsilonBudget: -1 }, 'context key "epsilonBudget" must be greater than 0', '(got -1)'],
+    [{ minSegmentSize: '500' }, 'context key "minSegmentSize"=500 is out of range'],
+    [{ minSegmentSize: 'fifty' }, 'context key "minSegmentSize"=fifty is out of range'],
+    [{ minSegmentSize: 50.5 }, 'context key "minSegmentSize"=50.5 is out of range'],
+    [{ minListSize: 0 }, 'context key "minListSize"=0 is out of range: allowed a whole number from 1'],
+    [{ rhoPerMatch: 0 }, 'context key "rhoPerMatch"=0 is out of range: allowed a number from 0.0001 to 1'],
+    [{ rhoPerPartner: -1 }, 'context key "rhoPerPartner"=-1 is out of range'],
+    [{ budgetPeriod: 'year' }, 'allowed one of day, week, month, quarter'],
     [
       { rounding: 'nearest-7' },
-      'context key "rounding" must be one of none, nearest-5, nearest-10',
-      '"nearest-7"',
+      'context key "rounding"=nearest-7 is out of range: allowed one of none, nearest-5, nearest-10',
     ],
-    [
-      { retireGraceSeconds: 100_000 },
-      'context key "retireGraceSeconds" must be at most 86400',
-      '(got 100000)',
-    ],
-    [{ retentionDays: 0 }, 'context key "retentionDays" must be at least 1 day', '(got 0)'],
-    [{ shardCount: 12 }, 'context key "shardCount" must be a power of two', '(got 12)'],
-    [{ alarmTopicArn: 'my-topic' }, 'context key "alarmTopicArn" must be an SNS topic ARN', '"my-topic"'],
-  ])('rejects %j with a message naming the key', (raw, message, got) => {
-    const text = errorOf(raw);
-    expect(text).toContain(message);
-    expect(text).toContain(got);
-    expect(text).toContain('-c ');
+    [{ retireGraceSeconds: 100_000 }, 'context key "retireGraceSeconds" must be at most 86400'],
+    [{ retentionDays: 0 }, 'context key "retentionDays" must be at least 1 day'],
+    [{ shardCount: 12 }, 'context key "shardCount" must be a power of two'],
+    [{ alarmTopicArn: 'my-topic' }, 'context key "alarmTopicArn" must be an SNS topic ARN'],
+  ])('rejects %j with a message naming the key, its value and the range', (raw, message) => {
+    expect(errorOf(raw)).toContain(message);
   });
 
-  it('rejects an epsilon per match above the budget', () => {
-    expect(errorOf({ epsilonPerMatch: 5, epsilonBudget: 2 })).toContain(
-      'context key "epsilonPerMatch" must not exceed epsilonBudget (2)',
+  it('refuses to deploy with the noise off: the unsafe test setting is for test stacks only', () => {
+    expect(errorOf({ unsafeNoiseOffForTests: true })).toContain(
+      'context key "unsafeNoiseOffForTests" is refused: a deployment always adds noise',
+    );
+    expect(errorOf({ unsafeNoiseOffForTests: 'true' })).toContain('is refused');
+    expect(parseDeployContext({ unsafeNoiseOffForTests: false }).privacy.unsafeNoiseOffForTests).toBe(false);
+  });
+
+  it('refuses the retired epsilon keys and the old noise switch with what replaces them', () => {
+    expect(errorOf({ noise: false })).toContain('context key "noise" is no longer read');
+    expect(errorOf({ epsilonPerMatch: 1 })).toContain('use rhoPerMatch');
+    expect(errorOf({ epsilonBudget: 10 })).toContain('rhoPerAdvertiserPartner');
+  });
+
+  it('rejects a rho per match above the advertiser budget', () => {
+    expect(errorOf({ rhoPerMatch: 0.5, rhoPerAdvertiserPartner: 0.2 })).toContain(
+      'context key "rhoPerMatch"=0.5 exceeds context key "rhoPerAdvertiserPartner"=0.2',
     );
   });
 
   it('lists every bad key at once', () => {
-    const text = errorOf({ minSegmentSize: 5, retentionDays: -3, noise: 'yes' });
+    const text = errorOf({ minSegmentSize: 5, retentionDays: -3, rhoPerMatch: 'lots' });
     expect(text).toContain('"minSegmentSize"');
     expect(text).toContain('"retentionDays"');
-    expect(text).toContain('"noise"');
+    expect(text).toContain('"rhoPerMatch"');
   });
 
   it('stops the synth itself on a bad value', () => {
     expect(() => buildApp({ context: { minSegmentSize: 5 }, nag: false })).toThrow(
       /context key "minSegmentSize"/,
     );
+    expect(() => buildApp({ context: { unsafeNoiseOffForTests: true }, nag: false })).toThrow(/is refused/);
   });
 
   it('produces an environment the functions accept (same names and bounds as runtime-config)', () => {
     const env = privacyEnvironment(
-      parseDeployContext({ minSegmentSize: 80, noise: false, rounding: 'nearest-10' }),
+      parseDeployContext({ minSegmentSize: 80, rhoPerMatch: 0.02, rounding: 'nearest-10' }),
     );
     const names = {
       AUDIENCES_TABLE: 'audiences',
@@ -110,12 +115,15 @@ describe('deploy-time privacy context', () => {
       RESULTS_BUCKET: 'results',
     };
     const runtime = RuntimeConfigSchema.parse({ ...names, ...env });
-    expect(runtime).toMatchObject({
-      MIN_SEGMENT_SIZE: 80,
-      NOISE_ENABLED: false,
-      ROUNDING: 'nearest-10',
-      SHARD_COUNT: 16,
+    expect(runtime).toMatchObject({ SHARD_COUNT: 16 });
+    expect(privacySettingsOf({ ...names, ...env })).toMatchObject({
+      minSegmentSize: 80,
+      rhoPerMatch: 0.02,
+      rounding: 'nearest-10',
+      unsafeNoiseOffForTests: false,
     });
-    for (const key of Object.keys(env)) expect(Object.keys(RuntimeConfigSchema.shape)).toContain(key);
+    const privacyEnv = Object.values(PRIVACY_SETTINGS).map((s) => s.env);
+    for (const key of Object.keys(env))
+      expect([...Object.keys(RuntimeConfigSchema.shape), ...privacyEnv]).toContain(key);
   });
 });

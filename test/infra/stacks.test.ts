@@ -1,15 +1,11 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { LAMBDA_HANDLERS } from '../../cdk/handlers.ts';
-import {
-  DIGESTS_PREFIX,
-  INTERMEDIATE_PREFIXES,
-  MANIFESTS_PREFIX,
-  RESULTS_PREFIX,
-} from '../../cdk/stateful-stack.ts';
+import { INTERMEDIATE_PREFIXES, MANIFESTS_PREFIX, RESULTS_PREFIX } from '../../cdk/stateful-stack.ts';
 import { AUTHORIZED_ROUTES, PUBLIC_ROUTES } from '../../cdk/stateless-stack.ts';
 import { ROUTES } from '../../shared/api/routes.ts';
-import { BUCKETS, OBJECT_KEYS, TABLES, TRIGGERS } from '../../shared/infra/definitions.ts';
+import { PRIVACY_SETTINGS } from '../../shared/domain/privacy/privacy-params.ts';
+import { BUCKETS, TABLES, TRIGGERS } from '../../shared/infra/definitions.ts';
 import { RuntimeConfigSchema } from '../../shared/infra/runtime-config.ts';
 import { type SynthesizedApp, synthForTest } from './synth.ts';
 
@@ -31,7 +27,7 @@ type Statement = {
 };
 
 // Non-default values, so each assertion proves the setting flows from context to template.
-const CONTEXT = { minSegmentSize: 80, retentionDays: 45, noise: 'false', maxShardConcurrency: 8 };
+const CONTEXT = { minSegmentSize: 80, retentionDays: 45, rhoPerMatch: '0.02', maxShardConcurrency: 8 };
 
 let app: SynthesizedApp;
 let stateful: Record<string, Resource>;
@@ -186,20 +182,8 @@ describe('stateful stack: data at rest', () => {
     return bucket.Properties?.LifecycleConfiguration.Rules;
   };
 
-  it('expires the matched-set digests with the difference-check window (retentionDays, 45)', () => {
-    expect(OBJECT_KEYS_DIGEST.startsWith(DIGESTS_PREFIX)).toBe(true);
-    expect(resultsRules()).toContainEqual(
-      expect.objectContaining({
-        Prefix: DIGESTS_PREFIX,
-        Status: 'Enabled',
-        ExpirationInDays: 45,
-        NoncurrentVersionExpiration: { NoncurrentDays: 45 },
-      }),
-    );
-  });
-
-  it('expires the transient match files (shards, tallies, matched sets) after 1 day as a backstop', () => {
-    expect([...INTERMEDIATE_PREFIXES].sort()).toEqual(['matchsets/', 'shards/', 'tallies/']);
+  it('expires the transient match files (shards, tallies) after 1 day as a backstop', () => {
+    expect([...INTERMEDIATE_PREFIXES].sort()).toEqual(['shards/', 'tallies/']);
     for (const prefix of INTERMEDIATE_PREFIXES) {
       expect(resultsRules(), prefix).toContainEqual(
         expect.objectContaining({
@@ -277,8 +261,6 @@ describe('stateful stack: data at rest', () => {
   });
 });
 
-const OBJECT_KEYS_DIGEST = OBJECT_KEYS.matchedSets(OBJECT_KEYS.matchedSetsPrefix('t', 'p', 'm'), 0);
-
 describe('stateless stack: functions', () => {
   it('has the seven house functions, each Node 22 on ARM64 with its own log group and retention', () => {
     expect(LAMBDA_HANDLERS).toHaveLength(7);
@@ -305,14 +287,20 @@ describe('stateless stack: functions', () => {
   });
 
   it('sets exactly the runtime-config variables, with the deploy context values', () => {
-    const known = new Set([...Object.keys(RuntimeConfigSchema.shape), 'NODE_OPTIONS']);
+    const known = new Set([
+      ...Object.keys(RuntimeConfigSchema.shape),
+      ...Object.values(PRIVACY_SETTINGS).map((s) => s.env),
+      'NODE_OPTIONS',
+    ]);
     const required = [...Object.values(TABLES), ...Object.values(BUCKETS)].map((d) => d.env);
     for (const [id, fn] of houseFunctions()) {
       const env = fn.Properties?.Environment?.Variables as Record<string, unknown>;
       for (const key of Object.keys(env)) expect(known, `${id} sets unknown ${key}`).toContain(key);
       for (const key of required) expect(env, `${id} lacks ${key}`).toHaveProperty(key);
       expect(env.MIN_SEGMENT_SIZE).toBe('80');
-      expect(env.NOISE_ENABLED).toBe('false');
+      expect(env.RHO_PER_MATCH).toBe('0.02');
+      // A deployment never carries the unsafe switch on.
+      expect(env.UNSAFE_NOISE_OFF_FOR_TESTS).toBe('false');
       expect(env.RETENTION_DAYS).toBe('45');
       expect(env.NODE_OPTIONS).toBe('--enable-source-maps');
     }
@@ -485,21 +473,18 @@ describe('IAM: each function may do what its use cases call, nothing more', () =
         listing('UploadsBucketArn', 'lists/'),
         ...objects(R, ['DeleteObject', 'PutObject'], 'shards/'),
         listing(R, 'shards/'),
-        ...objects(R, ['DeleteObject'], 'matchsets/'),
-        listing(R, 'matchsets/'),
         ...table('JobsTableArn', 'readWrite'),
         ...table('LedgerTableArn', 'write'),
       ].sort(),
     );
   });
 
-  it('match-shard: reads and deletes its shard, writes its tally and matched sets, reads members', () => {
+  it('match-shard: reads and deletes its shard, writes its tally, reads members', () => {
     expect(grantsOf('MatchShardFunction')).toEqual(
       [
         ...objects(R, ['DeleteObject', 'GetObject'], 'shards/'),
         listing(R, 'shards/'),
         ...objects(R, ['PutObject'], 'tallies/'),
-        ...objects(R, ['PutObject'], 'matchsets/'),
         ...table('AudiencesTableArn', 'read'),
         ...table('JobsTableArn', 'readWrite'),
         PEPPER,
@@ -507,16 +492,13 @@ describe('IAM: each function may do what its use cases call, nothing more', () =
     );
   });
 
-  it('match-reduce: tallies, matched sets, digests of earlier matches, the result, budget and audit', () => {
+  it('match-reduce: tallies, the result, budget, release index and audit', () => {
     expect(grantsOf('MatchReduceFunction')).toEqual(
       [
         ...objects(R, ['DeleteObject', 'GetObject'], 'tallies/'),
-        ...objects(R, ['DeleteObject', 'GetObject'], 'matchsets/'),
-        listing(R, 'tallies/', 'matchsets/'),
+        listing(R, 'tallies/'),
         ...objects(R, ['DeleteObject'], 'shards/'),
         listing(R, 'shards/'),
-        ...objects(R, ['GetObject', 'PutObject'], 'digests/'),
-        listing(R, 'digests/'),
         ...objects(R, ['PutObject'], 'results/'),
         ...table('JobsTableArn', 'readWrite'),
         ...table('LedgerTableArn', 'readWrite'),
@@ -536,6 +518,7 @@ describe('IAM: each function may do what its use cases call, nothing more', () =
         ...manifests,
         ...table('AudiencesTableArn', 'readWrite'),
         ...table('JobsTableArn', 'readWrite'),
+        ...table('LedgerTableArn', 'readWrite'),
         PEPPER,
         'sqs:SendMessage IngestDlq',
       ].sort(),

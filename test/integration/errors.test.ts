@@ -67,9 +67,8 @@ async function readyList(token: string, emails: readonly string[], profile = 'go
 
 beforeAll(async () => {
   t = await startTestStack({
-    NOISE_ENABLED: 'true',
-    EPSILON_BUDGET: '2',
-    EPSILON_PER_MATCH: '1',
+    RHO_PER_ADVERTISER_PARTNER: '0.02',
+    RHO_PER_MATCH: '0.01',
     MIN_LIST_SIZE: '100',
     SHARD_COUNT: '4',
   });
@@ -412,10 +411,10 @@ describe('match refusals', () => {
     expect(match.code).toBe('list-too-small');
     expect(match.detail).toMatch(/60 distinct/);
     expect(match.result).toBeUndefined();
-    const budget = await client.get<{ epsilonSpent: number; epsilonLeft: number }>(
+    const budget = await client.get<{ advertiser: { spent: number; left: number } }>(
       `/v1/partners/${PARTNER}/budget`,
     );
-    expect(budget).toMatchObject({ epsilonSpent: 0, epsilonLeft: 2 });
+    expect(budget.advertiser).toMatchObject({ spent: 0, left: 0.02 });
     for (const format of ['csv', 'json']) {
       expectProblem(
         await http(t, 'GET', `/v1/matches/${match.matchId}/download?format=${format}`, { token }),
@@ -432,7 +431,7 @@ describe('match refusals', () => {
     );
   });
 
-  it('403 privacy-budget-exhausted on the third match once epsilon 2 of 2 is spent', async () => {
+  it('403 privacy-budget-exhausted on the third match once rho 0.02 of 0.02 is spent', async () => {
     const token = t.token('budget-adv', 'advertiser');
     const client = t.client('budget-adv', 'advertiser');
     // Different lists: the same list again would be a replay of the first result, free of charge.
@@ -442,35 +441,34 @@ describe('match refusals', () => {
       quiet: true,
     });
     expect(first.match.status).toBe('SUCCEEDED');
-    expect(first.match.result?.privacy.noise.mechanism).toBe('discrete-laplace');
-    expect(first.match.result?.privacy.budget).toEqual({ epsilonSpent: 1, epsilonLeft: 1 });
+    expect(first.match.result?.privacy.noise.mechanism).toBe('discrete-gaussian');
+    expect(first.match.result?.privacy.budget).toMatchObject({ rhoSpent: 0.01, advertiserLeft: 0.01 });
     const second = await runMatch(client, {
       partnerId: PARTNER,
       list: { text: `${scenario.listText}${range(5000, 60).map(personEmail).join('\n')}\n` },
       quiet: true,
     });
     expect(second.match.status).toBe('SUCCEEDED');
-    expect(second.match.result?.privacy.budget).toEqual({ epsilonSpent: 1, epsilonLeft: 0 });
+    expect(second.match.result?.privacy.budget).toMatchObject({ rhoSpent: 0.01, advertiserLeft: 0 });
 
     const listId = await readyList(token, scenario.listPeople.map(personEmail));
     const third = await http(t, 'POST', '/v1/matches', { token, body: { listId, partnerId: PARTNER } });
     expectProblem(third, 403, 'privacy-budget-exhausted');
     const budget = await client.get<Record<string, unknown>>(`/v1/partners/${PARTNER}/budget`);
     await t.stack.idle();
-    const { entries } = await client.get<{ entries: { event: string; epsilonSpent: number }[] }>('/v1/audit');
-    expect(entries.filter((e) => e.event === 'match-released').map((e) => e.epsilonSpent)).toEqual([1, 1]);
+    const { entries } = await client.get<{ entries: { event: string; rhoSpent: number }[] }>('/v1/audit');
+    expect(entries.filter((e) => e.event === 'match-released').map((e) => e.rhoSpent)).toEqual([0.01, 0.01]);
     expect(budget).toMatchObject({
-      epsilonSpent: 2,
-      epsilonBudget: 2,
-      epsilonLeft: 0,
-      epsilonPerMatch: 1,
+      advertiser: { allowance: 0.02, granted: 0, spent: 0.02, left: 0 },
+      rhoPerMatch: 0.01,
+      matchesLeft: 0,
       noise: true,
     });
     // Another advertiser's budget against the same partner is its own.
     const other = await t
       .client('other-budget-adv', 'advertiser')
       .get<Record<string, unknown>>(`/v1/partners/${PARTNER}/budget`);
-    expect(other).toMatchObject({ epsilonSpent: 0, epsilonLeft: 2 });
+    expect(other).toMatchObject({ advertiser: { spent: 0, left: 0.02 }, matchesLeft: 2 });
   });
 });
 

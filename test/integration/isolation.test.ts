@@ -57,7 +57,7 @@ function expectNotFound(res: RawResponse) {
 }
 
 beforeAll(async () => {
-  t = await startTestStack({ NOISE_ENABLED: 'false', MIN_LIST_SIZE: '100', SHARD_COUNT: '4' });
+  t = await startTestStack({ UNSAFE_NOISE_OFF_FOR_TESTS: 'true', MIN_LIST_SIZE: '100', SHARD_COUNT: '4' });
   recorder = recordResponses();
   tokenA = t.token(A, 'advertiser');
   tokenB = t.token(B, 'advertiser');

@@ -77,10 +77,10 @@ const PHONES = [
 beforeAll(async () => {
   capture = captureOutput();
   t = await startTestStack({
-    NOISE_ENABLED: 'true',
     MIN_LIST_SIZE: '100',
     SHARD_COUNT: '4',
-    EPSILON_BUDGET: '100',
+    RHO_PER_ADVERTISER_PARTNER: '10',
+    RHO_PER_PARTNER: '10',
   });
 });
 

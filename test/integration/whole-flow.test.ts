@@ -76,7 +76,7 @@ const segmentSizes = Object.fromEntries(
 
 beforeAll(async () => {
   t = await startTestStack({
-    NOISE_ENABLED: 'false',
+    UNSAFE_NOISE_OFF_FOR_TESTS: 'true',
     MIN_LIST_SIZE: '100',
     SHARD_COUNT: '4',
     RETIRE_GRACE_SECONDS: '0',
@@ -88,6 +88,12 @@ beforeAll(async () => {
 afterAll(async () => {
   await t?.stop();
 });
+
+/** A catalog size as published with the noise off: rounded half up to 10, and no size under k. */
+function published(size: number): number | null {
+  const rounded = Math.floor(size / 10 + 0.5) * 10;
+  return size < K || rounded < K ? null : rounded;
+}
 
 describe('whole flow over HTTP', () => {
   let hashedMatch: MatchView;
@@ -167,8 +173,11 @@ describe('whole flow over HTTP', () => {
     const p = partners.find((x) => x.partnerId === PARTNER);
     expect(p).toBeDefined();
     expect(p?.profile).toBe('google');
-    expect(p?.baseSize).toBe(partnerData.members);
-    expect(Object.fromEntries((p?.segments ?? []).map((s) => [s.segmentId, s.size]))).toEqual(segmentSizes);
+    // Published sizes (noise off here): rounded to 10, and none under k.
+    expect(p?.baseSize).toBe(published(partnerData.members));
+    expect(Object.fromEntries((p?.segments ?? []).map((s) => [s.segmentId, s.size]))).toEqual(
+      Object.fromEntries(Object.entries(segmentSizes).map(([id, n]) => [id, published(n)])),
+    );
     const formula = p?.segments.find((s) => s.segmentId === 'formula');
     expect(formula).toMatchObject({ name: FORMULA_NAME, description: 'A hostile segment name' });
   });
@@ -186,7 +195,7 @@ describe('whole flow over HTTP', () => {
     expect(result.list).toMatchObject({ rows: 2003, valid: 2001, invalid: 2, duplicates: 1, distinct: 2000 });
     expect(result.privacy).toMatchObject({
       k: K,
-      noise: { mechanism: 'none', epsilon: 0 },
+      noise: { mechanism: 'none', rho: 0 },
       rounding: 'none',
       budget: null,
     });
@@ -333,13 +342,17 @@ describe('whole flow over HTTP', () => {
     }>('/v1/partners');
     const p = partners.find((x) => x.partnerId === PARTNER);
     const sizes = Object.fromEntries((p?.segments ?? []).map((s) => [s.segmentId, s.size]));
-    expect(sizes).toEqual({ ...segmentSizes, outdoor: 1000 });
+    expect(sizes).toEqual(
+      Object.fromEntries(
+        Object.entries({ ...segmentSizes, outdoor: 1000 }).map(([id, n]) => [id, published(n)]),
+      ),
+    );
     expect(p?.segments.find((s) => s.segmentId === 'outdoor')?.name).toBe('Outdoor enthusiasts (v2)');
     // Base: people in any other segment, plus the new outdoor members.
     const base = new Set<string>();
     for (const [hash, segs] of members) if ([...segs].some((s) => s !== 'outdoor')) base.add(hash);
     for (const n of newOutdoor) base.add(sha256Hex(personEmail(n)));
-    expect(p?.baseSize).toBe(base.size);
+    expect(p?.baseSize).toBe(published(base.size));
 
     // A match now sees the new version of outdoor only, and the same counts elsewhere.
     const { match } = await runMatch(advertiser, {

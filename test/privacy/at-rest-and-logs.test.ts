@@ -211,7 +211,7 @@ describe('nothing raw at rest (rule 7), keyed at rest (rule 6)', () => {
     expect(items.length).toBeGreaterThan(1_000);
   });
 
-  it('raw uploads are gone, partner drops are gone, and shards, tallies and matched-set parts are gone after completion', () => {
+  it('raw uploads are gone, partner drops are gone, and shards and tallies are gone after completion', () => {
     const buckets = bucketsOf(t.stack);
     expect(objects.filter((o) => o.bucket === buckets.partnerDrops).map((o) => o.key)).toEqual([]);
     const uploads = objects.filter((o) => o.bucket === buckets.uploads);
@@ -220,7 +220,7 @@ describe('nothing raw at rest (rule 7), keyed at rest (rule 6)', () => {
     expect(uploads.filter((o) => !/^lists\/[^/]+\/[^/]+\.hashed$/.test(o.key)).map((o) => o.key)).toEqual([]);
     expect(BUCKETS.uploads.expireAfterDays).toBe(1);
     const results = objects.filter((o) => o.bucket === buckets.results).map((o) => o.key);
-    for (const prefix of ['shards/', 'tallies/', 'matchsets/'])
+    for (const prefix of ['shards/', 'tallies/'])
       expect(
         results.filter((k) => k.startsWith(prefix)),
         prefix,

@@ -34,7 +34,7 @@ let t: TestStack;
 let a: ApiClient;
 let b: ApiClient;
 let p1AudienceId: string;
-/** A's matches: released, replayed, refused (too small), difference-checked, and one on P2. */
+/** A's matches: released, replayed, refused (too small), a second list, and one on P2. */
 const m: Record<'released' | 'replayed' | 'refused' | 'difference' | 'other', MatchView> = {} as never;
 let matchB: MatchView;
 
@@ -74,7 +74,6 @@ const forbidden = (res: RawResponse) => {
 
 beforeAll(async () => {
   t = await startTestStack({
-    NOISE_ENABLED: 'true',
     MIN_LIST_SIZE: '100',
     MIN_SEGMENT_SIZE: '50',
     SHARD_COUNT: '4',
@@ -137,15 +136,13 @@ describe('advertiser B against advertiser A (rule 8)', () => {
   });
 
   it("the budget is per advertiser: A's spend against P1 is not B's, and each sees only its own", async () => {
-    // A: released + difference-checked spent 1 each; the replay and the refused match spent nothing.
-    expect(await budgetOf(a, P1)).toMatchObject({ epsilonSpent: 2, epsilonLeft: 8 });
-    expect(await budgetOf(a, P2)).toMatchObject({ epsilonSpent: 1, epsilonLeft: 9 });
-    expect(await budgetOf(b, P1)).toMatchObject({ epsilonSpent: 1, epsilonLeft: 9 });
-    expect(await budgetOf(b, P2)).toMatchObject({ epsilonSpent: 0, epsilonLeft: 10 });
-  });
-
-  it("B's difference check is its own: B's list against P1 is not compared with A's (nothing suppressed by difference-check)", async () => {
-    expect(matchB.result?.segments.some((s) => s.reason === 'difference-check')).toBe(false);
+    // A: released + the second list spent 0.01 each; the replay and the refused match spent nothing.
+    expect((await budgetOf(a, P1)).advertiser).toMatchObject({ spent: 0.02, left: 0.38 });
+    expect((await budgetOf(a, P2)).advertiser).toMatchObject({ spent: 0.01, left: 0.39 });
+    expect((await budgetOf(b, P1)).advertiser).toMatchObject({ spent: 0.01, left: 0.39 });
+    expect((await budgetOf(b, P2)).advertiser).toMatchObject({ spent: 0, left: 0.4 });
+    // The partner-wide budget is shared: A's two and B's one matches against P1 all count.
+    expect((await budgetOf(b, P1)).partnerLeft).toBeCloseTo(0.97, 9);
   });
 });
 
@@ -179,7 +176,8 @@ describe('partners (rule 8)', () => {
     // Its own trail holds no advertiser's match against it.
     const own = await http(t, 'GET', '/v1/audit', { token: tokenP1 });
     expect(own.status).toBe(200);
-    expect(own.json.entries).toEqual([]);
+    // Its own trail holds its catalog publications only: nothing about any advertiser's match.
+    expect(own.json.entries.map((e: { event: string }) => e.event)).toEqual(['catalog-published']);
   });
 
   it('an advertiser cannot upload partner audiences (403), nor read an ingest report (403)', async () => {
@@ -222,7 +220,7 @@ describe('partners (rule 8)', () => {
 });
 
 describe('audit (rule 9)', () => {
-  it('GET /v1/audit shows every match of the caller with k, noise, epsilon spent and suppressed counts', async () => {
+  it('GET /v1/audit shows every match of the caller with k, noise, rho spent and suppressed counts', async () => {
     await t.stack.idle();
     const entries = await auditOf(a);
     const byMatch = new Map(entries.map((e) => [e.matchId, e]));
@@ -238,40 +236,39 @@ describe('audit (rule 9)', () => {
       event: 'match-released',
       partnerId: P1,
       k: 50,
-      noise: 'discrete-laplace',
-      epsilonSpent: 1,
-      epsilonLeft: 9,
+      noise: 'discrete-gaussian',
+      rhoSpent: 0.01,
+      rhoLeft: 0.39,
+      period: expect.stringMatching(/^\d{4}-\d{2}$/),
       rounding: 'none',
       suppressedSegments: result.segments.filter((s) => s.suppressed).length,
-      differenceSuppressed: 0,
     });
     // gamma (5 of the list) is always under k.
     expect(released?.suppressedSegments).toBeGreaterThanOrEqual(1);
     expect(byMatch.get(m.other.matchId)).toMatchObject({
       event: 'match-released',
       partnerId: P2,
-      epsilonSpent: 1,
-      epsilonLeft: 9,
+      rhoSpent: 0.01,
+      rhoLeft: 0.39,
     });
   });
 
-  it('replays are audited with 0 spend, refused matches with their code and 0 spend, difference checks with their count', async () => {
+  it('replays are audited with 0 spend and the match they repeat, refused matches with their code and 0 spend', async () => {
     const byMatch = new Map((await auditOf(a)).map((e) => [e.matchId, e]));
     expect(byMatch.get(m.replayed.matchId)).toMatchObject({
       event: 'match-replayed',
-      epsilonSpent: 0,
+      rhoSpent: 0,
+      replayOf: m.released.matchId,
       k: 50,
     });
     expect(byMatch.get(m.refused.matchId)).toMatchObject({
       event: 'match-refused',
       code: 'list-too-small',
-      epsilonSpent: 0,
+      rhoSpent: 0,
       k: 50,
     });
     const diff = byMatch.get(m.difference.matchId);
-    expect(diff).toMatchObject({ event: 'match-released', epsilonSpent: 1, epsilonLeft: 8 });
-    expect(diff?.differenceSuppressed).toBeGreaterThanOrEqual(2);
-    expect(diff?.suppressedSegments).toBe(3);
+    expect(diff).toMatchObject({ event: 'match-released', rhoSpent: 0.01, rhoLeft: 0.38 });
   });
 
   it("the operator reads A's audit with ?tenant=; an advertiser cannot read another's (403 forbidden)", async () => {

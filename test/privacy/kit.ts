@@ -75,11 +75,13 @@ export const hexLines = (people: readonly number[]) => people.map(hexOf);
 
 export interface BudgetView {
   partnerId: string;
-  epsilonSpent: number;
-  epsilonBudget: number;
-  epsilonLeft: number;
-  epsilonPerMatch: number;
   noise: boolean;
+  period: string;
+  renewsAt: string;
+  rhoPerMatch: number;
+  advertiser: { allowance: number; granted: number; spent: number; left: number };
+  partnerLeft: number;
+  matchesLeft: number | null;
 }
 
 export const budgetOf = (client: ApiClient, partnerId: string) =>
@@ -105,16 +107,20 @@ export async function apiErrorOf(call: Promise<unknown>): Promise<ApiError> {
 
 /**
  * Everything a result tells its reader about the people in the list: each segment's released
- * value, suppression and reason, the matched total and its reason, shares and affinities. The
- * list totals (computed from the attacker's own upload) and the privacy parameters are kept too.
- * Only the generation time and the partner id (two worlds are two partners here; in reality one
- * partner in one of two states) are dropped.
+ * value, suppression and reason, the matched total and its reason, the match rate, shares and
+ * affinities. The list totals (computed from the attacker's own upload) and the noise parameters
+ * are kept too. Only the generation time, the partner id (two worlds are two partners here; in
+ * reality one partner in one of two states), the budget block and the replay mark (the
+ * advertiser's own spending) are dropped.
  */
 export function observable(result: Result | undefined) {
   if (!result) return undefined;
-  const { generatedAt: _generatedAt, partner, ...rest } = result;
+  const { generatedAt: _generatedAt, partner, replayOf: _replayOf, privacy, ...rest } = result;
+  // The budget block and the replay mark describe the advertiser's own spending, not people.
+  const { budget: _budget, ...noiseAndK } = privacy;
   return {
     ...rest,
+    privacy: noiseAndK,
     partner: { profile: partner.profile },
     segments: [...result.segments].sort((a, b) => a.segmentId.localeCompare(b.segmentId)),
   };

@@ -3,28 +3,25 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MemoryAudienceStore } from '../../shared/adapters/memory/memory-audience-store.ts';
 import { createPortableKeyer } from '../../shared/domain/matching/keyer.ts';
-import {
-  matchShard,
-  partitionDigests,
-  reduceTallies,
-  type ShardTally,
-} from '../../shared/domain/matching/match-shard.ts';
+import { matchShard, partitionDigests, reduceTallies } from '../../shared/domain/matching/match-shard.ts';
 import type { AudienceSnapshot } from '../../shared/domain/model.ts';
 import { applyPrivacy } from '../../shared/domain/privacy/apply-privacy.ts';
-import { type PrivacySettings, ROUNDING_MODES } from '../../shared/domain/privacy/privacy-params.ts';
+import {
+  DEFAULT_PRIVACY_SETTINGS,
+  type PrivacySettings,
+  ROUNDING_MODES,
+} from '../../shared/domain/privacy/privacy-params.ts';
 import { MatchResultSchema } from '../../shared/domain/result/result-schema.ts';
 import { seededWords } from '../support/seeded-words.ts';
 
-const settingsArb: fc.Arbitrary<PrivacySettings> = fc.record({
-  minSegmentSize: fc.integer({ min: 20, max: 200 }),
-  minListSize: fc.constant(1000),
-  noise: fc.record({
-    enabled: fc.boolean(),
-    epsilonPerMatch: fc.constantFrom(0.1, 0.5, 1, 2),
-    budgetPerPartner: fc.constant(10),
-  }),
-  rounding: fc.constantFrom(...ROUNDING_MODES),
-});
+const settingsArb: fc.Arbitrary<PrivacySettings> = fc
+  .record({
+    minSegmentSize: fc.integer({ min: 20, max: 200 }),
+    rhoPerMatch: fc.constantFrom(0.001, 0.01, 0.1, 1),
+    unsafeNoiseOffForTests: fc.boolean(),
+    rounding: fc.constantFrom(...ROUNDING_MODES),
+  })
+  .map((s) => ({ ...DEFAULT_PRIVACY_SETTINGS, ...s, rhoPerAdvertiserPartner: 10, rhoPerPartner: 10 }));
 
 const caseArb = fc
   .record({
@@ -32,9 +29,6 @@ const caseArb = fc
     raiseK: fc.option(fc.integer({ min: 0, max: 60 }), { nil: undefined }),
     counts: fc.array(fc.integer({ min: 0, max: 400 }), { minLength: 1, maxLength: 8 }),
     extraMatched: fc.integer({ min: 0, max: 400 }),
-    maxSegmentsPerPerson: fc.integer({ min: 1, max: 8 }),
-    differenceMask: fc.array(fc.boolean(), { maxLength: 8 }),
-    totalDifference: fc.boolean(),
     seed: fc.integer(),
   })
   .map((c) => ({
@@ -42,8 +36,17 @@ const caseArb = fc
     requestedK: c.raiseK === undefined ? undefined : Math.min(200, c.settings.minSegmentSize + c.raiseK),
   }));
 
+const budget = {
+  period: '2026-11',
+  renewsAt: '2026-12-01T00:00:00.000Z',
+  rhoSpent: 0.01,
+  advertiserLeft: 1,
+  advertiserAllowance: 10,
+  partnerLeft: 1,
+};
+
 describe('privacy properties', () => {
-  it('never releases a count under k, nor a total that bounds suppressed segments under k', () => {
+  it('never releases a value under k; every suppression has a reason; ratios only beside a released total', () => {
     fc.assert(
       fc.property(caseArb, (c) => {
         const ids = c.counts.map((_, i) => `s${i}`);
@@ -56,17 +59,16 @@ describe('privacy properties', () => {
             description: '',
             size: 1000 + i,
             version: 1,
+            publishedSize: 1000 + i,
           })),
           baseSize: 50_000,
-        };
-        const tally: ShardTally = {
-          distinct: 5000,
-          matched: Math.max(0, ...c.counts) + c.extraMatched,
-          perSegment: Object.fromEntries(ids.map((id, i) => [id, c.counts[i] ?? 0])),
-          maxSegmentsPerPerson: c.maxSegmentsPerPerson,
+          publishedBaseSize: 50_000,
         };
         const result = applyPrivacy({
-          tally,
+          tally: {
+            matched: Math.max(0, ...c.counts) + c.extraMatched,
+            perSegment: Object.fromEntries(ids.map((id, i) => [id, c.counts[i] ?? 0])),
+          },
           snapshot,
           listSummary: {
             rows: 5000,
@@ -78,35 +80,27 @@ describe('privacy properties', () => {
           },
           settings: c.settings,
           requestedK: c.requestedK,
-          budgetLeft: 10,
+          budget,
           random: seededWords(c.seed),
-          differenceSuppressed: new Set(ids.filter((_, i) => c.differenceMask[i])),
-          totalDifferenceSuppressed: c.totalDifference,
         });
         const k = result.privacy.k;
         expect(k).toBe(c.requestedK ?? c.settings.minSegmentSize);
         expect(MatchResultSchema.safeParse(result).success).toBe(true);
-
+        expect(result.privacy.noise.sensitivity2).toBe(ids.length + 1);
         for (const s of result.segments) {
           expect(s.suppressed).toBe(s.matched === null);
           if (s.matched !== null) expect(s.matched).toBeGreaterThanOrEqual(k);
-          else expect(s.reason).toBeDefined();
-          if (c.differenceMask[ids.indexOf(s.segmentId)]) expect(s.matched).toBeNull();
+          else expect(['below-k', 'rounding-edge']).toContain(s.reason);
         }
         if (result.matched === null) {
           expect(result.matchedSuppressedReason).toBeDefined();
+          expect(result.matchRate).toBeNull();
           for (const s of result.segments) expect([s.share, s.affinity]).toEqual([null, null]);
         } else {
           expect(result.matched).toBeGreaterThanOrEqual(k);
-          expect(c.totalDifference).toBe(false);
-          const suppressed = result.segments.filter((s) => s.suppressed);
-          if (suppressed.length > 0) {
-            expect(suppressed.some((s) => s.reason === 'difference-check')).toBe(false);
-            const remainder = result.matched - result.segments.reduce((sum, s) => sum + (s.matched ?? 0), 0);
-            expect(remainder < 0 || remainder >= k).toBe(true);
-          }
         }
-        if (!c.settings.noise.enabled) expect(result.privacy.budget).toBeNull();
+        if (c.settings.unsafeNoiseOffForTests) expect(result.privacy.budget).toBeNull();
+        else expect(result.privacy.noise.mechanism).toBe('discrete-gaussian');
       }),
       { numRuns: 500 },
     );

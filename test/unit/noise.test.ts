@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import type { RandomWords } from '../../shared/domain/ports.ts';
 import {
+  createDiscreteGaussianSampler,
   createDiscreteLaplaceSampler,
   cryptoRandomWords,
   decimalToRational,
+  discreteGaussianSigma2,
   discreteLaplaceScale,
   discreteLaplaceVariance,
   sampleDiscreteLaplace,
@@ -172,5 +174,92 @@ describe('exact rational scales', () => {
     expect(values.every(Number.isSafeInteger)).toBe(true);
     // Scale about 5.7e9: typical magnitudes are in the billions.
     expect(values.filter((v) => Math.abs(v) > 1e7).length).toBeGreaterThan(40);
+  });
+});
+
+/** The exact pmf of N_Z(0, sigma^2), normalised over a range wide enough to hold all its mass. */
+function discreteGaussianPmf(sigma2: number): (x: number) => number {
+  const reach = Math.ceil(40 * Math.sqrt(sigma2)) + 10;
+  let z = 0;
+  for (let x = -reach; x <= reach; x++) z += Math.exp(-(x * x) / (2 * sigma2));
+  return (x) => Math.exp(-(x * x) / (2 * sigma2)) / z;
+}
+
+/** Chi-square of samples against a pmf over [-cut, cut], tails pooled into the end cells. */
+function chiSquare(samples: Int32Array, pmf: (x: number) => number, cut: number): number {
+  const counts = new Map<number, number>();
+  for (const v of samples) {
+    const c = Math.max(-cut, Math.min(cut, v));
+    counts.set(c, (counts.get(c) ?? 0) + 1);
+  }
+  let inside = 0;
+  for (let x = -cut + 1; x <= cut - 1; x++) inside += pmf(x);
+  const tail = (1 - inside) / 2;
+  let chi = 0;
+  for (let x = -cut; x <= cut; x++) {
+    const expected = samples.length * (Math.abs(x) === cut ? tail : pmf(x));
+    chi += ((counts.get(x) ?? 0) - expected) ** 2 / expected;
+  }
+  return chi;
+}
+
+describe('discrete Gaussian sampler', () => {
+  // sigma^2 = sensitivity2 / (2 rho): the defaults (12 counts per person, rho 0.01) give 600.
+  it.each([
+    { sensitivity2: 1, rho: 0.5, seed: 21 }, // sigma^2 = 1: the smallest interesting case
+    { sensitivity2: 12, rho: 0.01, seed: 22 }, // the defaults for an 11-segment partner
+    { sensitivity2: 3, rho: 0.7, seed: 23 }, // sigma^2 = 15/7: a non-integer rational
+  ])(
+    'has mean 0 and variance close to sigma^2 (sensitivity2 $sensitivity2, rho $rho)',
+    ({ sensitivity2, rho, seed }) => {
+      const sigma2q = discreteGaussianSigma2(sensitivity2, rho);
+      const sigma2 = Number(sigma2q.numerator) / Number(sigma2q.denominator);
+      const sampler = createDiscreteGaussianSampler(sigma2q, seededWords(seed));
+      const n = 100_000;
+      const samples = new Int32Array(n);
+      for (let i = 0; i < n; i++) samples[i] = sampler.sample();
+      const m = moments(samples);
+      // The exact variance of N_Z(0, sigma^2), from its pmf.
+      const pmf = discreteGaussianPmf(sigma2);
+      let variance = 0;
+      const reach = Math.ceil(40 * Math.sqrt(sigma2)) + 10;
+      for (let x = -reach; x <= reach; x++) variance += x * x * pmf(x);
+      expect(Math.abs(m.mean)).toBeLessThan(6 * Math.sqrt(variance / n));
+      // Gaussian kurtosis: the sample variance has standard error about variance * sqrt(2 / n) (0.45 %).
+      expect(m.variance / variance).toBeGreaterThan(0.97);
+      expect(m.variance / variance).toBeLessThan(1.03);
+      expect(Math.abs(m.positive - m.negative)).toBeLessThan(6 * Math.sqrt(m.positive + m.negative));
+    },
+  );
+
+  it('matches the probability mass function cell by cell (chi-square, sigma^2 = 4)', () => {
+    const sampler = createDiscreteGaussianSampler({ numerator: 4n, denominator: 1n }, seededWords(31));
+    const samples = new Int32Array(N);
+    for (let i = 0; i < N; i++) samples[i] = sampler.sample();
+    // 16 degrees of freedom: P(chi2 > 60) is about 1e-6 (the documented false-alarm rate).
+    expect(chiSquare(samples, discreteGaussianPmf(4), 8)).toBeLessThan(60);
+  });
+
+  it('a sigma 10 % too large fails the same chi-square test (the test has power)', () => {
+    const sampler = createDiscreteGaussianSampler({ numerator: 121n, denominator: 25n }, seededWords(32));
+    const samples = new Int32Array(N);
+    for (let i = 0; i < N; i++) samples[i] = sampler.sample();
+    expect(chiSquare(samples, discreteGaussianPmf(4), 8)).toBeGreaterThan(60);
+  });
+
+  it('works from the platform CSPRNG by default', () => {
+    const sampler = createDiscreteGaussianSampler(discreteGaussianSigma2(12, 0.01));
+    const samples = new Int32Array(20_000);
+    for (let i = 0; i < samples.length; i++) samples[i] = sampler.sample();
+    const m = moments(samples);
+    expect(Math.abs(m.mean)).toBeLessThan(8 * Math.sqrt(600 / samples.length));
+    expect(m.variance / 600).toBeGreaterThan(0.9);
+    expect(m.variance / 600).toBeLessThan(1.1);
+  });
+
+  it('takes sigma^2 = sensitivity2 / (2 rho) exactly, in lowest terms', () => {
+    expect(discreteGaussianSigma2(12, 0.01)).toEqual({ numerator: 600n, denominator: 1n });
+    expect(discreteGaussianSigma2(3, 0.7)).toEqual({ numerator: 15n, denominator: 7n });
+    expect(() => discreteGaussianSigma2(0, 0.1)).toThrow(RangeError);
   });
 });

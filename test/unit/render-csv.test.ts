@@ -30,6 +30,7 @@ const result: MatchResult = {
     distinct: 1050,
   },
   matched: 400,
+  matchRate: 0.381,
   segments: [
     ...hostileNames.map((name, i) => ({
       segmentId: i === 0 ? '-seg0' : `seg${i}`,
@@ -51,9 +52,16 @@ const result: MatchResult = {
   ],
   privacy: {
     k: 50,
-    noise: { mechanism: 'discrete-laplace', epsilon: 1, sensitivity: 3 },
+    noise: { mechanism: 'discrete-gaussian', rho: 0.01, sigma: 12.247, sensitivity2: 3 },
     rounding: 'none',
-    budget: { epsilonSpent: 1, epsilonLeft: 9 },
+    budget: {
+      period: '2025-01',
+      renewsAt: '2025-02-01T00:00:00.000Z',
+      rhoSpent: 0.01,
+      advertiserLeft: 0.39,
+      advertiserAllowance: 0.4,
+      partnerLeft: 0.99,
+    },
   },
   partner: { partnerId: '@partner', profile: 'basic' },
   generatedAt: '2025-01-02T03:04:05.000Z',
@@ -116,12 +124,14 @@ describe('renderResultCsv', () => {
       matched_total: '400',
       matched_total_reason: '',
       min_segment_size_k: '50',
-      noise_mechanism: 'discrete-laplace',
-      noise_epsilon: '1',
-      noise_sensitivity: '3',
+      noise_mechanism: 'discrete-gaussian',
+      noise_rho: '0.01',
+      noise_sigma: '12.247',
+      noise_sensitivity2: '3',
       rounding: 'none',
-      budget_epsilon_spent: '1',
-      budget_epsilon_left: '9',
+      budget_period: '2025-01',
+      budget_rho_spent: '0.01',
+      budget_rho_left: '0.39',
     });
   });
 });

@@ -32,6 +32,7 @@ export function snapshotOf(catalog: PartnerCatalog): AudienceSnapshot {
     profile: catalog.profile,
     keyId: catalog.keyId,
     baseSize: catalog.baseSize,
+    publishedBaseSize: catalog.publishedBaseSize ?? null,
     maxSegmentsPerMember: catalog.maxSegmentsPerMember,
     segments: catalog.segments.map((s) => ({ ...s })),
   };

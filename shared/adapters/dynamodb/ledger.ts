@@ -1,11 +1,15 @@
 /**
- * The Ledger table: `budget#{advertiser}#{partner}` / `budget` holds epsilon spent, spent with a
- * conditional update (dynalite has no transactions, and one conditional write is all this needs);
- * `audit#{tenant}` / `{at}#{matchId}` holds the audit trail.
+ * The Ledger table.
+ * - `budget#{kind}#{partner}[#{advertiser}]` / `{period}`: one budget account in one period, in
+ *   integer micro-rho: `allowance` (fixed at first use), `granted`, `spent`, and `left`, kept so a
+ *   spend is one conditional update (`left >= cost`: DynamoDB conditions cannot add). dynalite has
+ *   no transactions, and a single conditional write per account is all a spend needs. `charges`
+ *   makes a spend idempotent per match, `grants` a grant per grant id.
+ * - `releases#{advertiser}#{partner}` / `{at}#{matchId}`: earlier releases, for replays.
+ * - `audit#{tenant}` / `{at}#{id}#{event}`: the audit trail.
  */
 import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
-  DeleteCommand,
   DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
@@ -13,20 +17,13 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { DomainError } from '../../domain/errors.ts';
-import type { AuditEntry, BudgetState, Ledger, MatchSetsEntry } from '../../domain/ports.ts';
+import type { AuditEntry, Ledger, ReleaseEntry } from '../../domain/ports.ts';
+import { type Budget, type BudgetAccount, fromMicro, type MicroRho } from '../../domain/privacy/budget.ts';
 
-const budgetKey = (advertiserId: string, partnerId: string) => ({
-  pk: `budget#${advertiserId}#${partnerId}`,
-  sk: 'budget',
+const accountKey = (a: BudgetAccount) => ({
+  pk: `budget#${a.kind}#${a.partnerId}${a.advertiserId ? `#${a.advertiserId}` : ''}`,
+  sk: a.period,
 });
-
-const lockKey = (advertiserId: string, partnerId: string) => ({
-  pk: `release-lock#${advertiserId}#${partnerId}`,
-  sk: 'lock',
-});
-
-/** Budgets are sums of decimal fractions: compare in micro-epsilons to stay exact. */
-const micro = (epsilon: number) => Math.round(epsilon * 1_000_000);
 
 export class DynamoLedger implements Ledger {
   private readonly doc: DynamoDBDocumentClient;
@@ -39,72 +36,133 @@ export class DynamoLedger implements Ledger {
     this.doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
   }
 
-  async budget(advertiserId: string, partnerId: string, epsilonBudget: number): Promise<BudgetState> {
+  private async read(account: BudgetAccount) {
     const out = await this.doc.send(
-      new GetCommand({
-        TableName: this.table,
-        Key: budgetKey(advertiserId, partnerId),
-        ConsistentRead: true,
-      }),
+      new GetCommand({ TableName: this.table, Key: accountKey(account), ConsistentRead: true }),
     );
-    return { epsilonSpent: ((out.Item?.spentMicro as number | undefined) ?? 0) / 1_000_000, epsilonBudget };
+    return out.Item;
+  }
+
+  private stateOf(
+    account: BudgetAccount,
+    item: Record<string, unknown> | undefined,
+    allowance: MicroRho,
+  ): Budget {
+    return {
+      account,
+      allowance: (item?.allowance as number | undefined) ?? allowance,
+      granted: (item?.granted as number | undefined) ?? 0,
+      spent: (item?.spent as number | undefined) ?? 0,
+    };
+  }
+
+  /** Creates the account of the period with the deployment's allowance, unless it exists. */
+  private async open(account: BudgetAccount, allowance: MicroRho): Promise<void> {
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: { ...accountKey(account), allowance, granted: 0, spent: 0, left: allowance },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
+  }
+
+  async budget(account: BudgetAccount, allowance: MicroRho): Promise<Budget> {
+    return this.stateOf(account, await this.read(account), allowance);
   }
 
   async spend(
-    advertiserId: string,
-    partnerId: string,
-    matchId: string,
-    epsilon: number,
-    epsilonBudget: number,
-  ): Promise<BudgetState> {
-    const cost = micro(epsilon);
+    account: BudgetAccount,
+    chargeId: string,
+    cost: MicroRho,
+    allowance: MicroRho,
+  ): Promise<Budget> {
+    await this.open(account, allowance);
     try {
       const out = await this.doc.send(
         new UpdateCommand({
           TableName: this.table,
-          Key: budgetKey(advertiserId, partnerId),
-          UpdateExpression: 'SET spentMicro = if_not_exists(spentMicro, :zero) + :cost ADD matchIds :match',
-          // Room left, and this match not yet charged (a retried reduce must not pay twice).
-          ConditionExpression:
-            '(attribute_not_exists(spentMicro) OR spentMicro <= :ceiling) AND NOT contains(matchIds, :matchId)',
-          ExpressionAttributeValues: {
-            ':zero': 0,
-            ':cost': cost,
-            ':ceiling': micro(epsilonBudget) - cost,
-            ':match': new Set([matchId]),
-            ':matchId': matchId,
-          },
+          Key: accountKey(account),
+          UpdateExpression: 'SET spent = spent + :cost, #left = #left - :cost ADD charges :charge',
+          // Room left, and this charge not yet made (a retried reduce must not pay twice).
+          ConditionExpression: '#left >= :cost AND NOT contains(charges, :chargeId)',
+          ExpressionAttributeNames: { '#left': 'left' },
+          ExpressionAttributeValues: { ':cost': cost, ':charge': new Set([chargeId]), ':chargeId': chargeId },
           ReturnValues: 'ALL_NEW',
         }),
       );
-      return { epsilonSpent: (out.Attributes?.spentMicro as number) / 1_000_000, epsilonBudget };
+      return this.stateOf(account, out.Attributes, allowance);
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      const current = await this.doc.send(
-        new GetCommand({
-          TableName: this.table,
-          Key: budgetKey(advertiserId, partnerId),
-          ConsistentRead: true,
-        }),
-      );
-      const state = {
-        epsilonSpent: ((current.Item?.spentMicro as number | undefined) ?? 0) / 1_000_000,
-        epsilonBudget,
-      };
-      if ((current.Item?.matchIds as Set<string> | undefined)?.has(matchId)) return state;
+      const item = await this.read(account);
+      const state = this.stateOf(account, item, allowance);
+      if ((item?.charges as Set<string> | undefined)?.has(chargeId)) return state;
+      const who =
+        account.kind === 'advertiser-partner'
+          ? 'your budget against this partner'
+          : account.kind === 'partner'
+            ? "this partner's budget across all advertisers"
+            : "this partner's catalog budget";
       throw new DomainError(
         'privacy-budget-exhausted',
-        `The privacy budget against this partner is spent: ${state.epsilonSpent} of ${epsilonBudget} used, this match needs ${epsilon}. It is never refilled automatically; ask the operator.`,
+        `The privacy budget is spent for ${account.period}: ${who} has rho ${fromMicro(Math.max(0, state.allowance + state.granted - state.spent))} left of ${fromMicro(state.allowance + state.granted)}, and this needs ${fromMicro(cost)}. It renews with the next period; only the operator can grant more before then.`,
       );
     }
   }
 
-  async recordMatchSets(entry: MatchSetsEntry, expiresAt: number): Promise<void> {
+  async refund(account: BudgetAccount, chargeId: string, cost: MicroRho): Promise<void> {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: accountKey(account),
+          UpdateExpression: 'SET spent = spent - :cost, #left = #left + :cost DELETE charges :charge',
+          ConditionExpression: 'contains(charges, :chargeId)',
+          ExpressionAttributeNames: { '#left': 'left' },
+          ExpressionAttributeValues: { ':cost': cost, ':charge': new Set([chargeId]), ':chargeId': chargeId },
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
+  }
+
+  async grant(
+    account: BudgetAccount,
+    grantId: string,
+    amount: MicroRho,
+    allowance: MicroRho,
+  ): Promise<Budget> {
+    await this.open(account, allowance);
+    try {
+      const out = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: accountKey(account),
+          UpdateExpression: 'SET granted = granted + :amount, #left = #left + :amount ADD grants :grant',
+          ConditionExpression: 'NOT contains(grants, :grantId)',
+          ExpressionAttributeNames: { '#left': 'left' },
+          ExpressionAttributeValues: { ':amount': amount, ':grant': new Set([grantId]), ':grantId': grantId },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return this.stateOf(account, out.Attributes, allowance);
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      return this.budget(account, allowance);
+    }
+  }
+
+  async recordRelease(entry: ReleaseEntry, expiresAt: number): Promise<void> {
     await this.doc.send(
       new PutCommand({
         TableName: this.table,
         Item: {
-          pk: `matchsets#${entry.tenantId}#${entry.partnerId}`,
+          pk: `releases#${entry.tenantId}#${entry.partnerId}`,
           sk: `${entry.createdAt}#${entry.matchId}`,
           entry,
           expiresAt,
@@ -113,8 +171,8 @@ export class DynamoLedger implements Ledger {
     );
   }
 
-  async matchSets(advertiserId: string, partnerId: string, now: Date): Promise<MatchSetsEntry[]> {
-    const entries: MatchSetsEntry[] = [];
+  async releases(advertiserId: string, partnerId: string, now: Date): Promise<ReleaseEntry[]> {
+    const entries: ReleaseEntry[] = [];
     let start: Record<string, unknown> | undefined;
     do {
       const out = await this.doc.send(
@@ -124,57 +182,16 @@ export class DynamoLedger implements Ledger {
           // TTL deletes lazily in AWS and never in dynalite: expiry is enforced on read.
           FilterExpression: 'expiresAt > :now',
           ExpressionAttributeValues: {
-            ':pk': `matchsets#${advertiserId}#${partnerId}`,
+            ':pk': `releases#${advertiserId}#${partnerId}`,
             ':now': Math.floor(now.getTime() / 1000),
           },
           ExclusiveStartKey: start,
         }),
       );
-      for (const item of out.Items ?? []) entries.push(item.entry as MatchSetsEntry);
+      for (const item of out.Items ?? []) entries.push(item.entry as ReleaseEntry);
       start = out.LastEvaluatedKey;
     } while (start);
     return entries;
-  }
-
-  async lockRelease(
-    advertiserId: string,
-    partnerId: string,
-    owner: string,
-    ttlSeconds: number,
-  ): Promise<boolean> {
-    const now = Math.floor(Date.now() / 1000);
-    try {
-      await this.doc.send(
-        new PutCommand({
-          TableName: this.table,
-          Item: { ...lockKey(advertiserId, partnerId), owner, expiresAt: now + ttlSeconds },
-          // Free, expired (a crashed holder), or already ours.
-          ConditionExpression: 'attribute_not_exists(pk) OR expiresAt < :now OR #owner = :owner',
-          ExpressionAttributeNames: { '#owner': 'owner' },
-          ExpressionAttributeValues: { ':now': now, ':owner': owner },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
-  }
-
-  async unlockRelease(advertiserId: string, partnerId: string, owner: string): Promise<void> {
-    try {
-      await this.doc.send(
-        new DeleteCommand({
-          TableName: this.table,
-          Key: lockKey(advertiserId, partnerId),
-          ConditionExpression: '#owner = :owner',
-          ExpressionAttributeNames: { '#owner': 'owner' },
-          ExpressionAttributeValues: { ':owner': owner },
-        }),
-      );
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-    }
   }
 
   async audit(entry: AuditEntry): Promise<void> {

@@ -1,6 +1,7 @@
 /**
- * Discrete Laplace (two-sided geometric) noise, sampled exactly.
+ * Exact samplers of the discrete Laplace and discrete Gaussian distributions.
  *
+ * Discrete Laplace (two-sided geometric) noise:
  * The distribution with scale t: P(X = x) = (1 - p) / (1 + p) * p^|x| with p = exp(-1/t), variance
  * 2p / (1 - p)^2. Sampling follows Canonne, Kamath and Steinke, "The Discrete Gaussian for
  * Differential Privacy" (2020), Algorithms 1 and 2: only integer arithmetic on a rational scale and
@@ -69,7 +70,7 @@ export function discreteLaplaceVariance(scale: number): number {
 }
 
 /** Reads 32-bit words from a RandomWords source in blocks (one CSPRNG call per block, not per word). */
-class WordReader {
+export class WordReader {
   private block: Uint32Array = new Uint32Array(0);
   private next = 0;
 
@@ -179,4 +180,68 @@ export function sampleDiscreteLaplace(
     random,
     16,
   ).sample();
+}
+
+/** Largest integer n with n * n <= value (value >= 0). */
+function isqrt(value: bigint): bigint {
+  if (value < 2n) return value;
+  let x = BigInt(Math.floor(Math.sqrt(Number(value))));
+  while (x * x > value) x -= 1n;
+  while ((x + 1n) * (x + 1n) <= value) x += 1n;
+  return x;
+}
+
+/** Draws discrete Gaussian samples of one variance; reuse it for many draws. */
+export interface DiscreteGaussianSampler {
+  /** sigma^2 of the continuous Gaussian the distribution is built on, as an exact rational. */
+  readonly sigma2: Rational;
+  sample(): number;
+}
+
+/**
+ * A sampler of the discrete Gaussian N_Z(0, sigma^2): P(x) proportional to exp(-x^2 / (2 sigma^2))
+ * over the integers. CKS Algorithm 3: draw Y from the discrete Laplace of scale t = floor(sigma) + 1,
+ * keep it with probability exp(-(|Y| - sigma^2/t)^2 / (2 sigma^2)). Every step is integer arithmetic
+ * on the rational sigma^2 = a / b and uniform words from the source.
+ */
+export function createDiscreteGaussianSampler(
+  sigma2: Rational,
+  random: RandomWords = cryptoRandomWords,
+  blockSize = 64,
+): DiscreteGaussianSampler {
+  const a = sigma2.numerator;
+  const b = sigma2.denominator;
+  if (a <= 0n || b <= 0n) throw new RangeError('sigma^2 must be positive');
+  const t = isqrt(a / b) + 1n;
+  const laplace = createDiscreteLaplaceSampler({ numerator: t, denominator: 1n }, random, blockSize);
+  const reader = new WordReader(random, blockSize);
+  // (|Y| - a/(b t))^2 / (2 a / b) = (|Y| b t - a)^2 / (2 a b t^2)
+  const denominator = 2n * a * b * t * t;
+  return {
+    sigma2,
+    sample(): number {
+      for (;;) {
+        const y = BigInt(laplace.sample());
+        const magnitude = y < 0n ? -y : y;
+        const d = magnitude * b * t - a;
+        if (reader.bernoulliExp(d * d, denominator)) return Number(y);
+      }
+    },
+  };
+}
+
+/**
+ * sigma^2 of the discrete Gaussian that makes a release of L2 sensitivity sqrt(sensitivity2)
+ * rho-zCDP: sigma^2 = sensitivity2 / (2 rho) (CKS Theorem 4), exact from rho's decimal form.
+ */
+export function discreteGaussianSigma2(sensitivity2: number, rho: number): Rational {
+  if (!Number.isInteger(sensitivity2) || sensitivity2 < 1)
+    throw new RangeError('sensitivity2 must be an integer >= 1');
+  const r = decimalToRational(rho);
+  return rational(BigInt(sensitivity2) * r.denominator, 2n * r.numerator);
+}
+
+/** The variance of N_Z(0, sigma^2) is at most sigma^2 (CKS Proposition 19); close to it for sigma >= 1. */
+export function rationalValue(value: Rational): number {
+  return Number(value.numerator) / Number(value.denominator);
 }

@@ -1,14 +1,17 @@
 /**
- * A list matched again against the same partner data may not learn anything the first release
- * did not: two releases of the same true counts under different k would let one be subtracted from
- * the other (a segment suppressed at one k, the total released at the other). So a re-run is
- * built from the earlier released result alone: a larger k suppresses more, a smaller k cannot
- * bring back what was suppressed. No new noise is drawn and no budget is spent.
+ * Replays: the same people matched again against the same partner versions get the earlier
+ * release back, never new noise, so re-running a list cannot average the noise away. The replay is
+ * post-processing of that release alone: a larger k suppresses more, a smaller k cannot bring back
+ * what was suppressed, and no budget is spent. Whether a match is a replay depends only on the
+ * advertiser's own list and on the catalog versions, never on the partner's people.
  */
 import type { MatchResult, SegmentResult } from '../result/result-schema.ts';
 
-export function reuseRelease(earlier: MatchResult, k: number, now: Date): MatchResult {
-  const effectiveK = Math.max(k, earlier.privacy.k);
+export function reuseRelease(
+  earlier: MatchResult,
+  options: { k: number; now: Date; replayOf: string; budget: MatchResult['privacy']['budget'] },
+): MatchResult {
+  const effectiveK = Math.max(options.k, earlier.privacy.k);
   const segments: SegmentResult[] = earlier.segments.map((s) =>
     s.matched !== null && s.matched < effectiveK
       ? {
@@ -28,21 +31,19 @@ export function reuseRelease(earlier: MatchResult, k: number, now: Date): MatchR
     matched = null;
     matchedSuppressedReason = 'below-k';
   }
-  // The derived-count rule again, over what this release shows.
-  if (matched !== null && segments.some((s) => s.matched === null)) {
-    const remainder = matched - segments.reduce((sum, s) => sum + (s.matched ?? 0), 0);
-    if (remainder >= 0 && remainder < effectiveK) {
-      matched = null;
-      matchedSuppressedReason = 'derived-count';
-    }
-  }
   const withoutTotal = matched === null;
   return {
     ...earlier,
     matched,
+    matchRate: withoutTotal ? null : earlier.matchRate,
     ...(matchedSuppressedReason ? { matchedSuppressedReason } : {}),
     segments: withoutTotal ? segments.map((s) => ({ ...s, share: null, affinity: null })) : segments,
-    privacy: { ...earlier.privacy, k: effectiveK },
-    generatedAt: now.toISOString(),
+    privacy: {
+      ...earlier.privacy,
+      k: effectiveK,
+      budget: options.budget ? { ...options.budget, rhoSpent: 0 } : null,
+    },
+    replayOf: options.replayOf,
+    generatedAt: options.now.toISOString(),
   };
 }

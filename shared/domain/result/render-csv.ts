@@ -69,11 +69,13 @@ export function renderResultCsv(result: MatchResult, options: RenderCsvOptions =
     ['matched_total_reason', result.matchedSuppressedReason],
     ['min_segment_size_k', privacy.k],
     ['noise_mechanism', privacy.noise.mechanism],
-    ['noise_epsilon', privacy.noise.epsilon],
-    ['noise_sensitivity', privacy.noise.sensitivity],
+    ['noise_rho', privacy.noise.rho],
+    ['noise_sigma', privacy.noise.sigma],
+    ['noise_sensitivity2', privacy.noise.sensitivity2],
     ['rounding', privacy.rounding],
-    ['budget_epsilon_spent', privacy.budget?.epsilonSpent],
-    ['budget_epsilon_left', privacy.budget?.epsilonLeft],
+    ['budget_period', privacy.budget?.period],
+    ['budget_rho_spent', privacy.budget?.rhoSpent],
+    ['budget_rho_left', privacy.budget?.advertiserLeft],
   ];
   rows.push(csvRow([]), csvRow(['metric', 'value']));
   for (const [metric, value] of summary) rows.push(csvRow([metric, value]));

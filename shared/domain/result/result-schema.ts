@@ -7,7 +7,11 @@ import { RoundingSchema } from '../privacy/privacy-params.ts';
 
 const count = z.number().int().nonnegative();
 
-export const SUPPRESSION_REASONS = ['below-k', 'difference-check', 'derived-count', 'rounding-edge'] as const;
+/**
+ * Why a value is withheld. Both are decided on noisy values only: `below-k` when the noisy count is
+ * under k, `rounding-edge` when rounding the noisy count would take it under k.
+ */
+export const SUPPRESSION_REASONS = ['below-k', 'rounding-edge'] as const;
 export const SuppressionReasonSchema = z.enum(SUPPRESSION_REASONS);
 export type SuppressionReason = z.infer<typeof SuppressionReasonSchema>;
 
@@ -40,16 +44,30 @@ export type SegmentResult = z.infer<typeof SegmentResultSchema>;
 export const PrivacyAppliedSchema = z.object({
   k: z.number().int().positive(),
   noise: z.object({
-    mechanism: z.enum(['discrete-laplace', 'none']),
-    /** Epsilon spent by this match (0 when noise is off). */
-    epsilon: z.number().nonnegative(),
-    /** L1 sensitivity the noise is scaled to: segments one person can count in, plus the total. */
-    sensitivity: z.number().int().positive(),
+    /** `none` only on test stacks run with the unsafe setting: no guarantee then. */
+    mechanism: z.enum(['discrete-gaussian', 'none']),
+    /** zCDP rho this match spent (0 when replayed or noise is off). */
+    rho: z.number().nonnegative(),
+    /** Standard deviation parameter of the discrete Gaussian (0 when noise is off). */
+    sigma: z.number().nonnegative(),
+    /** Squared L2 sensitivity: the released counts one partner person can move by 1. */
+    sensitivity2: z.number().int().positive(),
   }),
   rounding: RoundingSchema,
-  /** Budget of this advertiser and partner after this match; null when noise is off. */
+  /** Budgets after this match; null when noise is off. */
   budget: z
-    .object({ epsilonSpent: z.number().nonnegative(), epsilonLeft: z.number().nonnegative() })
+    .object({
+      /** The period the spend was charged to, e.g. `2026-11`. */
+      period: z.string(),
+      /** When the period ends and budgets renew (UTC). */
+      renewsAt: z.iso.datetime(),
+      rhoSpent: z.number().nonnegative(),
+      /** This advertiser's budget against this partner, left in the period. */
+      advertiserLeft: z.number().nonnegative(),
+      advertiserAllowance: z.number().nonnegative(),
+      /** The partner-wide budget (all advertisers), left in the period. */
+      partnerLeft: z.number().nonnegative(),
+    })
     .nullable(),
 });
 export type PrivacyApplied = z.infer<typeof PrivacyAppliedSchema>;
@@ -59,6 +77,10 @@ export const MatchResultSchema = z.object({
   /** Released matched total (people of the list in at least one segment); null when withheld. */
   matched: count.nullable(),
   matchedSuppressedReason: SuppressionReasonSchema.optional(),
+  /** Released matched total over the list's distinct valid identifiers; null when the total is withheld. */
+  matchRate: z.number().min(0).max(1).nullable(),
+  /** Set when this result repeats an earlier release of the same people against the same data. */
+  replayOf: z.string().optional(),
   segments: z.array(SegmentResultSchema),
   privacy: PrivacyAppliedSchema,
   partner: z.object({ partnerId: z.string(), profile: z.enum(['basic', 'google', 'uid2']) }),
