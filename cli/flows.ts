@@ -1,4 +1,5 @@
 /** The CLI's user flows over the HTTP API: partner upload, match (hash locally, upload, wait, download). */
+
 import { createReadStream, createWriteStream, mkdirSync } from 'node:fs';
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -9,6 +10,7 @@ import { createListSummary } from '../shared/domain/lists/list-summary.ts';
 import type { Encoding, IdentifierKind, Profile } from '../shared/domain/model.ts';
 import type { ListSummary, MatchResult } from '../shared/domain/result/result-schema.ts';
 import { type ApiClient, ApiError, downloadFrom, type UploadTicket, uploadTo } from './api-client.ts';
+import { announceBudget } from './budget-notice.ts';
 import { hashingClassifier } from './hash-command.ts';
 import { progressBar } from './render.ts';
 
@@ -120,6 +122,9 @@ export async function runMatch(client: ApiClient, options: MatchOptions): Promis
       `No partner ${options.partnerId}; \`onboard partners\` lists them.`,
     );
   const kind = options.kind ?? 'email';
+  // The cost before any work (and a warning when the budget runs low).
+  if (!options.quiet)
+    await announceBudget(client, options.partnerId, (line) => process.stderr.write(`${line}\n`));
   const dir = await mkdtemp(join(tmpdir(), 'onboard-match-'));
   try {
     let listSummary: ListSummary | undefined;

@@ -1,0 +1,48 @@
+/**
+ * What a match will cost, said before any work, and a warning when the budget runs low: an
+ * advertiser should never learn that its month's budget is gone from a refused match.
+ */
+import type { ApiClient } from './api-client.ts';
+
+export interface BudgetView {
+  noise: boolean;
+  period: string;
+  renewsAt: string;
+  rhoPerMatch: number;
+  advertiser: { allowance: number; granted: number; spent: number; left: number };
+  partnerLeft: number;
+  matchesLeft: number | null;
+}
+
+/** Matches left at or under this many get a warning. */
+export const LOW_BUDGET_MATCHES = 3;
+
+export function budgetNotice(partnerId: string, b: BudgetView): string[] {
+  if (!b.noise || b.matchesLeft === null)
+    return [`budget: noise is off on this stack (a test stack): no budget is spent`];
+  const lines = [
+    `budget ${b.period} against ${partnerId}: a match costs rho ${b.rhoPerMatch}; ${b.advertiser.left} of ${b.advertiser.allowance + b.advertiser.granted} left (${b.matchesLeft} matches, partner-wide ${b.partnerLeft} left), renews ${b.renewsAt.slice(0, 10)}`,
+  ];
+  if (b.matchesLeft === 0)
+    lines.push(`warning: no match is left this period; re-running a list already matched is free (a replay)`);
+  else if (b.matchesLeft <= LOW_BUDGET_MATCHES)
+    lines.push(
+      `warning: the privacy budget is running low: ${b.matchesLeft} match${b.matchesLeft === 1 ? '' : 'es'} left until ${b.renewsAt.slice(0, 10)}`,
+    );
+  return lines;
+}
+
+/** Reads the budget and writes the notice to `write` (stderr in the CLI); never fails the match. */
+export async function announceBudget(
+  client: ApiClient,
+  partnerId: string,
+  write: (line: string) => void,
+): Promise<BudgetView | undefined> {
+  try {
+    const view = await client.get<BudgetView>(`/v1/partners/${encodeURIComponent(partnerId)}/budget`);
+    for (const line of budgetNotice(partnerId, view)) write(line);
+    return view;
+  } catch {
+    return undefined;
+  }
+}
