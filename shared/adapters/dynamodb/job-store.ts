@@ -10,6 +10,7 @@ import {
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import { timeOrderedIdFloor } from '../../domain/ids.ts';
 import type { JobRecord } from '../../domain/jobs.ts';
 import { decodeCursor, encodeCursor } from '../../domain/page-cursor.ts';
 import type { JobPage, JobPageOf, JobStore } from '../../domain/ports.ts';
@@ -107,6 +108,35 @@ export class DynamoJobStore implements JobStore {
         ExpressionAttributeValues: { ':one': 1 },
       }),
     );
+  }
+
+  async countMatchesInFlight(tenantId: string, since: Date): Promise<number> {
+    let count = 0;
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const out = await this.doc.send(
+        new QueryCommand({
+          TableName: this.table,
+          // Ids start with their creation time: only the matches created in the window are read.
+          KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
+          FilterExpression: '#record.#status IN (:queued, :running)',
+          ExpressionAttributeNames: { '#record': 'record', '#status': 'status' },
+          ExpressionAttributeValues: {
+            ':pk': `tenant#${tenantId}`,
+            ':from': `match#${timeOrderedIdFloor(since)}`,
+            // '~' sorts after every id character.
+            ':to': 'match#~',
+            ':queued': 'QUEUED',
+            ':running': 'RUNNING',
+          },
+          Select: 'COUNT',
+          ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+        }),
+      );
+      count += out.Count ?? 0;
+      startKey = out.LastEvaluatedKey;
+    } while (startKey);
+    return count;
   }
 
   async list<K extends Kind>(kind: K, tenantId: string, page: JobPage = {}): Promise<JobPageOf<RecordOf<K>>> {
