@@ -1,8 +1,8 @@
 /** Advertiser matches: start one, watch it, list them, download the result. */
 import { DomainError } from '../domain/errors.ts';
 import type { MatchRecord } from '../domain/jobs.ts';
-import type { JobPage } from '../domain/ports.ts';
 import { listStateAt } from '../domain/lists/list-lifetime.ts';
+import type { JobPage } from '../domain/ports.ts';
 import { type Principal, requireRole } from '../domain/principal.ts';
 import { resolveK } from '../domain/privacy/privacy-params.ts';
 import { MATCH_TIMEOUT_SECONDS, OBJECT_KEYS } from '../infra/definitions.ts';

@@ -145,7 +145,7 @@ export function invalidValue(schema: JsonSchema): fc.Arbitrary<unknown> {
         })),
       ),
       // A property the schema does not know.
-      validValue(schema).map((value) => ({ ...(value as Record<string, unknown>), ['__proto__x']: 1 })),
+      validValue(schema).map((value) => ({ ...(value as Record<string, unknown>), __proto__x: 1 })),
       // A required property missing.
       ...(schema.required?.length
         ? [
