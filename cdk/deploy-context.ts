@@ -128,11 +128,13 @@ export function parseDeployment(raw: Readonly<Record<string, unknown>>): Deploym
     }
   }
 
-  if (privacy && privacy.retireGraceSeconds <= MATCH_TIMEOUT_SECONDS) {
+  // Checked even when another setting is bad, so one run lists every problem.
+  const grace = privacy?.retireGraceSeconds ?? Number(raw.retireGraceSeconds);
+  if (Number.isInteger(grace) && grace <= MATCH_TIMEOUT_SECONDS) {
     problems.push(
       line(
         'retireGraceSeconds',
-        `must be more than the match timeout (${MATCH_TIMEOUT_SECONDS} seconds), or a running match could lose the segment version it pinned (got ${privacy.retireGraceSeconds})`,
+        `must be more than the match timeout (${MATCH_TIMEOUT_SECONDS} seconds), or a running match could lose the segment version it pinned (got ${grace})`,
       ),
     );
   }
