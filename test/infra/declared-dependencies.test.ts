@@ -21,7 +21,7 @@ function sourceFiles(dir: string): string[] {
 }
 
 /** Bare module specifiers of static imports, re-exports, dynamic imports and require calls. */
-export function importedSpecifiers(source: string): string[] {
+function importedSpecifiers(source: string): string[] {
   const found: string[] = [];
   const patterns = [
     /^\s*(?:import|export)\s[^'"]*?\sfrom\s+['"]([^'"]+)['"]/gm,
@@ -34,7 +34,7 @@ export function importedSpecifiers(source: string): string[] {
 }
 
 /** The package a bare specifier names (`@scope/name/sub` -> `@scope/name`), or undefined. */
-export function packageOf(specifier: string): string | undefined {
+function packageOf(specifier: string): string | undefined {
   if (/^(\.|\/|#|node:)/.test(specifier)) return undefined;
   const [first, second] = specifier.split('/');
   const name = first?.startsWith('@') ? `${first}/${second}` : (first as string);
