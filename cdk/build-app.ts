@@ -3,13 +3,10 @@
  * registers cdk-nag. cdk/app.ts synthesizes it; the infra tests build it with bundling skipped.
  */
 import { App, type AppProps } from 'aws-cdk-lib';
+import { type Deployment, readDeployment, stackNames } from './deploy-context.ts';
 import { applyNag } from './nag.ts';
-import { type DeployContext, readDeployContext } from './privacy-context.ts';
 import { StatefulStack } from './stateful-stack.ts';
 import { StatelessStack } from './stateless-stack.ts';
-
-export const STATEFUL_STACK_NAME = 'AudienceOnboarding-Stateful';
-export const STATELESS_STACK_NAME = 'AudienceOnboarding-Stateless';
 
 /**
  * Feature flags this app relies on, set in code because `npm run synth` runs the app directly
@@ -33,7 +30,7 @@ export interface BuildAppOptions {
 
 export interface OnboardingApp {
   readonly app: App;
-  readonly deploy: DeployContext;
+  readonly deploy: Deployment;
   readonly stateful: StatefulStack;
   readonly stateless: StatelessStack;
 }
@@ -44,22 +41,23 @@ export function buildApp(options: BuildAppOptions = {}): OnboardingApp {
     ...(options.outdir ? { outdir: options.outdir } : {}),
   };
   const app = new App(props);
-  const deploy = readDeployContext(app);
+  const deploy = readDeployment(app);
+  const names = stackNames(deploy.stage);
   // Environment-agnostic unless the CLI provides an account and region: synth needs no credentials.
   const env =
     process.env.CDK_DEFAULT_ACCOUNT && process.env.CDK_DEFAULT_REGION
       ? { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION }
       : undefined;
-  const tags = { service: 'audience-onboarding' };
+  const tags = { service: 'audience-onboarding', stage: deploy.stage };
 
-  const stateful = new StatefulStack(app, STATEFUL_STACK_NAME, {
+  const stateful = new StatefulStack(app, names.stateful, {
     deploy,
     env,
     tags,
     description: 'Audience onboarding: data at rest and identity (retained on delete)',
     terminationProtection: true,
   });
-  const stateless = new StatelessStack(app, STATELESS_STACK_NAME, {
+  const stateless = new StatelessStack(app, names.stateless, {
     deploy,
     env,
     tags,

@@ -1,6 +1,6 @@
 /**
- * cdk-nag v3 wiring. The AwsSolutions pack runs as a CDK policy-validation plugin during synth
- * (`Validations.of(app).addPlugins`), and every exception is a `Validations.of(construct)
+ * cdk-nag v3 wiring. The AwsSolutions and Serverless packs run as CDK policy-validation plugins
+ * during synth (`Validations.of(app).addPlugins`), and every exception is a `Validations.of(construct)
  * .acknowledge({ id, reason })` placed next to the construct that needs it, with its reason.
  *
  * v3 matches acknowledgements by exact id (no prefix matching), so IAM5 findings on
@@ -9,13 +9,18 @@
  */
 import { type App, Stack, Validations } from 'aws-cdk-lib';
 import type { CfnPolicy } from 'aws-cdk-lib/aws-iam';
-import { AwsSolutionsChecks } from 'cdk-nag';
+import { AwsSolutionsChecks, type NagPack, ServerlessChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 
-export function applyNag(app: App): AwsSolutionsChecks {
-  const checks = new AwsSolutionsChecks(app, { verbose: true });
-  Validations.of(app).addPlugins(checks);
-  return checks;
+/** The rule packs the app is held to. */
+export function nagPacks(app?: App): NagPack[] {
+  return [new AwsSolutionsChecks(app, { verbose: true }), new ServerlessChecks(app, { verbose: true })];
+}
+
+export function applyNag(app: App): NagPack[] {
+  const packs = nagPacks(app);
+  Validations.of(app).addPlugins(...packs);
+  return packs;
 }
 
 export function acknowledge(scope: IConstruct, id: string, reason: string): void {

@@ -13,24 +13,42 @@ import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as eventsTargets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3n from 'aws-cdk-lib/aws-s3-notifications';
 import * as sns from 'aws-cdk-lib/aws-sns';
+import * as snsSubscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
 import { ROUTES } from '../shared/api/routes.ts';
-import { TRIGGERS } from '../shared/infra/definitions.ts';
+import { MATCH_TIMEOUT_SECONDS, TRIGGERS } from '../shared/infra/definitions.ts';
 import { HouseFunction } from './constructs/house-function.ts';
+import { type Deployment, deploymentEnvironment } from './deploy-context.ts';
 import { handlerEntry, type LambdaHandlerName, REPO_ROOT } from './handlers.ts';
 import { acknowledge, acknowledgeWildcardResource, acknowledgeWildcardResourcesIn } from './nag.ts';
-import { type DeployContext, privacyEnvironment } from './privacy-context.ts';
 import { type StatefulRefs, StatefulStack } from './stateful-stack.ts';
 
+/**
+ * Errors of a Lambda invoke that say nothing about the function's own work: throttling (the
+ * account's or the function's concurrency is exhausted) and the Lambda service failing or being
+ * unreachable. The match state machine retries them with exponential backoff and jitter.
+ */
+export const LAMBDA_TRANSIENT_ERRORS = [
+  'Lambda.TooManyRequestsException',
+  'Lambda.ServiceException',
+  'Lambda.AWSLambdaException',
+  'Lambda.SdkClientException',
+  'Lambda.ClientExecutionTimeoutException',
+] as const;
+
+/** Name prefix CloudWatch Logs requires of a Step Functions log group for its resource policy. */
+export const VENDED_LOGS_PREFIX = '/aws/vendedlogs/states/';
+
 export interface StatelessStackProps extends StackProps {
-  readonly deploy: DeployContext;
+  readonly deploy: Deployment;
   /** Name of the deployed stateful stack whose exports this stack imports. */
   readonly statefulStackName: string;
   /** Where the handler files live (default: lambdas/ at the repository root). */
@@ -59,18 +77,17 @@ export class StatelessStack extends Stack {
   readonly stateMachine: sfn.StateMachine;
   readonly maintenanceSchedule: events.Rule;
   readonly deadLetterQueues: sqs.Queue[] = [];
+  readonly alarmTopic: sns.Topic;
 
   constructor(scope: Construct, id: string, props: StatelessStackProps) {
     super(scope, id, props);
     const { deploy } = props;
     const refs = StatefulStack.importRefs(this, props.statefulStackName);
-    const alarmAction = deploy.alarmTopicArn
-      ? new cwActions.SnsAction(sns.Topic.fromTopicArn(this, 'AlarmTopic', deploy.alarmTopicArn))
-      : undefined;
+    this.alarmTopic = this.buildAlarmTopic(deploy);
 
     // RuntimeConfigSchema requires every table and bucket name in every function; a name is not a
     // permission, the bind helpers below grant what each function actually does.
-    const baseEnvironment: Record<string, string> = { ...privacyEnvironment(deploy) };
+    const baseEnvironment: Record<string, string> = { ...deploymentEnvironment(deploy) };
     for (const ref of Object.values(refs.tables)) baseEnvironment[ref.definition.env] = ref.table.tableName;
     for (const ref of Object.values(refs.buckets))
       baseEnvironment[ref.definition.env] = ref.bucket.bucketName;
@@ -146,6 +163,11 @@ export class StatelessStack extends Stack {
         removalPolicy: RemovalPolicy.DESTROY,
       });
       this.deadLetterQueues.push(queue);
+      acknowledge(
+        queue,
+        'Serverless-SQSRedrivePolicy',
+        `${name}Dlq is itself a dead-letter queue, the end of the line for events that failed every retry; its depth is alarmed and an operator redrives it by hand.`,
+      );
       return queue;
     };
     const listUpload = fn('list-upload', 'Hashes a raw list server-side and deletes the raw object', {
@@ -193,6 +215,12 @@ export class StatelessStack extends Stack {
       .bindBucket(results, ['get', 'put', 'delete', 'list'], 'manifests/')
       .bindTable(audiences, 'readWrite')
       .bindSecret(refs.pepper);
+    const scheduleDlq = dlq('MaintenanceSchedule');
+    acknowledge(
+      scheduleDlq,
+      'AwsSolutions-SQS3',
+      "MaintenanceScheduleDlq is the dead-letter queue of the hourly schedule's EventBridge target (cdk-nag recognises only Lambda and SQS redrive DLQs); its depth is alarmed.",
+    );
     this.maintenanceSchedule = new events.Rule(this, 'MaintenanceSchedule', {
       description: 'Hourly sweep of retired segment versions and pepper keys past their grace period',
       schedule: events.Schedule.rate(Duration.hours(1)),
@@ -202,6 +230,8 @@ export class StatelessStack extends Stack {
           // The next run is an hour away: a delivery older than that is pointless.
           maxEventAge: Duration.hours(1),
           retryAttempts: 2,
+          // A schedule that could not invoke the function at all leaves its event here (alarmed).
+          deadLetterQueue: scheduleDlq,
         }),
       ],
     });
@@ -248,9 +278,9 @@ export class StatelessStack extends Stack {
     this.apiStage = stage;
 
     // --- Alarms --------------------------------------------------------------------------------
-    for (const f of Object.values(this.functions)) f.addStandardAlarms(alarmAction);
+    for (const f of Object.values(this.functions)) f.addStandardAlarms();
     for (const queue of this.deadLetterQueues) {
-      const alarm = queue
+      queue
         .metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' })
         .createAlarm(queue, 'DepthAlarm', {
           alarmDescription: `${queue.node.id} holds events that failed every retry`,
@@ -259,9 +289,8 @@ export class StatelessStack extends Stack {
           comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
           treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
         });
-      if (alarmAction) alarm.addAlarmAction(alarmAction);
     }
-    const smAlarms = [
+    [
       this.stateMachine
         .metricFailed({ period: Duration.minutes(5), statistic: 'Sum' })
         .createAlarm(this, 'MatchFailedAlarm', {
@@ -303,10 +332,14 @@ export class StatelessStack extends Stack {
           treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
         }),
     ];
-    if (alarmAction) for (const alarm of smAlarms) alarm.addAlarmAction(alarmAction);
+    this.notifyEveryAlarm(deploy);
 
     new CfnOutput(this, 'ApiUrl', { value: stage.url, description: 'HTTP API base URL (append v1/...)' });
     new CfnOutput(this, 'MatchStateMachineArn', { value: this.stateMachine.stateMachineArn });
+    new CfnOutput(this, 'AlarmTopicArn', {
+      value: this.alarmTopic.topicArn,
+      description: 'Every alarm notifies this topic (subscribe with -c alarmEmail=... or in SNS)',
+    });
     new CfnOutput(this, 'MaintenanceFunctionName', {
       value: maintenance.functionName,
       description: 'Re-keying and sweeps (hourly schedule; invoke with {"action":"sweep"} to sweep now)',
@@ -332,7 +365,7 @@ export class StatelessStack extends Stack {
    */
   private buildMatchStateMachine(
     refs: StatefulRefs,
-    deploy: DeployContext,
+    deploy: Deployment,
     split: HouseFunction,
     shard: HouseFunction,
     reduce: HouseFunction,
@@ -347,14 +380,19 @@ export class StatelessStack extends Stack {
       payload: sfn.TaskInput.fromObject(matchJob),
       // -> { tenantId, matchId, shards: number[] }
       outputPath: '$.Payload',
+      retryOnServiceExceptions: false,
     });
+    retryTransientLambdaErrors(splitTask);
 
     const shardTask = new tasks.LambdaInvoke(this, 'MatchOneShard', {
       lambdaFunction: shard,
       payload: sfn.TaskInput.fromObject({ ...matchJob, shard: sfn.JsonPath.numberAt('$.shard') }),
       // The tally is in S3 (tallies/{matchId}/NNN.json); nothing comes back through the map.
       resultPath: sfn.JsonPath.DISCARD,
+      retryOnServiceExceptions: false,
     });
+    // Shard steps are idempotent, so a throttled or lost invoke is simply run again.
+    retryTransientLambdaErrors(shardTask);
     const shardMap = new sfn.DistributedMap(this, 'Shards', {
       itemsPath: '$.shards',
       itemSelector: { ...matchJob, shard: sfn.JsonPath.numberAt('$$.Map.Item.Value') },
@@ -369,7 +407,9 @@ export class StatelessStack extends Stack {
       lambdaFunction: reduce,
       payload: sfn.TaskInput.fromObject(matchJob),
       outputPath: '$.Payload',
+      retryOnServiceExceptions: false,
     });
+    retryTransientLambdaErrors(reduceTask);
 
     const markFailed = new tasks.DynamoUpdateItem(this, 'MarkJobFailed', {
       table: refs.tables.jobs.table,
@@ -407,12 +447,15 @@ export class StatelessStack extends Stack {
     );
 
     const logGroup = new logs.LogGroup(this, 'MatchStateMachineLogs', {
+      // Under the vended-logs prefix, CloudWatch Logs' resource policy for Step Functions delivery
+      // stays small however many state machines log; the stack name keeps stages apart.
+      logGroupName: `${VENDED_LOGS_PREFIX}${this.stackName}/match`,
       retention: logs.RetentionDays.THREE_MONTHS,
       removalPolicy: RemovalPolicy.DESTROY,
     });
     const stateMachine = new sfn.StateMachine(this, 'MatchStateMachine', {
       definitionBody: sfn.DefinitionBody.fromChainable(flow.next(new sfn.Succeed(this, 'MatchSucceeded'))),
-      timeout: Duration.hours(2),
+      timeout: Duration.seconds(MATCH_TIMEOUT_SECONDS),
       tracingEnabled: true,
       // ALL events, but no execution data: payloads are ids only, yet error causes are free text.
       logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
@@ -513,6 +556,65 @@ export class StatelessStack extends Stack {
     return { httpApi, stage };
   }
 
+  /**
+   * The topic every alarm notifies: encrypted with its own KMS key (CloudWatch may use it to
+   * publish), TLS-only, with the operator's e-mail subscribed when `alarmEmail` is set.
+   */
+  private buildAlarmTopic(deploy: Deployment): sns.Topic {
+    const key = new kms.Key(this, 'AlarmTopicKey', {
+      description: 'Audience onboarding: alarm notifications',
+      enableKeyRotation: true,
+      pendingWindow: Duration.days(7),
+      // Encrypts only notifications in transit through SNS: nothing at rest outlives the stack.
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'CloudWatchAlarmsPublish',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'aws:SourceAccount': this.account } },
+      }),
+    );
+    const topic = new sns.Topic(this, 'AlarmTopic', {
+      displayName: `Audience onboarding (${deploy.stage}) alarms`,
+      masterKey: key,
+      enforceSSL: true,
+    });
+    topic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'CloudWatchAlarmsOnly',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [topic.topicArn],
+        conditions: { StringEquals: { 'aws:SourceAccount': this.account } },
+      }),
+    );
+    if (deploy.alarmEmail) {
+      const subscription = topic.addSubscription(new snsSubscriptions.EmailSubscription(deploy.alarmEmail));
+      acknowledge(
+        subscription,
+        'Serverless-SNSRedrivePolicy',
+        'An e-mail notification that SNS cannot deliver after its retries would land in a dead-letter queue whose only alarm notifies this same topic; the alarm itself stays in ALARM in CloudWatch, where the operator sees it.',
+      );
+    }
+    return topic;
+  }
+
+  /** Every alarm of the stack notifies the alarm topic (and the existing `alarmTopicArn`, if set). */
+  private notifyEveryAlarm(deploy: Deployment): void {
+    const actions: cloudwatch.IAlarmAction[] = [new cwActions.SnsAction(this.alarmTopic)];
+    if (deploy.alarmTopicArn) {
+      actions.push(
+        new cwActions.SnsAction(sns.Topic.fromTopicArn(this, 'ExistingAlarmTopic', deploy.alarmTopicArn)),
+      );
+    }
+    for (const c of this.node.findAll()) {
+      if (c instanceof cloudwatch.Alarm) c.addAlarmAction(...actions);
+    }
+  }
+
   /** The CDK-provided handler that writes bucket notification configurations. */
   private acknowledgeNotificationsHandler(): void {
     const handler = this.node.tryFindChild('BucketNotificationsHandler050a0587b7544547bf325f094a3db834');
@@ -523,6 +625,18 @@ export class StatelessStack extends Stack {
       "CDK's own bucket-notifications custom resource handler (not configurable) uses the basic execution policy for its logs; it runs only at deploy time and its S3 grants are limited to the two trigger buckets.",
     );
   }
+}
+
+/** Throttling and Lambda service errors, retried: 2 s, then doubling, capped at a minute, with jitter. */
+function retryTransientLambdaErrors(task: tasks.LambdaInvoke): void {
+  task.addRetry({
+    errors: [...LAMBDA_TRANSIENT_ERRORS],
+    interval: Duration.seconds(2),
+    backoffRate: 2,
+    maxAttempts: 6,
+    maxDelay: Duration.minutes(1),
+    jitterStrategy: sfn.JitterType.FULL,
+  });
 }
 
 function pascal(name: string): string {

@@ -12,6 +12,7 @@ import type {
   APIGatewayProxyStructuredResultV2,
 } from 'aws-lambda';
 import { ROLE_CLAIM, TENANT_CLAIM } from '../shared/api/http-handler.ts';
+import { PROBLEM_CONTENT_TYPE, problemFor, UNAUTHORIZED_HEADERS } from '../shared/api/problem.ts';
 import { ROUTES } from '../shared/api/routes.ts';
 import type { DevTokens } from './dev-tokens.ts';
 
@@ -70,11 +71,18 @@ export async function startHttpBridge(
         const bearer = /^Bearer\s+(\S+)$/i.exec(headers.authorization ?? '')?.[1];
         const found = bearer ? tokens.resolve(bearer) : undefined;
         if (!found) {
-          // What API Gateway's JWT authorizer answers before the function is ever invoked.
+          // Where API Gateway's JWT authorizer answers before the function is ever invoked. In AWS
+          // that answer is API Gateway's own `{"message":"Unauthorized"}` (an HTTP API cannot
+          // reshape it); here it is the problem document the function itself answers with.
+          const problem = problemFor(
+            'unauthorized',
+            'A valid bearer token with a tenant and a role is required.',
+            { instance: path || '/' },
+          );
           send(
             401,
-            { 'content-type': 'application/json', 'www-authenticate': 'Bearer' },
-            '{"message":"Unauthorized"}',
+            { 'content-type': PROBLEM_CONTENT_TYPE, 'cache-control': 'no-store', ...UNAUTHORIZED_HEADERS },
+            JSON.stringify(problem),
           );
           return;
         }
@@ -120,28 +128,17 @@ export async function startHttpBridge(
     } catch (error) {
       if (error instanceof RequestTooLarge) {
         // As API Gateway does past its payload limit; the unread rest of the body dies with the socket.
-        res.writeHead(413, { 'content-type': 'application/problem+json', connection: 'close' });
+        res.writeHead(413, { 'content-type': PROBLEM_CONTENT_TYPE, connection: 'close' });
         res.end(
-          JSON.stringify({
-            type: 'https://onboard.example/problems/body-too-large',
-            title: 'Content Too Large',
-            status: 413,
-            code: 'body-too-large',
-            detail: `Requests are limited to ${MAX_REQUEST_BYTES} bytes.`,
-          }),
+          JSON.stringify(problemFor('body-too-large', `Requests are limited to ${MAX_REQUEST_BYTES} bytes.`)),
         );
         req.destroy();
         return;
       }
       send(
         500,
-        { 'content-type': 'application/problem+json' },
-        JSON.stringify({
-          status: 500,
-          code: 'internal',
-          title: 'Internal Server Error',
-          detail: 'The local API bridge failed.',
-        }),
+        { 'content-type': PROBLEM_CONTENT_TYPE },
+        JSON.stringify(problemFor('internal', 'The local API bridge failed.')),
       );
     }
   });

@@ -146,6 +146,8 @@ export class HouseFunction extends nodejs.NodejsFunction {
       environment: { ...props.environment, NODE_OPTIONS: '--enable-source-maps' },
       logGroup,
       role,
+      // X-Ray: each invocation's segments, joined to the state machine's and the SDK calls' traces.
+      tracing: lambda.Tracing.ACTIVE,
       deadLetterQueue: props.deadLetterQueue,
       retryAttempts: props.retryAttempts,
       maxEventAge: props.maxEventAge,
@@ -166,11 +168,28 @@ export class HouseFunction extends nodejs.NodejsFunction {
     });
     this.houseLogGroup = logGroup;
     this.houseRole = role;
+    const runtimeReason =
+      'Node.js 22 is the runtime the service is built and tested for (PRODUCT.md: Lambda Node 22); moving to Node 24 is a deliberate upgrade with its own test run, not a side effect of a CDK bump.';
+    acknowledge(this, 'AwsSolutions-L1', runtimeReason);
+    acknowledge(this, 'Serverless-LambdaLatestVersion', runtimeReason);
     acknowledge(
-      this,
-      'AwsSolutions-L1',
-      'Node.js 22 is the runtime the service is built and tested for (PRODUCT.md: Lambda Node 22); moving to Node 24 is a deliberate upgrade with its own test run, not a side effect of a CDK bump.',
+      role,
+      'AwsSolutions-IAM5[Resource::*]',
+      `Active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords of ${id} do not support resource-level permissions.`,
     );
+    if (props.deadLetterQueue) {
+      acknowledge(
+        this,
+        'Serverless-LambdaAsyncFailureDestination',
+        `${id}'s failed asynchronous events go to its dead-letter queue (DeadLetterConfig), which is alarmed; an on-failure destination as well would deliver every failed event twice.`,
+      );
+    } else {
+      acknowledge(
+        this,
+        'Serverless-LambdaDLQ',
+        `${id} is only invoked synchronously (by API Gateway or by a Step Functions task, which retries and catches its errors): a dead-letter queue applies to asynchronous invocations only.`,
+      );
+    }
   }
 
   /** Sets the table's environment variable and grants item-level access, nothing table-wide. */

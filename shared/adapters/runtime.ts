@@ -163,6 +163,7 @@ export function useCaseContext(): UseCaseContext {
     maintenance: rt.maintenance,
     shardCount: rt.config.SHARD_COUNT,
     maxIngestRows: rt.config.MAX_INGEST_ROWS,
+    maxRunningMatches: rt.config.MAX_RUNNING_MATCHES,
     retireGraceSeconds: rt.config.RETIRE_GRACE_SECONDS,
     retentionDays: rt.config.RETENTION_DAYS,
     now: () => new Date(),

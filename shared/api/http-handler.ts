@@ -9,7 +9,7 @@ import type { DomainLogger } from '../domain/ports.ts';
 import { type Principal, ROLES } from '../domain/principal.ts';
 import type { UseCaseContext } from '../use-cases/context.ts';
 import { buildOpenApi } from './openapi.ts';
-import { ApiProblem, PROBLEM_CONTENT_TYPE, problemOf } from './problem.ts';
+import { ApiProblem, PROBLEM_CONTENT_TYPE, problemOf, UNAUTHORIZED_HEADERS } from './problem.ts';
 import { ROUTES, type Route } from './routes.ts';
 
 /** Claims set on Cognito users (custom attributes) and checked by the JWT authorizer. */
@@ -41,13 +41,19 @@ const compiled: CompiledRoute[] = ROUTES.map((route) => {
   return { route, pattern: new RegExp(`^${source}$`), names };
 });
 
-function json(status: number, body: unknown, contentType = 'application/json'): APIGatewayProxyResultV2 {
+function json(
+  status: number,
+  body: unknown,
+  contentType = 'application/json',
+  extraHeaders: Record<string, string> = {},
+): APIGatewayProxyResultV2 {
   return {
     statusCode: status,
     headers: {
       'content-type': contentType,
       'cache-control': 'no-store',
       'x-content-type-options': 'nosniff',
+      ...extraHeaders,
     },
     body: JSON.stringify(body),
   };
@@ -57,7 +63,7 @@ function principalOf(event: EventWithClaims): Principal {
   const claims = event.requestContext.authorizer?.jwt?.claims;
   const parsed = ClaimsSchema.safeParse(claims ?? {});
   if (!parsed.success) {
-    throw new ApiProblem(401, 'unauthorized', 'A valid bearer token with a tenant and a role is required.');
+    throw new ApiProblem('unauthorized', 'A valid bearer token with a tenant and a role is required.');
   }
   return { tenantId: parsed.data[TENANT_CLAIM], role: parsed.data[ROLE_CLAIM] as Principal['role'] };
 }
@@ -67,7 +73,6 @@ function validate<T>(schema: z.ZodType<T> | undefined, value: unknown, where: st
   const parsed = schema.safeParse(value);
   if (!parsed.success) {
     throw new ApiProblem(
-      400,
       'invalid-request',
       `The ${where} is not valid.`,
       parsed.error.issues.map((i) => ({ path: [where, ...i.path].join('.'), message: i.message })),
@@ -80,17 +85,36 @@ function bodyOf(event: APIGatewayProxyEventV2): unknown {
   if (!event.body) return {};
   const text = event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
   if (Buffer.byteLength(text) > MAX_BODY_BYTES) {
-    throw new ApiProblem(413, 'body-too-large', `Request bodies are limited to ${MAX_BODY_BYTES} bytes.`);
+    throw new ApiProblem('body-too-large', `Request bodies are limited to ${MAX_BODY_BYTES} bytes.`);
   }
   const type = event.headers?.['content-type'] ?? event.headers?.['Content-Type'] ?? 'application/json';
   if (!/^application\/(problem\+)?json\b/i.test(type)) {
-    throw new ApiProblem(415, 'unsupported-media-type', 'Send the request body as application/json.');
+    throw new ApiProblem('unsupported-media-type', 'Send the request body as application/json.');
   }
   try {
     return JSON.parse(text);
   } catch {
-    throw new ApiProblem(400, 'invalid-json', 'The request body is not valid JSON.');
+    throw new ApiProblem('invalid-json', 'The request body is not valid JSON.');
   }
+}
+
+/**
+ * Path parameters, percent-decoded. A malformed escape (`%`, `%ZZ`, a lone UTF-8 continuation byte)
+ * is the client's mistake: 400 invalid-request naming the parameter, never a URIError (500).
+ */
+function decodeParams(names: readonly string[], match: RegExpExecArray): Record<string, string> {
+  const params: Record<string, string> = {};
+  const errors: { path: string; message: string }[] = [];
+  for (const [i, name] of names.entries()) {
+    const raw = match[i + 1] ?? '';
+    try {
+      params[name] = decodeURIComponent(raw);
+    } catch {
+      errors.push({ path: `path.${name}`, message: 'malformed percent-encoding' });
+    }
+  }
+  if (errors.length > 0) throw new ApiProblem('invalid-request', 'The path is not valid.', errors);
+  return params;
 }
 
 export function createApiHandler(context: () => UseCaseContext, logger: DomainLogger) {
@@ -111,20 +135,18 @@ export function createApiHandler(context: () => UseCaseContext, logger: DomainLo
       const hit = candidates.find((c) => c.route.method === method);
       if (!hit) {
         if (candidates.length > 0)
-          throw new ApiProblem(405, 'method-not-allowed', `${method} is not allowed on ${path}.`);
-        throw new ApiProblem(404, 'not-found', 'No such resource.');
+          throw new ApiProblem('method-not-allowed', `${method} is not allowed on ${path}.`);
+        throw new ApiProblem('not-found', 'No such resource.');
       }
       const { route } = hit;
       const principal = route.roles
         ? principalOf(event as EventWithClaims)
         : { tenantId: 'public', role: 'advertiser' as const };
       if (route.roles && !route.roles.includes(principal.role)) {
-        throw new ApiProblem(403, 'forbidden', `This operation is for ${route.roles.join(' or ')} accounts.`);
+        throw new ApiProblem('forbidden', `This operation is for ${route.roles.join(' or ')} accounts.`);
       }
       const match = hit.pattern.exec(path) as RegExpExecArray;
-      const rawParams = Object.fromEntries(
-        hit.names.map((n, i) => [n, decodeURIComponent(match[i + 1] ?? '')]),
-      );
+      const rawParams = decodeParams(hit.names, match);
       const params = validate(route.params, rawParams, 'path') as Record<string, string>;
       const query = validate(route.query, event.queryStringParameters ?? {}, 'query') as Record<
         string,
@@ -141,7 +163,12 @@ export function createApiHandler(context: () => UseCaseContext, logger: DomainLo
       // The error's name only: messages of SDK errors can quote the values they choke on.
       if (status >= 500)
         logger.error('api: unexpected error', { error: error instanceof Error ? error.name : 'unknown' });
-      return json(problem.status, problem, PROBLEM_CONTENT_TYPE);
+      return json(
+        problem.status,
+        problem,
+        PROBLEM_CONTENT_TYPE,
+        problem.status === 401 ? UNAUTHORIZED_HEADERS : {},
+      );
     } finally {
       // Method, route shape, status and timing only: never bodies, query values or tokens.
       logger.info('api: request', {

@@ -18,8 +18,11 @@ export function buildOpenApi(): Record<string, unknown> {
   };
   for (const route of ROUTES) {
     const parameters: unknown[] = [];
-    for (const name of [...route.path.matchAll(/\{(\w+)\}/g)].map((m) => m[1])) {
-      parameters.push({ name, in: 'path', required: true, schema: { type: 'string' } });
+    const pathSchemas = route.params
+      ? ((jsonSchema(route.params, 'input') as { properties?: Record<string, unknown> }).properties ?? {})
+      : {};
+    for (const name of [...route.path.matchAll(/\{(\w+)\}/g)].map((m) => m[1] as string)) {
+      parameters.push({ name, in: 'path', required: true, schema: pathSchemas[name] ?? { type: 'string' } });
     }
     if (route.query) {
       const q = jsonSchema(route.query, 'input') as {

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { isUsableSegmentId, SEGMENT_ID_PATTERN } from '../domain/jobs.ts';
 import { MatchResultSchema } from '../domain/result/result-schema.ts';
+import { PROBLEM_CODES, type ProblemCode } from './problem.ts';
 
 export const ProfileSchema = z.enum(['basic', 'google', 'uid2']);
 export const IdentifierKindSchema = z.enum(['email', 'phone']);
@@ -52,7 +53,8 @@ export const CreateListResponseSchema = z.object({ listId: z.string(), upload: U
 
 export const ListViewSchema = z.object({
   listId: z.string(),
-  status: z.enum(['AWAITING_UPLOAD', 'HASHING', 'READY', 'FAILED']),
+  /** EXPIRED: the upload passed its lifecycle expiry (uploads are kept one day); upload it again. */
+  status: z.enum(['AWAITING_UPLOAD', 'HASHING', 'READY', 'FAILED', 'EXPIRED']),
   format: z.enum(['hashed', 'raw']),
   profile: ProfileSchema,
   kind: IdentifierKindSchema,
@@ -254,8 +256,9 @@ export const HealthSchema = z.object({
 export const ProblemSchema = z.object({
   type: z.string(),
   title: z.string(),
-  status: z.number().int(),
-  code: z.string(),
+  status: z.number().int().min(400).max(599),
+  /** One of a closed list: clients may branch on it. */
+  code: z.enum(PROBLEM_CODES as [ProblemCode, ...ProblemCode[]]),
   detail: z.string(),
   instance: z.string().optional(),
   errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),

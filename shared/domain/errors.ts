@@ -26,6 +26,9 @@ export const DOMAIN_ERROR_CODES = [
   'profile-mismatch',
   'match-not-finished',
   'match-failed',
+  'invalid-cursor',
+  'list-expired',
+  'too-many-running-matches',
 ] as const;
 
 export type DomainErrorCode = (typeof DOMAIN_ERROR_CODES)[number];
@@ -53,6 +56,12 @@ export const DEFAULT_STATUS: Readonly<Record<DomainErrorCode, number>> = {
   'profile-mismatch': 422,
   'match-not-finished': 409,
   'match-failed': 500,
+  // A page cursor the server did not issue (or for another listing).
+  'invalid-cursor': 400,
+  // The list's upload passed its lifecycle expiry: upload it again.
+  'list-expired': 410,
+  // The tenant already runs the most matches a deployment allows at once.
+  'too-many-running-matches': 429,
 };
 
 export class DomainError extends Error {

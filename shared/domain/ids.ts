@@ -4,5 +4,10 @@
  * table, and the random part keeps them unguessable.
  */
 export function timeOrderedId(now: Date, random: string): string {
-  return `${now.getTime().toString(36).padStart(9, '0')}-${random}`;
+  return `${timeOrderedIdFloor(now)}-${random}`;
+}
+
+/** A string that sorts before every id created at or after `time`, and after every earlier one. */
+export function timeOrderedIdFloor(time: Date): string {
+  return time.getTime().toString(36).padStart(9, '0');
 }

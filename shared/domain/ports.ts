@@ -110,6 +110,8 @@ export interface JobStore {
   list<K extends JobKind>(kind: K, tenantId: string, page?: JobPage): Promise<JobPageOf<JobOf<K>>>;
   /** Counts one more finished shard of a match, atomically (shards finish concurrently). */
   shardDone(tenantId: string, matchId: string): Promise<void>;
+  /** How many of the tenant's matches created at or after `since` are still QUEUED or RUNNING. */
+  countMatchesInFlight(tenantId: string, since: Date): Promise<number>;
 }
 
 /** One line of the audit trail: a match, a catalog publication or a grant, with its spend. */

@@ -50,6 +50,13 @@ export const TABLES = {
   },
 } as const satisfies Record<string, TableDefinition>;
 
+/**
+ * How long one match may run: the state machine's timeout in AWS. A match still QUEUED or RUNNING
+ * after it is dead (it counts no more against its tenant's limit), and a retired segment version
+ * must stay readable longer than this (retireGraceSeconds).
+ */
+export const MATCH_TIMEOUT_SECONDS = 7200;
+
 export const BUCKETS = {
   uploads: {
     id: 'Uploads',

@@ -31,6 +31,8 @@ export interface UseCaseContext {
   maintenance: MaintenanceRunner;
   shardCount: number;
   maxIngestRows: number;
+  /** Matches one tenant may have in flight at once (too-many-running-matches past it). */
+  maxRunningMatches: number;
   retireGraceSeconds: number;
   retentionDays: number;
   now(): Date;

@@ -7,12 +7,13 @@ import { createNodeIdentifierHasher } from '../adapters/node-sha256.ts';
 import { DomainError } from '../domain/errors.ts';
 import type { ListRecord } from '../domain/jobs.ts';
 import { hashedLines } from '../domain/lists/hashed-lines.ts';
+import { type ListState, listStateAt } from '../domain/lists/list-lifetime.ts';
 import { createListSummary } from '../domain/lists/list-summary.ts';
 import { isListFormatError, type ListFormatErrorReason } from '../domain/lists/parse-list.ts';
 import { DEFAULT_ENCODING, type Encoding, type IdentifierKind, type Profile } from '../domain/model.ts';
 import { type Principal, requireRole } from '../domain/principal.ts';
 import type { ListSummary } from '../domain/result/result-schema.ts';
-import { OBJECT_KEYS } from '../infra/definitions.ts';
+import { BUCKETS, OBJECT_KEYS } from '../infra/definitions.ts';
 import { UPLOAD_URL_SECONDS, type UseCaseContext } from './context.ts';
 
 export interface CreateListInput {
@@ -68,15 +69,18 @@ export async function createList(ctx: UseCaseContext, principal: Principal, inpu
   return { listId, upload };
 }
 
+/** Days a list's upload is kept (the uploads bucket's lifecycle): its lifetime for matching. */
+export const LIST_LIFETIME_DAYS = BUCKETS.uploads.expireAfterDays;
+
 export async function getList(
   ctx: UseCaseContext,
   principal: Principal,
   listId: string,
-): Promise<ListRecord> {
+): Promise<Omit<ListRecord, 'status'> & { status: ListState }> {
   requireRole(principal, 'advertiser');
   const list = await ctx.jobs.get('list', principal.tenantId, listId);
   if (!list) throw new DomainError('not-found', 'No such list.');
-  return list;
+  return { ...list, status: listStateAt(list, ctx.now(), LIST_LIFETIME_DAYS) };
 }
 
 const LIST_FORMAT_DETAILS: Record<ListFormatErrorReason, string> = {

@@ -1,12 +1,14 @@
 /** Advertiser matches: start one, watch it, list them, download the result. */
 import { DomainError } from '../domain/errors.ts';
 import type { MatchRecord } from '../domain/jobs.ts';
+import { listStateAt } from '../domain/lists/list-lifetime.ts';
 import type { JobPage } from '../domain/ports.ts';
 import { type Principal, requireRole } from '../domain/principal.ts';
 import { resolveK } from '../domain/privacy/privacy-params.ts';
-import { OBJECT_KEYS } from '../infra/definitions.ts';
+import { MATCH_TIMEOUT_SECONDS, OBJECT_KEYS } from '../infra/definitions.ts';
 import { assertMatchAffordable } from './budgets.ts';
 import { DOWNLOAD_URL_SECONDS, type UseCaseContext } from './context.ts';
+import { LIST_LIFETIME_DAYS } from './lists.ts';
 
 export interface StartMatchInput {
   listId: string;
@@ -23,6 +25,12 @@ export async function startMatch(ctx: UseCaseContext, principal: Principal, inpu
     throw new DomainError(
       'list-failed',
       `The list could not be read (${list.errorCode ?? 'failed'}); upload it again.`,
+    );
+  }
+  if (listStateAt(list, ctx.now(), LIST_LIFETIME_DAYS) === 'EXPIRED') {
+    throw new DomainError(
+      'list-expired',
+      `Uploaded lists are kept ${LIST_LIFETIME_DAYS * 24} hours and this one has expired: register and upload it again.`,
     );
   }
   const uploaded =
@@ -49,6 +57,16 @@ export async function startMatch(ctx: UseCaseContext, principal: Principal, inpu
   }
   // Refused before anything runs when either budget cannot pay for one match.
   await assertMatchAffordable(ctx, principal.tenantId, input.partnerId);
+  // Checked last, just before the match is created: two starts at the same instant may both pass.
+  // Matches older than the match timeout are dead, whatever their record says, and do not count.
+  const since = new Date(ctx.now().getTime() - MATCH_TIMEOUT_SECONDS * 1000);
+  const inFlight = await ctx.jobs.countMatchesInFlight(principal.tenantId, since);
+  if (inFlight >= ctx.maxRunningMatches) {
+    throw new DomainError(
+      'too-many-running-matches',
+      `${inFlight} of your matches are still running; at most ${ctx.maxRunningMatches} may run at once. Start this one when one of them has finished.`,
+    );
+  }
   const now = ctx.now().toISOString();
   const match: MatchRecord = {
     kind: 'match',

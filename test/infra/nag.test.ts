@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, Stack, Validations } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import { AwsSolutionsChecks } from 'cdk-nag';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { AwsSolutionsChecks, type NagPack, ServerlessChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { applyNag } from '../../cdk/nag.ts';
@@ -29,12 +31,16 @@ function acknowledgementsIn(root: IConstruct): Acknowledgement[] {
   return out;
 }
 
-/** The AwsSolutions pack with acknowledgements ignored: every finding, acknowledged or not. */
+/** The packs the app is held to (cdk/nag.ts registers the same two). */
+const PACKS = (): NagPack[] => [new AwsSolutionsChecks(), new ServerlessChecks()];
+
+/** Both packs with acknowledgements ignored: every finding, acknowledged or not. */
 function allFindings(root: IConstruct) {
-  const checks = new AwsSolutionsChecks();
-  // cdk-nag 3.0.2 consults this private method for every finding.
-  (checks as unknown as { isAcknowledged: () => boolean }).isAcknowledged = () => false;
-  return checks.validateScope(root).violations;
+  return PACKS().flatMap((checks) => {
+    // cdk-nag 3.0.2 consults this private method for every finding.
+    (checks as unknown as { isAcknowledged: () => boolean }).isAcknowledged = () => false;
+    return checks.validateScope(root).violations;
+  });
 }
 
 const describeViolations = (violations: ReturnType<typeof allFindings>) =>
@@ -49,11 +55,34 @@ beforeAll(() => {
   built = synthForTest();
 });
 
-describe('cdk-nag AwsSolutions', () => {
-  it('reports nothing unacknowledged on the whole app', () => {
-    const report = new AwsSolutionsChecks().validateScope(built.app);
-    expect(describeViolations(report.violations)).toEqual([]);
-    expect(report.success).toBe(true);
+describe('cdk-nag AwsSolutions and Serverless', () => {
+  it.each(PACKS().map((p) => [p.constructor.name, p] as const))(
+    '%s reports nothing unacknowledged on the whole app',
+    (_name, pack) => {
+      const report = pack.validateScope(built.app);
+      expect(describeViolations(report.violations)).toEqual([]);
+      expect(report.success).toBe(true);
+    },
+  );
+
+  it('registers both packs at synth time', () => {
+    const scratch = new App({ outdir: mkdtempSync(join(tmpdir(), 'onboarding-nag-')) });
+    const stack = new Stack(scratch, 'Scratch');
+    // Compliant with AwsSolutions, but no tracing: only the Serverless pack objects.
+    const queue = new sqs.Queue(stack, 'Queue', { enforceSSL: true });
+    Validations.of(queue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: 'scratch queue for this test only',
+    });
+    Validations.of(queue).acknowledge({
+      id: 'Serverless-SQSRedrivePolicy',
+      reason: 'scratch queue for this test only',
+    });
+    new sfn.StateMachine(stack, 'Machine', {
+      definitionBody: sfn.DefinitionBody.fromChainable(new sfn.Pass(stack, 'Nothing')),
+    });
+    applyNag(scratch);
+    expect(() => scratch.synth()).toThrow(/Serverless-StepFunctionStateMachineXray/);
   });
 
   it('runs at synth time: a violation stops the synth (so `cdk deploy` cannot ship one)', () => {
@@ -68,7 +97,7 @@ describe('cdk-nag AwsSolutions', () => {
     expect(acks.length).toBeGreaterThan(10);
     const findings = allFindings(built.app);
     for (const ack of acks) {
-      expect(ack.id, ack.path).toMatch(/^AwsSolutions-[A-Z]+\d+(\[.+\])?$/);
+      expect(ack.id, ack.path).toMatch(/^(AwsSolutions-[A-Z]+\d+(\[.+\])?|Serverless-[A-Za-z0-9]+)$/);
       expect(ack.reason.length, `${ack.id} at ${ack.path}: reason too vague`).toBeGreaterThanOrEqual(60);
       const matched = findings.some(
         (v) =>

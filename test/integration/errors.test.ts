@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiClient } from '../../cli/api-client.ts';
 import { type IngestReportView, runMatch, waitForMatch } from '../../cli/flows.ts';
 import { personEmail } from '../../local/synthetic-data.ts';
+import { ROUTES } from '../../shared/api/routes.ts';
 import {
   exactCountScenario,
   http,
@@ -85,10 +86,10 @@ afterAll(async () => {
 });
 
 describe('authentication and authorization', () => {
-  it('401 without a token, API-Gateway style (the function is never invoked)', async () => {
+  it('401 unauthorized problem without a token, before the function is invoked, with the Bearer challenge', async () => {
     const res = await http(t, 'GET', '/v1/matches');
-    expect(res.status).toBe(401);
-    expect(res.json).toEqual({ message: 'Unauthorized' });
+    expectProblem(res, 401, 'unauthorized');
+    expect(res.json.instance).toBe('/v1/matches');
     expect(res.headers.get('www-authenticate')).toBe('Bearer');
   });
 
@@ -99,8 +100,8 @@ describe('authentication and authorization', () => {
       `Token ${advToken}`,
     ]) {
       const res = await http(t, 'POST', '/v1/lists', { headers: { authorization }, body: {} });
-      expect(res.status, authorization).toBe(401);
-      expect(res.json).toEqual({ message: 'Unauthorized' });
+      expectProblem(res, 401, 'unauthorized');
+      expect(res.headers.get('www-authenticate'), authorization).toBe('Bearer');
     }
   });
 
@@ -134,6 +135,7 @@ describe('authentication and authorization', () => {
       const out = (await handler(event(claims))) as APIGatewayProxyStructuredResultV2;
       expect(out.statusCode).toBe(401);
       expect(out.headers?.['content-type']).toBe('application/problem+json');
+      expect(out.headers?.['www-authenticate']).toBe('Bearer');
       expect(JSON.parse(out.body ?? '{}')).toMatchObject({ status: 401, code: 'unauthorized' });
     }
   });
@@ -218,6 +220,53 @@ describe('routing and request validation', () => {
       },
     });
     expectProblem(dup, 400, 'invalid-request');
+  });
+
+  it('400 invalid-cursor for any cursor the server did not issue; the issued one pages on', async () => {
+    const token = t.token('cursor-adv', 'advertiser');
+    for (const cursor of [
+      '0',
+      'AAAA',
+      Buffer.from('match#').toString('base64url'),
+      Buffer.from('list#0abc-def').toString('base64url'),
+      Buffer.from('match#a#b').toString('base64url'),
+      Buffer.from('match#-dash').toString('base64url'),
+      // Not canonical: the same bytes as an issued cursor, one padding character more.
+      `${Buffer.from('match#abc').toString('base64url')}A`,
+    ]) {
+      const res = await http(t, 'GET', `/v1/matches?cursor=${encodeURIComponent(cursor)}`, { token });
+      expectProblem(res, 400, 'invalid-cursor');
+    }
+    // Outside the cursor alphabet: a schema failure of the query.
+    expectProblem(await http(t, 'GET', '/v1/matches?cursor=%25', { token }), 400, 'invalid-request');
+    // A cursor the server issued still works (one match to page over).
+    const issued = Buffer.from('match#zzzzzzzzz-any').toString('base64url');
+    const page = await http(t, 'GET', `/v1/matches?limit=1&cursor=${issued}`, { token });
+    expect(page.status, page.text).toBe(200);
+    expect(page.json).toEqual({ matches: [] });
+  });
+
+  it('400 invalid-request (not a 500) for a malformed percent-encoding in an id, on every route with one', async () => {
+    const idRoutes = ROUTES.filter((r) => r.path.includes('{'));
+    expect(idRoutes.length).toBeGreaterThanOrEqual(6);
+    for (const route of idRoutes) {
+      for (const bad of ['%', '%ZZ', '%E0%A4%A', '%C0']) {
+        const path = route.path.replace(/\{\w+\}/g, (m) => (m === '{id}' ? bad : 'ok-id'));
+        const token = route.roles?.includes('advertiser') ? advToken : partnerToken;
+        const res = await http(t, route.method, path, {
+          token,
+          ...(route.method === 'POST' ? { body: { profile: 'google', segments: [] } } : {}),
+        });
+        expectProblem(res, 400, 'invalid-request');
+        expect(res.json.errors, `${route.method} ${path}`).toContainEqual({
+          path: 'path.id',
+          message: 'malformed percent-encoding',
+        });
+      }
+    }
+    const res = await http(t, 'GET', `/v1/partners/${PARTNER}/audiences/%ZZ`, { token: partnerToken });
+    expectProblem(res, 400, 'invalid-request');
+    expect(res.json.errors).toEqual([{ path: 'path.audienceId', message: 'malformed percent-encoding' }]);
   });
 
   it('400 invalid-json', async () => {

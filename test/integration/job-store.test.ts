@@ -60,3 +60,36 @@ describe('job store pages', () => {
     expect((await jobs.list('match', 'beta')).records.map((r) => r.tenantId)).toEqual(['beta']);
   });
 });
+
+describe('matches in flight', () => {
+  it("counts the tenant's QUEUED and RUNNING matches created since a time, nobody else's", async () => {
+    const t0 = Date.UTC(2026, 10, 2);
+    const at = (minutes: number) => new Date(t0 + minutes * 60_000);
+    const statuses: [number, MatchRecord['status']][] = [
+      [0, 'RUNNING'], // before the window
+      [10, 'QUEUED'],
+      [11, 'RUNNING'],
+      [12, 'SUCCEEDED'],
+      [13, 'FAILED'],
+      [14, 'RUNNING'],
+    ];
+    for (const [n, status] of statuses) await jobs.create({ ...match('gamma', at(n), n), status });
+    await jobs.create({ ...match('delta', at(11), 50), status: 'RUNNING' });
+    expect(await jobs.countMatchesInFlight('gamma', at(5))).toBe(3);
+    expect(await jobs.countMatchesInFlight('gamma', at(0))).toBe(4);
+    expect(await jobs.countMatchesInFlight('gamma', at(15))).toBe(0);
+    expect(await jobs.countMatchesInFlight('delta', at(0))).toBe(1);
+    expect(await jobs.countMatchesInFlight('nobody', at(0))).toBe(0);
+  });
+
+  it('refuses a cursor of another kind or one it did not issue, before reading anything', async () => {
+    await expect(jobs.list('match', 'alpha', { cursor: '0' })).rejects.toMatchObject({
+      code: 'invalid-cursor',
+    });
+    const listCursor = Buffer.from('list#0abc').toString('base64url');
+    await expect(jobs.list('match', 'alpha', { cursor: listCursor })).rejects.toMatchObject({
+      code: 'invalid-cursor',
+      status: 400,
+    });
+  });
+});

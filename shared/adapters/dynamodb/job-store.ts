@@ -10,7 +10,9 @@ import {
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import { timeOrderedIdFloor } from '../../domain/ids.ts';
 import type { JobRecord } from '../../domain/jobs.ts';
+import { decodeCursor, encodeCursor } from '../../domain/page-cursor.ts';
 import type { JobPage, JobPageOf, JobStore } from '../../domain/ports.ts';
 
 type Kind = JobRecord['kind'];
@@ -108,7 +110,38 @@ export class DynamoJobStore implements JobStore {
     );
   }
 
+  async countMatchesInFlight(tenantId: string, since: Date): Promise<number> {
+    let count = 0;
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const out = await this.doc.send(
+        new QueryCommand({
+          TableName: this.table,
+          // Ids start with their creation time: only the matches created in the window are read.
+          KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
+          FilterExpression: '#record.#status IN (:queued, :running)',
+          ExpressionAttributeNames: { '#record': 'record', '#status': 'status' },
+          ExpressionAttributeValues: {
+            ':pk': `tenant#${tenantId}`,
+            ':from': `match#${timeOrderedIdFloor(since)}`,
+            // '~' sorts after every id character.
+            ':to': 'match#~',
+            ':queued': 'QUEUED',
+            ':running': 'RUNNING',
+          },
+          Select: 'COUNT',
+          ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+        }),
+      );
+      count += out.Count ?? 0;
+      startKey = out.LastEvaluatedKey;
+    } while (startKey);
+    return count;
+  }
+
   async list<K extends Kind>(kind: K, tenantId: string, page: JobPage = {}): Promise<JobPageOf<RecordOf<K>>> {
+    // Decoded before any request: a cursor the server did not issue is the caller's mistake.
+    const startKey = page.cursor ? decodeCursor(page.cursor, kind) : undefined;
     const out = await this.doc.send(
       new QueryCommand({
         TableName: this.table,
@@ -118,18 +151,11 @@ export class DynamoJobStore implements JobStore {
         ScanIndexForward: false,
         Limit: page.limit ?? 50,
         // The cursor carries only the sort key; the partition is always the caller's own.
-        ...(page.cursor
-          ? {
-              ExclusiveStartKey: {
-                pk: `tenant#${tenantId}`,
-                sk: Buffer.from(page.cursor, 'base64url').toString('utf8'),
-              },
-            }
-          : {}),
+        ...(startKey ? { ExclusiveStartKey: { pk: `tenant#${tenantId}`, sk: startKey } } : {}),
       }),
     );
     const records = (out.Items ?? []).map((i) => i.record as RecordOf<K>);
     const last = out.LastEvaluatedKey?.sk as string | undefined;
-    return { records, ...(last ? { cursor: Buffer.from(last, 'utf8').toString('base64url') } : {}) };
+    return { records, ...(last ? { cursor: encodeCursor(last) } : {}) };
   }
 }
