@@ -11,6 +11,7 @@
  */
 import type { IConstruct } from 'constructs';
 import { z } from 'zod';
+import { PRIVACY_SETTINGS, type PrivacySettingName } from '../shared/domain/privacy/privacy-params.ts';
 import { MATCH_TIMEOUT_SECONDS } from '../shared/infra/definitions.ts';
 import {
   DEPLOY_CONTEXT_KEYS,
@@ -153,6 +154,14 @@ export function readDeployment(scope: IConstruct): Deployment {
 /** The function environment of every deploy setting, named as RuntimeConfigSchema reads them. */
 export function deploymentEnvironment(d: Deployment): Record<string, string> {
   return { ...privacyEnvironment(d), MAX_RUNNING_MATCHES: String(d.maxRunningMatchesPerTenant) };
+}
+
+/** The value of one setting by its context key (privacy settings live under `privacy`). */
+export function settingOf(d: Deployment, key: string): unknown {
+  const name = (Object.keys(PRIVACY_SETTINGS) as PrivacySettingName[]).find(
+    (n) => PRIVACY_SETTINGS[n].context === key,
+  );
+  return name ? d.privacy[name] : (d as unknown as Record<string, unknown>)[key];
 }
 
 /** Stack names of one stage; export names derive from them. */

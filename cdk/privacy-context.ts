@@ -7,13 +7,12 @@
  */
 import type { IConstruct } from 'constructs';
 import { z } from 'zod';
-import { isDomainError } from '../shared/domain/errors.ts';
 import {
+  checkPrivacySettings,
   PRIVACY_SETTINGS,
   type PrivacySettingName,
   type PrivacySettings,
   type PrivacySettingsInput,
-  parsePrivacySettings,
   privacySettingsToEnv,
 } from '../shared/domain/privacy/privacy-params.ts';
 
@@ -118,13 +117,15 @@ export function parseDeployContext(raw: Readonly<Record<string, unknown>>): Depl
     const key = PRIVACY_SETTINGS[name].context;
     if (present(key)) privacyInput[name] = raw[key];
   }
-  let privacy: PrivacySettings | undefined;
-  try {
-    privacy = parsePrivacySettings(privacyInput, (name) => `context key "${PRIVACY_SETTINGS[name].context}"`);
-  } catch (error) {
-    if (!isDomainError(error)) throw error;
-    problems.push(`  - ${error.detail.replace(/^Invalid privacy settings: /, '')}`);
+  const checked = checkPrivacySettings(
+    privacyInput,
+    (name) => `context key "${PRIVACY_SETTINGS[name].context}"`,
+  );
+  for (const problem of checked.problems) {
+    const key = /^context key "([^"]+)"/.exec(problem)?.[1] ?? 'KEY';
+    problems.push(`  - ${problem}; set it with -c ${key}=VALUE or in cdk.json "context"`);
   }
+  const privacy = checked.settings;
   if (privacy?.unsafeNoiseOffForTests) {
     problems.push(
       '  - context key "unsafeNoiseOffForTests" is refused: a deployment always adds noise (only test stacks may turn it off)',

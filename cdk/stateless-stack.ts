@@ -249,14 +249,18 @@ export class StatelessStack extends Stack {
     // --- HTTP API ------------------------------------------------------------------------------
     const api = fn('api', 'HTTP API /v1', { memorySize: 1024, timeout: Duration.seconds(29) })
       .bindTable(jobs, 'readWrite')
-      // Budget and audit trail reads; the budget is spent by match-reduce.
-      .bindTable(ledger, 'read')
+      // Budget and audit reads; the operator's grants (conditional updates), deletion audit
+      // entries and forgetting a deleted match's release entry. Matches are charged by match-reduce.
+      .bindTable(ledger, 'readWrite')
       .bindTable(audiences, 'read')
-      .bindBucket(uploads, 'put', ['lists/', TRIGGERS.rawListPrefix])
+      // Presigned uploads, and DELETE /v1/lists/{id} removes both objects of a list.
+      .bindBucket(uploads, ['put', 'delete'], ['lists/', TRIGGERS.rawListPrefix])
       // HeadObject: has the hashed list been uploaded before a match starts?
       .bindBucket(uploads, ['get', 'list'], 'lists/')
       .bindBucket(partnerDrops, 'put', TRIGGERS.partnerDropPrefix)
       .bindBucket(results, 'get', 'results/')
+      // DELETE /v1/matches/{id}: every format of the result, and leftovers of a crashed run.
+      .bindBucket(results, ['list', 'delete'], ['results/', 'shards/', 'tallies/'])
       // POST /v1/admin/pepper/rekey reads the ring's current key id (fresh) before starting re-keying.
       .bindSecret(refs.pepper)
       .bindStateMachine(this.stateMachine)

@@ -8,6 +8,7 @@ import type { Principal, Role } from '../domain/principal.ts';
 import { readAudit } from '../use-cases/audit.ts';
 import { type GrantInput, grantBudget, readBudget } from '../use-cases/budgets.ts';
 import type { UseCaseContext } from '../use-cases/context.ts';
+import { deleteList, deleteMatch } from '../use-cases/deletion.ts';
 import { createList, getList } from '../use-cases/lists.ts';
 import { downloadMatch, getMatch, listMatches, startMatch } from '../use-cases/matches.ts';
 import {
@@ -46,7 +47,7 @@ export interface RouteRequest {
 }
 
 export interface Route {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'DELETE';
   /** OpenAPI-style path, e.g. `/v1/matches/{id}`. */
   path: string;
   summary: string;
@@ -263,6 +264,28 @@ export const ROUTES: readonly Route[] = [
     status: 202,
     response: z.object({ status: z.literal('started'), keyId: z.string() }),
     handle: (ctx, r) => startRekey(ctx, r.principal),
+  },
+  {
+    method: 'DELETE',
+    path: '/v1/lists/{id}',
+    summary:
+      'Delete a list: its record and its hashed and raw objects (audited). Matches of it keep their results.',
+    roles: ADVERTISER,
+    params: idParam,
+    status: 200,
+    response: z.object({ listId: z.string(), deleted: z.literal(true) }),
+    handle: (ctx, r) => deleteList(ctx, r.principal, r.params.id as string),
+  },
+  {
+    method: 'DELETE',
+    path: '/v1/matches/{id}',
+    summary:
+      'Delete a finished match: its record, result files and replay entry (audited). Its privacy budget spend stays spent.',
+    roles: ADVERTISER,
+    params: idParam,
+    status: 200,
+    response: z.object({ matchId: z.string(), deleted: z.literal(true) }),
+    handle: (ctx, r) => deleteMatch(ctx, r.principal, r.params.id as string),
   },
   {
     method: 'POST',

@@ -110,6 +110,8 @@ export interface JobStore {
   list<K extends JobKind>(kind: K, tenantId: string, page?: JobPage): Promise<JobPageOf<JobOf<K>>>;
   /** Counts one more finished shard of a match, atomically (shards finish concurrently). */
   shardDone(tenantId: string, matchId: string): Promise<void>;
+  /** Deletes a record; false when there was none. */
+  remove(kind: JobKind, tenantId: string, id: string): Promise<boolean>;
   /** How many of the tenant's matches created at or after `since` are still QUEUED or RUNNING. */
   countMatchesInFlight(tenantId: string, since: Date): Promise<number>;
 }
@@ -121,7 +123,14 @@ export interface AuditEntry {
   matchId: string;
   partnerId: string;
   at: string;
-  event: 'match-released' | 'match-refused' | 'match-replayed' | 'catalog-published' | 'budget-granted';
+  event:
+    | 'match-released'
+    | 'match-refused'
+    | 'match-replayed'
+    | 'catalog-published'
+    | 'budget-granted'
+    | 'list-deleted'
+    | 'match-deleted';
   k: number;
   /** zCDP rho spent (0 for refusals and replays; the grant's amount for grants). */
   rhoSpent: number;
@@ -172,6 +181,8 @@ export interface Ledger {
   recordRelease(entry: ReleaseEntry, expiresAt: number): Promise<void>;
   /** The advertiser's unexpired releases against the partner, oldest first. */
   releases(advertiserId: string, partnerId: string, now: Date): Promise<ReleaseEntry[]>;
+  /** Forgets a release (its match was deleted): it no longer serves replays. Spends stay spent. */
+  forgetRelease(advertiserId: string, partnerId: string, matchId: string): Promise<void>;
   audit(entry: AuditEntry): Promise<void>;
   auditTrail(tenantId: string, limit?: number): Promise<AuditEntry[]>;
 }

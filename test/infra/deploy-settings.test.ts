@@ -11,16 +11,17 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildApp } from '../../cdk/build-app.ts';
 import {
-  type Deployment,
   deploymentEnvironment,
   PROJECT_CONTEXT_KEYS,
   parseDeployment,
+  settingOf,
   stackNames,
 } from '../../cdk/deploy-context.ts';
 import { REPO_ROOT } from '../../cdk/handlers.ts';
 import { DeployContextError } from '../../cdk/privacy-context.ts';
+import { PRIVACY_SETTINGS } from '../../shared/domain/privacy/privacy-params.ts';
 import { MATCH_TIMEOUT_SECONDS } from '../../shared/infra/definitions.ts';
-import { RuntimeConfigSchema } from '../../shared/infra/runtime-config.ts';
+import { privacySettingsOf, RuntimeConfigSchema } from '../../shared/infra/runtime-config.ts';
 
 const read = (path: string) => readFileSync(join(REPO_ROOT, path), 'utf8');
 const cdkJson = JSON.parse(read('cdk.json')) as { context: Record<string, unknown> };
@@ -60,7 +61,7 @@ describe('one source for every deploy setting', () => {
     expect(Object.keys(cdkJson.context).sort()).toEqual([...withDefault].sort());
     expect(parseDeployment(cdkJson.context)).toEqual(defaults);
     for (const key of withDefault) {
-      expect(cdkJson.context[key], key).toEqual(defaults[key as keyof Deployment]);
+      expect(cdkJson.context[key], key).toEqual(settingOf(defaults, key));
     }
     // The setting the issue found drifting, named: it must outlive a match.
     expect(cdkJson.context.retireGraceSeconds).toBe(10800);
@@ -71,7 +72,7 @@ describe('one source for every deploy setting', () => {
     for (const key of PROJECT_CONTEXT_KEYS) {
       const row = rows.get(key);
       expect(row, `docs/deploying.md has no row for ${key}`).toBeDefined();
-      expect(row?.[0], `${key} default in docs/deploying.md`).toBe(shown(defaults[key as keyof Deployment]));
+      expect(row?.[0], `${key} default in docs/deploying.md`).toBe(shown(settingOf(defaults, key)));
     }
   });
 
@@ -80,7 +81,7 @@ describe('one source for every deploy setting', () => {
     expect(rows.size).toBeGreaterThanOrEqual(8);
     for (const [key, cells] of rows) {
       expect(PROJECT_CONTEXT_KEYS, `README names an unknown setting ${key}`).toContain(key);
-      const value = defaults[key as keyof Deployment];
+      const value = settingOf(defaults, key);
       const text = typeof value === 'number' ? value.toLocaleString('en-US') : String(value);
       expect(cells[1]?.startsWith(text), `${key}: README says "${cells[1]}", code says ${text}`).toBe(true);
     }
@@ -97,7 +98,10 @@ describe('one source for every deploy setting', () => {
     };
     const env = deploymentEnvironment(defaults);
     expect(RuntimeConfigSchema.parse({ ...names, ...env })).toEqual(RuntimeConfigSchema.parse(names));
-    for (const key of Object.keys(env)) expect(Object.keys(RuntimeConfigSchema.shape)).toContain(key);
+    expect(privacySettingsOf({ ...names, ...env })).toEqual(privacySettingsOf(names));
+    const privacyEnv = Object.values(PRIVACY_SETTINGS).map((x) => x.env);
+    for (const key of Object.keys(env))
+      expect([...Object.keys(RuntimeConfigSchema.shape), ...privacyEnv]).toContain(key);
   });
 });
 
@@ -135,7 +139,10 @@ describe('strict deploy context', () => {
     [{ maxRunningMatchesPerTenant: '1000' }, 'context key "maxRunningMatchesPerTenant" must be at most 100'],
     [{ maxRunningMatchesPerTenant: 2.5 }, 'context key "maxRunningMatchesPerTenant" must be a whole number'],
     [{ maxShardConcurrency: 0 }, 'context key "maxShardConcurrency" must be at least 1'],
-    [{ minListSize: 1e9 }, 'context key "minListSize" must be at most 100000000'],
+    [
+      { minListSize: 1e9 },
+      'context key "minListSize"=1000000000 is out of range: allowed a whole number from 1 to 100000000',
+    ],
     [{ stage: 'Prod' }, 'context key "stage" must be a lowercase letter'],
     [{ stage: 'prod-eu' }, 'context key "stage" must be a lowercase letter'],
     [{ alarmEmail: 'ops' }, 'context key "alarmEmail" must be an e-mail address'],

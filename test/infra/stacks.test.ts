@@ -552,19 +552,24 @@ describe('IAM: each function may do what its use cases call, nothing more', () =
     );
   });
 
-  it('api: presigned uploads and downloads, catalogs, budget and audit reads, match start, re-key start', () => {
+  it('api: presigned uploads and downloads, catalogs, budgets and grants, audit, deletions, match start, re-key start', () => {
     expect(grantsOf('ApiFunction')).toEqual(
       [
-        ...objects('UploadsBucketArn', ['PutObject'], 'lists/'),
-        ...objects('UploadsBucketArn', ['PutObject'], 'raw/'),
+        ...objects('UploadsBucketArn', ['DeleteObject', 'PutObject'], 'lists/'),
+        ...objects('UploadsBucketArn', ['DeleteObject', 'PutObject'], 'raw/'),
         // startMatch: HeadObject on the hashed list (ListBucket: a missing list is 404, not 403).
         ...objects('UploadsBucketArn', ['GetObject'], 'lists/'),
         listing('UploadsBucketArn', 'lists/'),
         ...objects('PartnerDropsBucketArn', ['PutObject'], 'audiences/'),
         ...objects(R, ['GetObject'], 'results/'),
+        // Deleting a match: its result files and any leftovers of its run.
+        ...objects(R, ['DeleteObject'], 'results/'),
+        ...objects(R, ['DeleteObject'], 'shards/'),
+        ...objects(R, ['DeleteObject'], 'tallies/'),
+        listing(R, 'results/', 'shards/', 'tallies/'),
         ...table('JobsTableArn', 'readWrite'),
         ...table('AudiencesTableArn', 'read'),
-        ...table('LedgerTableArn', 'read'),
+        ...table('LedgerTableArn', 'readWrite'),
         PEPPER,
         'states:StartExecution MatchStateMachine',
         'lambda:InvokeFunction MaintenanceFunction',

@@ -4,6 +4,7 @@
  */
 import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
+  DeleteCommand,
   DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
@@ -96,6 +97,13 @@ export class DynamoJobStore implements JobStore {
       if (error instanceof ConditionalCheckFailedException) return false;
       throw error;
     }
+  }
+
+  async remove(kind: Kind, tenantId: string, id: string): Promise<boolean> {
+    const out = await this.doc.send(
+      new DeleteCommand({ TableName: this.table, Key: keyOf(kind, tenantId, id), ReturnValues: 'ALL_OLD' }),
+    );
+    return out.Attributes !== undefined;
   }
 
   async shardDone(tenantId: string, matchId: string): Promise<void> {

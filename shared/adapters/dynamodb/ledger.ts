@@ -10,6 +10,7 @@
  */
 import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
+  DeleteCommand,
   DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
@@ -192,6 +193,26 @@ export class DynamoLedger implements Ledger {
       start = out.LastEvaluatedKey;
     } while (start);
     return entries;
+  }
+
+  async forgetRelease(advertiserId: string, partnerId: string, matchId: string): Promise<void> {
+    const pk = `releases#${advertiserId}#${partnerId}`;
+    let start: Record<string, unknown> | undefined;
+    do {
+      const out = await this.doc.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': pk },
+          ExclusiveStartKey: start,
+        }),
+      );
+      for (const item of out.Items ?? []) {
+        if ((item.entry as ReleaseEntry).matchId === matchId)
+          await this.doc.send(new DeleteCommand({ TableName: this.table, Key: { pk, sk: item.sk } }));
+      }
+      start = out.LastEvaluatedKey;
+    } while (start);
   }
 
   async audit(entry: AuditEntry): Promise<void> {

@@ -221,14 +221,14 @@ function validOne(name: PrivacySettingName, value: unknown): boolean {
 }
 
 /**
- * Validates deployment settings (CDK context, environment or an object), failing fast with one
- * message naming every bad setting, its value and the allowed range. `label` names each setting
- * as its source spells it (the environment variable or the context key).
+ * Checks deployment settings (CDK context, environment or an object): every problem, each naming
+ * the setting (as `label` spells it: the environment variable or the context key), its value and
+ * the allowed range; the settings when there is none.
  */
-export function parsePrivacySettings(
+export function checkPrivacySettings(
   input: PrivacySettingsInput = {},
   label: (name: PrivacySettingName) => string = (name) => name,
-): PrivacySettings {
+): { settings?: PrivacySettings; problems: string[] } {
   const problems: string[] = [];
   const out: Record<string, unknown> = {};
   for (const name of Object.keys(PRIVACY_SETTINGS) as PrivacySettingName[]) {
@@ -240,22 +240,30 @@ export function parsePrivacySettings(
     }
     out[name] = value;
   }
+  if (problems.length > 0) return { problems };
   const settings = out as unknown as PrivacySettings;
-  if (problems.length === 0) {
-    if (settings.rhoPerMatch > settings.rhoPerAdvertiserPartner)
-      problems.push(
-        `${label('rhoPerMatch')}=${settings.rhoPerMatch} exceeds ${label('rhoPerAdvertiserPartner')}=${settings.rhoPerAdvertiserPartner}: not one match could run`,
-      );
-    if (settings.rhoPerAdvertiserPartner > settings.rhoPerPartner)
-      problems.push(
-        `${label('rhoPerAdvertiserPartner')}=${settings.rhoPerAdvertiserPartner} exceeds ${label('rhoPerPartner')}=${settings.rhoPerPartner}: the partner-wide budget bounds every advertiser's`,
-      );
-    if (settings.rhoPerCatalog > settings.rhoCatalogPerPartner)
-      problems.push(
-        `${label('rhoPerCatalog')}=${settings.rhoPerCatalog} exceeds ${label('rhoCatalogPerPartner')}=${settings.rhoCatalogPerPartner}: no catalog could be published`,
-      );
-  }
-  if (problems.length > 0) {
+  if (settings.rhoPerMatch > settings.rhoPerAdvertiserPartner)
+    problems.push(
+      `${label('rhoPerMatch')}=${settings.rhoPerMatch} exceeds ${label('rhoPerAdvertiserPartner')}=${settings.rhoPerAdvertiserPartner}: not one match could run`,
+    );
+  if (settings.rhoPerAdvertiserPartner > settings.rhoPerPartner)
+    problems.push(
+      `${label('rhoPerAdvertiserPartner')}=${settings.rhoPerAdvertiserPartner} exceeds ${label('rhoPerPartner')}=${settings.rhoPerPartner}: the partner-wide budget bounds every advertiser's`,
+    );
+  if (settings.rhoPerCatalog > settings.rhoCatalogPerPartner)
+    problems.push(
+      `${label('rhoPerCatalog')}=${settings.rhoPerCatalog} exceeds ${label('rhoCatalogPerPartner')}=${settings.rhoCatalogPerPartner}: no catalog could be published`,
+    );
+  return problems.length > 0 ? { problems } : { settings, problems };
+}
+
+/** As checkPrivacySettings, failing fast with one typed error listing every problem. */
+export function parsePrivacySettings(
+  input: PrivacySettingsInput = {},
+  label: (name: PrivacySettingName) => string = (name) => name,
+): PrivacySettings {
+  const { settings, problems } = checkPrivacySettings(input, label);
+  if (!settings) {
     throw new DomainError('invalid-privacy-settings', `Invalid privacy settings: ${problems.join('; ')}.`);
   }
   return settings;
