@@ -15,25 +15,13 @@ import { MemoryAudienceStore } from '../shared/adapters/memory/memory-audience-s
 import { createPortableKeyer } from '../shared/domain/matching/keyer.ts';
 import { matchShard } from '../shared/domain/matching/match-shard.ts';
 import type { AudienceSnapshot } from '../shared/domain/model.ts';
-import type { RandomWords } from '../shared/domain/ports.ts';
 import { applyPrivacy } from '../shared/domain/privacy/apply-privacy.ts';
 import { maxAttackAccuracy } from '../shared/domain/privacy/budget.ts';
 import { type PrivacySettings, parsePrivacySettings } from '../shared/domain/privacy/privacy-params.ts';
 import { reuseRelease } from '../shared/domain/privacy/reuse-release.ts';
 import type { MatchResult } from '../shared/domain/result/result-schema.ts';
-
-/** Reproducible words: SHA-256 in counter mode over a seed (the CSPRNG stands in the service). */
-export function seededWords(seed: string): RandomWords {
-  let counter = 0;
-  return (count) => {
-    const out = new Uint32Array(count);
-    for (let i = 0; i < count; i += 8) {
-      const block = createHash('sha256').update(`${seed}:${counter++}`).digest();
-      for (let j = 0; j < 8 && i + j < count; j++) out[i + j] = block.readUInt32LE(j * 4);
-    }
-    return out;
-  };
-}
+// Reproducible words stand in for the CSPRNG: the same seeds give the same run.
+import { seededWords } from '../test/support/seeded-words.ts';
 
 const keyer = createPortableKeyer('attack', new Uint8Array(32).fill(7));
 const digestOf = (person: number) => new Uint8Array(createHash('sha256').update(`person-${person}`).digest());

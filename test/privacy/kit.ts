@@ -73,16 +73,9 @@ export async function matchLines(
 /** The hex hashes of people (the google and basic profiles' encoding of personEmail(n)). */
 export const hexLines = (people: readonly number[]) => people.map(hexOf);
 
-export interface BudgetView {
-  partnerId: string;
-  noise: boolean;
-  period: string;
-  renewsAt: string;
-  rhoPerMatch: number;
-  advertiser: { allowance: number; granted: number; spent: number; left: number };
-  partnerLeft: number;
-  matchesLeft: number | null;
-}
+export type { BudgetView } from '../../cli/budget-notice.ts';
+
+import type { BudgetView } from '../../cli/budget-notice.ts';
 
 export const budgetOf = (client: ApiClient, partnerId: string) =>
   client.get<BudgetView>(`/v1/partners/${partnerId}/budget`);
