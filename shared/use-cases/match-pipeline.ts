@@ -365,7 +365,10 @@ export async function reduceMatch(ctx: UseCaseContext, job: MatchJob): Promise<M
       if (replay) {
         const original = await ctx.jobs.get('match', job.tenantId, replay.matchId);
         if (original?.result) {
-          const result = reuseRelease(original.result, match.minSegmentSize, ctx.now());
+          const result = {
+            ...reuseRelease(original.result, match.minSegmentSize, ctx.now()),
+            replayOf: replay.matchId,
+          };
           await releaseResult(ctx, job, match, result, listSummary, 'match-replayed', 0);
           await deletePrefix(ctx, `matchsets/${job.matchId}/`);
           return 'SUCCEEDED';

@@ -109,17 +109,21 @@ describe('k-threshold with disjoint segments', () => {
     expect(derivableSuppressed([atK], K)).toBeNull();
   });
 
-  it('the CSV download shows the suppressed cells empty and the total withheld with its reason', async () => {
+  it('the CSV download shows the suppressed cells empty and why, the withheld total included', async () => {
     const { matches } = await advertiser.get<{ matches: { matchId: string; minSegmentSize: number }[] }>(
       '/v1/matches',
     );
     const matchId = matches[0]?.matchId as string;
     const { url } = await advertiser.get<{ url: string }>(`/v1/matches/${matchId}/download?format=csv`);
     const text = await (await fetch(url)).text();
-    expect(text).toMatch(/"below-k","[^"]*","","true","below-k","",""/);
-    expect(text).toMatch(/"at-k","[^"]*","20","false","","",""/);
-    expect(text).toContain('"matched_total","","",');
-    expect(text).toContain('"matched_total_reason","derived-count",');
+    expect(text).toMatch(
+      /"below-k","[^"]*","","true","below-k","","","matched share affinity","fewer than k/,
+    );
+    // Released, but its share and affinity go with the withheld total, and the row says why.
+    expect(text).toMatch(
+      /"at-k","[^"]*","20","false","total-withheld","","","share affinity","[^"]*subtracting the released counts[^"]*"/,
+    );
+    expect(text).not.toContain('matched_total');
   });
 
   it('a request may ask for k itself, but not less', async () => {

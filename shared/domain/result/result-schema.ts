@@ -63,5 +63,10 @@ export const MatchResultSchema = z.object({
   privacy: PrivacyAppliedSchema,
   partner: z.object({ partnerId: z.string(), profile: z.enum(['basic', 'google', 'uid2']) }),
   generatedAt: z.iso.datetime(),
+  /**
+   * Set on a replay (the same list against the same partner data again): the match whose release
+   * this one repeats. A replay draws no new noise and spends no budget.
+   */
+  replayOf: z.string().optional(),
 });
 export type MatchResult = z.infer<typeof MatchResultSchema>;
