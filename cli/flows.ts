@@ -9,6 +9,7 @@ import { createListSummary } from '../shared/domain/lists/list-summary.ts';
 import type { Encoding, IdentifierKind, Profile } from '../shared/domain/model.ts';
 import type { ListSummary, MatchResult } from '../shared/domain/result/result-schema.ts';
 import { type ApiClient, ApiError, downloadFrom, type UploadTicket, uploadTo } from './api-client.ts';
+import { UserError } from './failure.ts';
 import { hashingClassifier } from './hash-command.ts';
 import { openInput } from './input-files.ts';
 import { progressBar } from './render.ts';
@@ -92,8 +93,8 @@ export async function uploadPartnerAudience(
 
 export interface MatchOptions {
   partnerId: string;
-  /** A path, or text (the demo). */
-  list: { file: string } | { text: string };
+  /** A path, text (the demo) or a stream (`--list -`: stdin; hashed locally only). */
+  list: { file: string } | { text: string } | { stream: AsyncIterable<Uint8Array | string> };
   /** Hash locally (default) or upload raw to be hashed server-side. */
   raw?: boolean;
   kind?: IdentifierKind;
@@ -119,6 +120,10 @@ export async function runMatch(client: ApiClient, options: MatchOptions): Promis
   const listFile = 'file' in options.list ? await openInput(options.list.file, 'the list') : undefined;
   let dir: string | undefined;
   try {
+    if (options.raw && 'stream' in options.list)
+      throw new UserError(
+        'A raw list is uploaded from a file (its size is sent first): pass its path to --list.',
+      );
     const { partners } = await client.get<{ partners: { partnerId: string; profile: Profile }[] }>(
       '/v1/partners',
     );
@@ -131,21 +136,25 @@ export async function runMatch(client: ApiClient, options: MatchOptions): Promis
       );
     const kind = options.kind ?? 'email';
     let listSummary: ListSummary | undefined;
-    let upload: { file: string } | { text: string } = options.list;
+    let upload = 'stream' in options.list ? undefined : options.list;
     if (!options.raw) {
       // Raw identifiers never leave this machine: only their hashes are uploaded.
       dir = await scratchDir('onboard-match-');
       const hashedFile = join(dir, 'hashed.txt');
       const text = 'text' in options.list ? Buffer.from(options.list.text) : undefined;
-      const totalBytes = listFile ? (await listFile.stat()).size : (text?.length ?? 0);
-      const input = listFile?.createReadStream() ?? Readable.from([text ?? Buffer.alloc(0)]);
+      // A stream's length is unknown: its bar shows only the end.
+      const totalBytes = listFile ? (await listFile.stat()).size : (text?.length ?? Number.POSITIVE_INFINITY);
+      const input =
+        'stream' in options.list
+          ? options.list.stream
+          : (listFile?.createReadStream() ?? Readable.from([text ?? Buffer.alloc(0)]));
       const summary = createListSummary();
       const bar = options.quiet ? undefined : progressBar('hashing ');
       let seen = 0;
       const counting = (async function* () {
         for await (const chunk of input) {
-          seen += (chunk as Buffer).length;
-          yield chunk as Uint8Array;
+          seen += Buffer.byteLength(chunk as Buffer | string);
+          yield chunk as Uint8Array | string;
           bar?.update(seen / Math.max(1, totalBytes));
         }
       })();
@@ -177,6 +186,7 @@ export async function runMatch(client: ApiClient, options: MatchOptions): Promis
       ...(options.column ? { column: options.column } : {}),
       ...(listSummary ? { summary: listSummary } : {}),
     });
+    if (!upload) throw new UserError('Nothing to upload.');
     await uploadTo(created.upload, upload);
     if (dir) {
       await removeScratch(dir);

@@ -273,7 +273,7 @@ connection(
     .command('match')
     .description('Hash a list locally, upload the hashes, match against a partner, wait, download the result')
     .requiredOption('--partner <id>', 'partner to match against')
-    .requiredOption('--list <path>', 'the list: one identifier a line, or CSV with a header')
+    .requiredOption('--list <path>', 'the list: one identifier a line, or CSV with a header; - for stdin')
     .option(
       '--min-segment-size <k>',
       'raise k for this match (never below the deployment minimum)',
@@ -299,11 +299,12 @@ connection(
       json?: boolean;
     },
   ) => {
-    await assertReadable(o.list, 'the list');
+    const fromStdin = o.list === '-';
+    if (!fromStdin) await assertReadable(o.list, 'the list');
     const client = connect(o, 'advertiser');
     const { match, listSummary } = await runMatch(client, {
       partnerId: o.partner,
-      list: { file: o.list },
+      list: fromStdin ? { stream: process.stdin } : { file: o.list },
       kind: o.kind,
       region: o.region,
       ...(o.column ? { column: o.column } : {}),
