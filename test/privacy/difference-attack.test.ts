@@ -204,6 +204,9 @@ describe.concurrent('replays: the same people again learn nothing and spend noth
     // The earlier release itself: same values, same noise draw (no averaging); only the time differs.
     expect(observable(r2)).toEqual(observable(r1));
     expect(r2.partner).toEqual(r1.partner);
+    // Announced as a replay of the first match; the first is not one.
+    expect(r2.replayOf).toBe(m1.matchId);
+    expect(r1.replayOf).toBeUndefined();
     expect(await budgetOf(client, partnerId)).toEqual(spentAfterFirst);
     const audit = await auditOf(client);
     expect(audit.find((e) => e.matchId === m2.matchId)).toMatchObject({

@@ -112,7 +112,8 @@ export async function apiErrorOf(call: Promise<unknown>): Promise<ApiError> {
  */
 export function observable(result: Result | undefined) {
   if (!result) return undefined;
-  const { generatedAt: _generatedAt, partner, ...rest } = result;
+  // The replayed match's id is random, not data: whether a match is a replay is asserted apart.
+  const { generatedAt: _generatedAt, replayOf: _replayOf, partner, ...rest } = result;
   return {
     ...rest,
     partner: { profile: partner.profile },
