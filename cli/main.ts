@@ -65,7 +65,7 @@ const program = new Command('onboard')
         `onboard: ${text
           .replace(/^error: /, '')
           .replace(/\s*\n\s*/g, ' ')
-          .trim()} (--help lists the flags)\n`,
+          .trim()} (--help lists the commands and flags)\n`,
       ),
   })
   .exitOverride()
