@@ -1,20 +1,54 @@
 /**
  * A small client of the /v1 API for the CLI: bearer auth, JSON, RFC 9457 problems turned into
- * errors that print their code and detail, and presigned uploads and downloads.
+ * errors that keep their code, detail and field-level details, and presigned uploads and downloads.
+ * Failures a user can fix (no API there, a refused token) say what to do.
  */
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
+
+/** One field-level problem of a request (`errors` of an RFC 9457 problem). */
+export interface FieldProblem {
+  path: string;
+  message: string;
+}
 
 export class ApiError extends Error {
   constructor(
     readonly status: number,
     readonly code: string,
     readonly detail: string,
+    readonly errors: readonly FieldProblem[] = [],
   ) {
     super(`${code}: ${detail}`);
     this.name = 'ApiError';
   }
+}
+
+/** Why a connection failed, in words, from the error undici wraps in "fetch failed". */
+function connectionFailure(error: unknown): string {
+  const cause = (error as { cause?: { code?: string } }).cause;
+  switch (cause?.code) {
+    case 'ECONNREFUSED':
+      return 'connection refused';
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return 'unknown host';
+    case 'ETIMEDOUT':
+    case 'UND_ERR_CONNECT_TIMEOUT':
+      return 'timed out';
+    case 'ECONNRESET':
+    case 'UND_ERR_SOCKET':
+      return 'connection reset';
+    default:
+      return cause?.code ?? (cause as Error | undefined)?.message ?? 'no answer';
+  }
+}
+
+function fieldProblems(value: unknown): FieldProblem[] {
+  if (!Array.isArray(value)) return [];
+  return value
+    .filter((e): e is { path: unknown; message: unknown } => typeof e === 'object' && e !== null)
+    .map((e) => ({ path: String(e.path ?? ''), message: String(e.message ?? '') }));
 }
 
 export class ApiClient {
@@ -39,16 +73,35 @@ export class ApiClient {
       throw new ApiError(
         0,
         'unreachable',
-        `Cannot reach ${this.baseUrl} (${(error as Error).message}). Is \`npm start\` running?`,
+        `The API at ${this.baseUrl} is not reachable (${connectionFailure(error)}). Start the embedded stack with \`npm start\`, or check --api-url and ONBOARD_API_URL.`,
       );
     }
     const text = await response.text();
-    const data = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+    let data: Record<string, unknown> = {};
+    try {
+      if (text) data = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      throw new ApiError(
+        response.status,
+        'not-the-api',
+        `${this.baseUrl} answered HTTP ${response.status} with something other than JSON: is it the API's address?`,
+      );
+    }
+    if (response.status === 401) {
+      throw new ApiError(
+        401,
+        String(data.code ?? 'unauthorized'),
+        this.token
+          ? `The API at ${this.baseUrl} refused the token: it has expired or is not valid. Pass a current one with --token or ONBOARD_TOKEN (\`npm start\` prints the embedded stack's dev tokens).`
+          : `The API at ${this.baseUrl} needs a token: pass one with --token or set ONBOARD_TOKEN.`,
+      );
+    }
     if (!response.ok) {
       throw new ApiError(
         response.status,
-        String(data.code ?? (response.status === 401 ? 'unauthorized' : 'error')),
-        String(data.detail ?? data.message ?? response.statusText),
+        String(data.code ?? 'error'),
+        String(data.detail ?? data.message ?? `HTTP ${response.status} ${response.statusText}`),
+        fieldProblems(data.errors),
       );
     }
     return data as T;
@@ -77,14 +130,16 @@ export async function uploadTo(
   let body: BodyInit;
   let length: number;
   if ('file' in source) {
-    length = (await stat(source.file)).size;
-    body = Readable.toWeb(createReadStream(source.file)) as unknown as BodyInit;
+    // Opened first: a missing or unreadable file is a rejection here, not an 'error' event later.
+    const handle = await open(source.file);
+    length = (await handle.stat()).size;
+    body = Readable.toWeb(handle.createReadStream()) as unknown as BodyInit;
   } else {
     const bytes = Buffer.from(source.text, 'utf8');
     length = bytes.length;
     body = bytes;
   }
-  const response = await fetch(ticket.url, {
+  const response = await storage(ticket.url, {
     method: 'PUT',
     headers: { ...ticket.headers, 'content-length': String(length) },
     body,
@@ -96,8 +151,21 @@ export async function uploadTo(
 }
 
 export async function downloadFrom(url: string): Promise<string> {
-  const response = await fetch(url);
+  const response = await storage(url);
   if (!response.ok)
     throw new ApiError(response.status, 'download-failed', `The download failed (HTTP ${response.status}).`);
   return response.text();
+}
+
+/** A request to a presigned storage URL, its connection failures in words. */
+async function storage(url: string, init?: RequestInit): Promise<Response> {
+  try {
+    return await fetch(url, init);
+  } catch (error) {
+    throw new ApiError(
+      0,
+      'storage-unreachable',
+      `The file storage at ${new URL(url).origin} is not reachable (${connectionFailure(error)}).`,
+    );
+  }
 }

@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Role } from '../shared/domain/principal.ts';
 import { ApiClient } from './api-client.ts';
+import { UserError } from './failure.ts';
 
 export interface ConnectionFlags {
   apiUrl?: string;
@@ -22,17 +23,26 @@ interface StackFile {
 export function connect(flags: ConnectionFlags, role: Role, env: NodeJS.ProcessEnv = process.env): ApiClient {
   const apiUrl = flags.apiUrl ?? env.ONBOARD_API_URL;
   const token = flags.token ?? env.ONBOARD_TOKEN;
+  if (apiUrl && !URL.canParse(apiUrl))
+    throw new UserError(`ONBOARD_API_URL is not a URL (${apiUrl}): set it to the API's address.`);
   if (apiUrl && token) return new ApiClient(apiUrl, token);
   const stackPath = join(resolve(env.ONBOARD_DATA_DIR ?? '.onboard'), 'stack.json');
   if (!existsSync(stackPath)) {
     if (apiUrl) return new ApiClient(apiUrl, token);
-    throw new Error(
+    throw new UserError(
       'No API to talk to: start the embedded stack with `npm start`, or set ONBOARD_API_URL and ONBOARD_TOKEN.',
     );
   }
-  const stack = JSON.parse(readFileSync(stackPath, 'utf8')) as StackFile;
+  let stack: StackFile;
+  try {
+    stack = JSON.parse(readFileSync(stackPath, 'utf8')) as StackFile;
+  } catch {
+    throw new UserError(`${stackPath} cannot be read: restart the embedded stack with \`npm start\`.`);
+  }
   const dev = stack.tokens.find((t) => t.role === role && (!flags.tenant || t.tenantId === flags.tenant));
   if (!token && !dev)
-    throw new Error(`The embedded stack has no ${role} token${flags.tenant ? ` for ${flags.tenant}` : ''}.`);
+    throw new UserError(
+      `The embedded stack has no ${role} token${flags.tenant ? ` for ${flags.tenant}` : ''}.`,
+    );
   return new ApiClient(apiUrl ?? stack.apiUrl, token ?? dev?.token);
 }

@@ -4,13 +4,15 @@
  * matches it, prints the segment table and writes the anonymized audience files to ./out/.
  */
 import { createHash } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import type { EmbeddedStack } from '../local/embedded-stack.ts';
 import { crmList, DEMO_SEGMENTS, partnerMembers } from '../local/synthetic-data.ts';
+import type { MatchResult } from '../shared/domain/result/result-schema.ts';
 import { ApiClient } from './api-client.ts';
 import { downloadResult, runMatch, uploadPartnerAudience } from './flows.ts';
 import { renderSegmentTable, renderSummary } from './render.ts';
+import { removeScratch, scratchDir } from './scratch.ts';
 
 export interface DemoOptions {
   outDir?: string;
@@ -21,16 +23,23 @@ export interface DemoOptions {
 
 export async function runDemo(
   options: DemoOptions = {},
-): Promise<{ matchId: string; files: string[]; seconds: number }> {
+): Promise<{ matchId: string; result: MatchResult; files: string[]; seconds: number }> {
   const log = options.log ?? ((line: string) => process.stdout.write(`${line}\n`));
   const started = performance.now();
   const elapsed = () => `${((performance.now() - started) / 1000).toFixed(1)} s`;
   // The demo's own data folder: a fresh stack every run, so the demo never depends on earlier runs.
-  const dataDir = await mkdtemp(join(tmpdir(), 'onboard-demo-'));
+  // It holds the stack's pepper and, as the stack's temp directory, the shards a match splits a
+  // list into: one scratch folder, removed when the demo ends however it ends.
+  const dataDir = await scratchDir('onboard-demo-');
+  const tmp = join(dataDir, 'tmp');
+  await mkdir(tmp);
+  const outerTmp = process.env.TMPDIR;
+  process.env.TMPDIR = tmp;
   process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
-  const { startEmbeddedStack } = await import('../local/embedded-stack.ts');
-  const stack = await startEmbeddedStack({ dataDir, ephemeral: true });
+  let stack: EmbeddedStack | undefined;
   try {
+    const { startEmbeddedStack } = await import('../local/embedded-stack.ts');
+    stack = await startEmbeddedStack({ dataDir, ephemeral: true });
     log(
       `embedded stack up: API ${stack.apiUrl}, S3 ${stack.s3Endpoint}, DynamoDB ${stack.dynamoEndpoint}  (${elapsed()})`,
     );
@@ -78,9 +87,11 @@ export async function runDemo(
     log(`\nanonymized audience files:\n${files.map((f) => `  ${f}`).join('\n')}`);
     const seconds = (performance.now() - started) / 1000;
     log(`demo finished in ${seconds.toFixed(1)} s`);
-    return { matchId: match.matchId, files, seconds };
+    return { matchId: match.matchId, result: match.result, files, seconds };
   } finally {
-    await stack.stop();
-    await rm(dataDir, { recursive: true, force: true });
+    await stack?.stop();
+    if (outerTmp === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = outerTmp;
+    await removeScratch(dataDir);
   }
 }

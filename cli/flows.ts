@@ -1,18 +1,20 @@
 /** The CLI's user flows over the HTTP API: partner upload, match (hash locally, upload, wait, download). */
-
-import { createReadStream, createWriteStream, mkdirSync } from 'node:fs';
-import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { createWriteStream, mkdirSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { hashedLines } from '../shared/domain/lists/hashed-lines.ts';
 import { createListSummary } from '../shared/domain/lists/list-summary.ts';
 import type { Encoding, IdentifierKind, Profile } from '../shared/domain/model.ts';
 import type { ListSummary, MatchResult } from '../shared/domain/result/result-schema.ts';
 import { type ApiClient, ApiError, downloadFrom, type UploadTicket, uploadTo } from './api-client.ts';
 import { announceBudget } from './budget-notice.ts';
+import { UserError } from './failure.ts';
 import { hashingClassifier } from './hash-command.ts';
+import { openInput } from './input-files.ts';
 import { progressBar } from './render.ts';
+import { removeScratch, scratchDir } from './scratch.ts';
 
 export interface SegmentDeclaration {
   segmentId: string;
@@ -92,8 +94,8 @@ export async function uploadPartnerAudience(
 
 export interface MatchOptions {
   partnerId: string;
-  /** A path, or text (the demo). */
-  list: { file: string } | { text: string };
+  /** A path, text (the demo) or a stream (`--list -`: stdin; hashed locally only). */
+  list: { file: string } | { text: string } | { stream: AsyncIterable<Uint8Array | string> };
   /** Hash locally (default) or upload raw to be hashed server-side. */
   raw?: boolean;
   kind?: IdentifierKind;
@@ -109,41 +111,54 @@ export interface MatchOutcome {
   listSummary?: ListSummary;
 }
 
-/** The whole advertiser flow: hash locally, upload the hashes, start the match, wait for it. */
+/**
+ * The whole advertiser flow: hash locally, upload the hashes, start the match, wait for it. The
+ * hashes wait for their upload in a scratch folder that is gone as soon as they are uploaded (and,
+ * should the CLI be stopped, on its way out): unkeyed hashes of customers stay nowhere.
+ */
 export async function runMatch(client: ApiClient, options: MatchOptions): Promise<MatchOutcome> {
-  const { partners } = await client.get<{ partners: { partnerId: string; profile: Profile }[] }>(
-    '/v1/partners',
-  );
-  const partner = partners.find((p) => p.partnerId === options.partnerId);
-  if (!partner)
-    throw new ApiError(
-      404,
-      'partner-not-found',
-      `No partner ${options.partnerId}; \`onboard partners\` lists them.`,
-    );
-  const kind = options.kind ?? 'email';
-  // The cost before any work (and a warning when the budget runs low).
-  if (!options.quiet)
-    await announceBudget(client, options.partnerId, (line) => process.stderr.write(`${line}\n`));
-  const dir = await mkdtemp(join(tmpdir(), 'onboard-match-'));
+  // The list first: a wrong path fails at once, before any request.
+  const listFile = 'file' in options.list ? await openInput(options.list.file, 'the list') : undefined;
+  let dir: string | undefined;
   try {
+    if (options.raw && 'stream' in options.list)
+      throw new UserError(
+        'A raw list is uploaded from a file (its size is sent first): pass its path to --list.',
+      );
+    const { partners } = await client.get<{ partners: { partnerId: string; profile: Profile }[] }>(
+      '/v1/partners',
+    );
+    const partner = partners.find((p) => p.partnerId === options.partnerId);
+    if (!partner)
+      throw new ApiError(
+        404,
+        'partner-not-found',
+        `No partner ${options.partnerId}; \`onboard partners\` lists them.`,
+      );
+    const kind = options.kind ?? 'email';
+    // The cost before any work (and a warning when the budget runs low).
+    if (!options.quiet)
+      await announceBudget(client, options.partnerId, (line) => process.stderr.write(`${line}\n`));
     let listSummary: ListSummary | undefined;
-    let upload: { file: string } | { text: string } = options.list;
+    let upload = 'stream' in options.list ? undefined : options.list;
     if (!options.raw) {
       // Raw identifiers never leave this machine: only their hashes are uploaded.
+      dir = await scratchDir('onboard-match-');
       const hashedFile = join(dir, 'hashed.txt');
-      const out = createWriteStream(hashedFile);
+      const text = 'text' in options.list ? Buffer.from(options.list.text) : undefined;
+      // A stream's length is unknown: its bar shows only the end.
+      const totalBytes = listFile ? (await listFile.stat()).size : (text?.length ?? Number.POSITIVE_INFINITY);
       const input =
-        'file' in options.list ? createReadStream(options.list.file) : Readable.from([options.list.text]);
+        'stream' in options.list
+          ? options.list.stream
+          : (listFile?.createReadStream() ?? Readable.from([text ?? Buffer.alloc(0)]));
       const summary = createListSummary();
       const bar = options.quiet ? undefined : progressBar('hashing ');
-      const totalBytes =
-        'file' in options.list ? (await stat(options.list.file)).size : Buffer.byteLength(options.list.text);
       let seen = 0;
       const counting = (async function* () {
         for await (const chunk of input) {
-          seen += (chunk as Buffer | string).length;
-          yield chunk as Uint8Array;
+          seen += Buffer.byteLength(chunk as Buffer | string);
+          yield chunk as Uint8Array | string;
           bar?.update(seen / Math.max(1, totalBytes));
         }
       })();
@@ -159,13 +174,8 @@ export async function runMatch(client: ApiClient, options: MatchOptions): Promis
         summary,
         ...(options.column ? { column: options.column } : {}),
       });
-      for await (const chunk of lines) {
-        if (!out.write(chunk)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
-      }
+      await pipeline(lines, createWriteStream(hashedFile, { mode: 0o600 }));
       listSummary = summary.snapshot();
-      await new Promise<void>((resolve, reject) =>
-        out.end((e?: Error | null) => (e ? reject(e) : resolve())),
-      );
       bar?.done(
         `${listSummary.rows.toLocaleString('en-US')} rows, ${listSummary.valid.toLocaleString('en-US')} valid`,
       );
@@ -180,7 +190,12 @@ export async function runMatch(client: ApiClient, options: MatchOptions): Promis
       ...(options.column ? { column: options.column } : {}),
       ...(listSummary ? { summary: listSummary } : {}),
     });
+    if (!upload) throw new UserError('Nothing to upload.');
     await uploadTo(created.upload, upload);
+    if (dir) {
+      await removeScratch(dir);
+      dir = undefined;
+    }
     if (options.raw) {
       const list = await poll(
         () => client.get<{ status: string; code?: string; detail?: string }>(`/v1/lists/${created.listId}`),
@@ -197,7 +212,8 @@ export async function runMatch(client: ApiClient, options: MatchOptions): Promis
     const match = await waitForMatch(client, started.matchId, options.quiet);
     return { match, ...(listSummary ? { listSummary } : {}) };
   } finally {
-    await rm(dir, { recursive: true, force: true });
+    await listFile?.close().catch(() => undefined);
+    if (dir) await removeScratch(dir);
   }
 }
 

@@ -1,42 +1,114 @@
-/** The `onboard` command line. `onboard --help` and `onboard <command> --help` document every flag. */
-import { readFileSync } from 'node:fs';
+/**
+ * The `onboard` command line. `onboard --help` and `onboard <command> --help` document every flag.
+ *
+ * It never crashes: a failure is one line on stderr and a nonzero status (1, or 2 for a command
+ * line that cannot run as typed), a closed stdout (`onboard partners | head`) ends quietly, and
+ * scratch folders go on every way out, Ctrl-C included. Every command that prints a result or a
+ * list takes `--json`.
+ */
 import { join, resolve } from 'node:path';
-import { Command, InvalidArgumentError, Option } from 'commander';
-import { isDomainError } from '../shared/domain/errors.ts';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { isSupportedCountry } from 'libphonenumber-js/min';
 import {
   DEFAULT_ENCODING,
   type Encoding,
   type IdentifierKind,
   type Profile,
 } from '../shared/domain/model.ts';
-import { ApiError } from './api-client.ts';
 import { type ConnectionFlags, connect } from './connection.ts';
+import { EXIT, reportFailure } from './failure.ts';
 import { downloadResult, type MatchView, runMatch, uploadPartnerAudience, waitForMatch } from './flows.ts';
 import { runHashCommand } from './hash-command.ts';
-import { renderIngestReport, renderSegmentTable, renderSummary } from './render.ts';
+import { assertReadable, readSegmentsFile } from './input-files.ts';
+import {
+  renderIngestReport,
+  renderMatches,
+  renderPartners,
+  renderSegmentTable,
+  renderSummary,
+} from './render.ts';
+import { removeAllScratch, removeScratchOnExit } from './scratch.ts';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+const say = (line: string) => process.stderr.write(`onboard: ${line}\n`);
+const out = (text: string) => process.stdout.write(`${text}\n`);
+const printJson = (value: unknown) => out(JSON.stringify(value, null, 2));
+
+// The reader of stdout went away (`onboard partners | head`): nobody is left to tell, so end
+// quietly and successfully, as a pipeline expects; scratch folders go as on any exit.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  removeAllScratch();
+  if (error.code === 'EPIPE') process.exit(0);
+  reportFailure(error);
+  process.exit(EXIT.failure);
+});
+process.stderr.on('error', () => {
+  // A closed stderr: the work goes on, its messages have nowhere to go.
+});
+// The last net: whatever escaped the commands is still one line, never a trace.
+for (const event of ['uncaughtException', 'unhandledRejection'] as const) {
+  process.on(event, (error: unknown) => {
+    removeAllScratch();
+    reportFailure(error);
+    process.exit(EXIT.failure);
+  });
+}
 
 const program = new Command('onboard')
   .description(
     'Privacy-safe audience onboarding: hash identifiers locally, match them, get k-anonymous aggregates.',
   )
-  .showHelpAfterError();
+  .configureOutput({
+    outputError: (text, write) =>
+      write(
+        `onboard: ${text
+          .replace(/^error: /, '')
+          .replace(/\s*\n\s*/g, ' ')
+          .trim()} (--help lists the commands and flags)\n`,
+      ),
+  })
+  .exitOverride()
+  .hook('preAction', (_, action) => {
+    // `dev` stops its stack gracefully on a signal; every other command cleans up and exits.
+    if (action.name() !== 'dev') removeScratchOnExit(say);
+  });
 
 const connection = (cmd: Command) =>
   cmd
-    .option('--api-url <url>', 'API base URL (default: ONBOARD_API_URL, else the embedded stack)')
+    .option('--api-url <url>', 'API base URL (default: ONBOARD_API_URL, else the embedded stack)', httpUrl)
     .option(
       '--token <token>',
       'bearer token (default: ONBOARD_TOKEN, else a dev token of the embedded stack)',
     )
     .option('--tenant <id>', 'embedded stack only: act as this dev tenant');
 
-const positiveInt = (v: string) => {
+const jsonFlag = (what: string) => new Option('--json', `print ${what} as JSON`);
+
+function positiveInt(v: string) {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
   return n;
-};
+}
+
+function region(v: string) {
+  const code = v.toUpperCase();
+  if (!isSupportedCountry(code))
+    throw new InvalidArgumentError('expected a two-letter country code such as US, GB or DE');
+  return code;
+}
+
+function httpUrl(v: string) {
+  let url: URL | undefined;
+  try {
+    url = new URL(v);
+  } catch {
+    // Reported below.
+  }
+  if (!url || !/^https?:$/.test(url.protocol))
+    throw new InvalidArgumentError('expected an http or https URL such as http://127.0.0.1:3000');
+  return v;
+}
 
 program
   .command('hash')
@@ -53,8 +125,9 @@ program
       'base64',
     ]),
   )
-  .option('--region <code>', 'default region for phone numbers without a country code', 'US')
+  .option('--region <code>', 'default region for phone numbers without a country code', region, 'US')
   .option('--column <name>', 'CSV column to hash (default: a known header such as email or phone)')
+  .addOption(jsonFlag('the summary (on stderr: stdout holds the hashes)'))
   .action(
     async (o: {
       profile: Profile;
@@ -62,19 +135,20 @@ program
       encoding?: Encoding;
       region: string;
       column?: string;
+      json?: boolean;
     }) => {
       const summary = await runHashCommand(
         {
           profile: o.profile,
           kind: o.kind,
           encoding: o.encoding ?? DEFAULT_ENCODING[o.profile],
-          region: o.region.toUpperCase() as never,
+          region: o.region as never,
           ...(o.column ? { column: o.column } : {}),
         },
         process.stdin,
         process.stdout,
       );
-      process.stderr.write(`${renderSummary(summary)}\n`);
+      process.stderr.write(o.json ? `${JSON.stringify(summary)}\n` : `${renderSummary(summary)}\n`);
     },
   );
 
@@ -83,20 +157,31 @@ program
   .description('Run the embedded stack (s3rver, dynalite, the handlers, a local API) until interrupted')
   .option('--port <port>', 'API port (default: a free one)', positiveInt)
   .option('--data-dir <dir>', 'where data is kept', '.onboard')
-  .action(async (o: { port?: number; dataDir: string }) => {
+  .addOption(jsonFlag('the URLs and dev tokens (on stdout)'))
+  .action(async (o: { port?: number; dataDir: string; json?: boolean }) => {
     const { startEmbeddedStack } = await import('../local/embedded-stack.ts');
     const stack = await startEmbeddedStack({ dataDir: o.dataDir, ...(o.port ? { port: o.port } : {}) });
-    const lines = [
-      'embedded stack running',
-      `  API       ${stack.apiUrl}/v1   (OpenAPI: ${stack.apiUrl}/v1/openapi.json)`,
-      `  S3        ${stack.s3Endpoint}`,
-      `  DynamoDB  ${stack.dynamoEndpoint}`,
-      `  data      ${stack.dataDir}`,
-      '  dev tokens (Authorization: Bearer <token>):',
-      ...stack.tokens.all().map((t) => `    ${t.role.padEnd(10)} ${t.tenantId.padEnd(16)} ${t.token}`),
-      'the CLI in this folder uses them automatically; Ctrl-C stops the stack',
-    ];
-    process.stderr.write(`${lines.join('\n')}\n`);
+    if (o.json) {
+      printJson({
+        apiUrl: stack.apiUrl,
+        s3Endpoint: stack.s3Endpoint,
+        dynamoEndpoint: stack.dynamoEndpoint,
+        dataDir: stack.dataDir,
+        tokens: stack.tokens.all(),
+      });
+    } else {
+      const lines = [
+        'embedded stack running',
+        `  API       ${stack.apiUrl}/v1   (OpenAPI: ${stack.apiUrl}/v1/openapi.json)`,
+        `  S3        ${stack.s3Endpoint}`,
+        `  DynamoDB  ${stack.dynamoEndpoint}`,
+        `  data      ${stack.dataDir}`,
+        '  dev tokens (Authorization: Bearer <token>):',
+        ...stack.tokens.all().map((t) => `    ${t.role.padEnd(10)} ${t.tenantId.padEnd(16)} ${t.token}`),
+        'the CLI in this folder uses them automatically; Ctrl-C stops the stack',
+      ];
+      process.stderr.write(`${lines.join('\n')}\n`);
+    }
     await new Promise<void>((resolve) => {
       process.once('SIGINT', resolve);
       process.once('SIGTERM', resolve);
@@ -112,9 +197,16 @@ program
   .option('--out <dir>', 'where the audience files go', 'out')
   .option('--partner-base <n>', 'people in the synthetic partner base', positiveInt, 200_000)
   .option('--list-size <n>', 'people in the synthetic CRM list', positiveInt, 40_000)
-  .action(async (o: { out: string; partnerBase: number; listSize: number }) => {
+  .addOption(jsonFlag('the match result and the files written (the narration goes to stderr)'))
+  .action(async (o: { out: string; partnerBase: number; listSize: number; json?: boolean }) => {
     const { runDemo } = await import('./demo.ts');
-    await runDemo({ outDir: o.out, partnerBase: o.partnerBase, listSize: o.listSize });
+    const demo = await runDemo({
+      outDir: o.out,
+      partnerBase: o.partnerBase,
+      listSize: o.listSize,
+      ...(o.json ? { log: (line: string) => process.stderr.write(`${line}\n`) } : {}),
+    });
+    if (o.json) printJson(demo);
   });
 
 const partner = program.command('partner').description('Partner commands');
@@ -130,7 +222,7 @@ connection(
         .choices(['basic', 'google', 'uid2'])
         .default('basic'),
     )
-    .option('--json', 'print the ingest report as JSON'),
+    .addOption(jsonFlag('the ingest report')),
 ).action(
   async (
     o: ConnectionFlags & {
@@ -141,44 +233,47 @@ connection(
       json?: boolean;
     },
   ) => {
+    // Both files are checked before anything is declared or uploaded.
+    const segments = await readSegmentsFile(o.segments);
+    await assertReadable(o.file, 'the members file');
     const client = connect({ ...o, tenant: o.tenant ?? o.partner }, 'partner');
-    const segments = JSON.parse(readFileSync(o.segments, 'utf8'));
     const report = await uploadPartnerAudience(client, {
       partnerId: o.partner,
       profile: o.profile,
       segments,
       source: { file: o.file },
     });
-    process.stdout.write(o.json ? `${JSON.stringify(report, null, 2)}\n` : `${renderIngestReport(report)}\n`);
-    if (report.status !== 'SUCCEEDED') process.exitCode = 1;
+    if (o.json) printJson(report);
+    else out(renderIngestReport(report));
+    if (report.status !== 'SUCCEEDED') process.exitCode = EXIT.failure;
   },
 );
 
-connection(program.command('partners').description('List partners and their segment catalogs')).action(
-  async (o: ConnectionFlags) => {
-    const { partners } = await connect(o, 'advertiser').get<{
-      partners: {
-        partnerId: string;
-        profile: string;
-        segments: { segmentId: string; name: string; size: number }[];
-      }[];
-    }>('/v1/partners');
-    for (const p of partners) {
-      process.stdout.write(`${p.partnerId} (${p.profile})\n`);
-      for (const s of p.segments)
-        process.stdout.write(
-          `  ${s.segmentId.padEnd(24)} ${s.name.padEnd(28)} ${s.size.toLocaleString('en-US')}\n`,
-        );
-    }
-  },
-);
+connection(
+  program
+    .command('partners')
+    .description('List partners and their segment catalogs')
+    .addOption(jsonFlag('the catalog')),
+).action(async (o: ConnectionFlags & { json?: boolean }) => {
+  const catalog = await connect(o, 'advertiser').get<{
+    partners: {
+      partnerId: string;
+      profile: string;
+      baseSize: number;
+      segments: { segmentId: string; name: string; description: string; size: number }[];
+    }[];
+  }>('/v1/partners');
+  if (o.json) printJson(catalog);
+  else if (catalog.partners.length === 0) say('no partners yet.');
+  else out(renderPartners(catalog.partners));
+});
 
 connection(
   program
     .command('match')
     .description('Hash a list locally, upload the hashes, match against a partner, wait, download the result')
     .requiredOption('--partner <id>', 'partner to match against')
-    .requiredOption('--list <path>', 'the list: one identifier a line, or CSV with a header')
+    .requiredOption('--list <path>', 'the list: one identifier a line, or CSV with a header; - for stdin')
     .option(
       '--min-segment-size <k>',
       'raise k for this match (never below the deployment minimum)',
@@ -187,8 +282,9 @@ connection(
     .option('--out <file>', 'base path of the downloaded files (.csv and .json are added)')
     .addOption(new Option('--kind <kind>', 'identifier kind').choices(['email', 'phone']).default('email'))
     .option('--column <name>', 'CSV column holding the identifier')
-    .option('--region <code>', 'default phone region', 'US')
-    .option('--raw', 'upload the raw list to be hashed server-side (the raw object is deleted at once)'),
+    .option('--region <code>', 'default phone region', region, 'US')
+    .option('--raw', 'upload the raw list to be hashed server-side (the raw object is deleted at once)')
+    .addOption(jsonFlag('the match, its result and the files written')),
 ).action(
   async (
     o: ConnectionFlags & {
@@ -200,24 +296,31 @@ connection(
       column?: string;
       region: string;
       raw?: boolean;
+      json?: boolean;
     },
   ) => {
+    const fromStdin = o.list === '-';
+    if (!fromStdin) await assertReadable(o.list, 'the list');
     const client = connect(o, 'advertiser');
     const { match, listSummary } = await runMatch(client, {
       partnerId: o.partner,
-      list: { file: o.list },
+      list: fromStdin ? { stream: process.stdin } : { file: o.list },
       kind: o.kind,
       region: o.region,
       ...(o.column ? { column: o.column } : {}),
       ...(o.minSegmentSize ? { minSegmentSize: o.minSegmentSize } : {}),
       ...(o.raw ? { raw: true } : {}),
     });
-    if (listSummary) process.stderr.write(`${renderSummary(listSummary)}\n`);
-    printMatch(match);
+    if (!o.json) {
+      if (listSummary) process.stderr.write(`${renderSummary(listSummary)}\n`);
+      printMatch(match);
+    }
+    let files: string[] | undefined;
     if (match.status === 'SUCCEEDED') {
-      const files = await downloadResult(client, match.matchId, o.out ?? `out/audience-${match.matchId}`);
-      process.stderr.write(`wrote ${files.join(', ')}\n`);
-    } else process.exitCode = 1;
+      files = await downloadResult(client, match.matchId, o.out ?? `out/audience-${match.matchId}`);
+      if (!o.json) process.stderr.write(`wrote ${files.join(', ')}\n`);
+    } else process.exitCode = EXIT.failure;
+    if (o.json) printJson({ match, ...(listSummary ? { listSummary } : {}), ...(files ? { files } : {}) });
   },
 );
 
@@ -225,36 +328,40 @@ connection(
   program
     .command('matches')
     .description('List your matches, newest first')
-    .option('--all', 'every page, not just the newest 50'),
-).action(async (o: ConnectionFlags & { all?: boolean }) => {
+    .option('--all', 'every page, not just the newest 50')
+    .addOption(jsonFlag('the matches')),
+).action(async (o: ConnectionFlags & { all?: boolean; json?: boolean }) => {
   const client = connect(o, 'advertiser');
+  const matches: MatchView[] = [];
   let cursor: string | undefined;
   do {
     const page = await client.get<{ matches: MatchView[]; nextCursor?: string }>(
       `/v1/matches${cursor ? `?cursor=${encodeURIComponent(cursor)}` : ''}`,
     );
-    for (const m of page.matches) {
-      process.stdout.write(
-        `${m.matchId}  ${m.status.padEnd(9)} ${m.partnerId.padEnd(16)} ${m.createdAt}${m.code ? `  ${m.code}` : ''}\n`,
-      );
-    }
+    matches.push(...page.matches);
     cursor = page.nextCursor;
-    if (cursor && !o.all) process.stderr.write('(more: onboard matches --all)\n');
   } while (cursor && o.all);
+  if (o.json) printJson({ matches, ...(cursor ? { nextCursor: cursor } : {}) });
+  else if (matches.length === 0) say('no matches yet.');
+  else out(renderMatches(matches));
+  if (cursor && !o.json) process.stderr.write('(more: onboard matches --all)\n');
 });
 
 connection(
   program
     .command('status')
-    .description('Show a match')
+    .description('Show a match (exit status 1 when it FAILED)')
     .argument('<matchId>')
-    .option('--wait', 'wait until it finishes'),
-).action(async (matchId: string, o: ConnectionFlags & { wait?: boolean }) => {
+    .option('--wait', 'wait until it finishes')
+    .addOption(jsonFlag('the match')),
+).action(async (matchId: string, o: ConnectionFlags & { wait?: boolean; json?: boolean }) => {
   const client = connect(o, 'advertiser');
   const match = o.wait
-    ? await waitForMatch(client, matchId)
+    ? await waitForMatch(client, matchId, Boolean(o.json))
     : await client.get<MatchView>(`/v1/matches/${encodeURIComponent(matchId)}`);
-  printMatch(match);
+  if (o.json) printJson(match);
+  else printMatch(match);
+  if (match.status === 'FAILED') process.exitCode = EXIT.failure;
 });
 
 connection(
@@ -262,10 +369,12 @@ connection(
     .command('download')
     .description('Download the anonymized audience files (CSV and JSON) of a match')
     .argument('<matchId>')
-    .option('--out <file>', 'base path (.csv and .json are added)'),
-).action(async (matchId: string, o: ConnectionFlags & { out?: string }) => {
+    .option('--out <file>', 'base path (.csv and .json are added)')
+    .addOption(jsonFlag('the files written')),
+).action(async (matchId: string, o: ConnectionFlags & { out?: string; json?: boolean }) => {
   const files = await downloadResult(connect(o, 'advertiser'), matchId, o.out ?? `out/audience-${matchId}`);
-  process.stdout.write(`${files.join('\n')}\n`);
+  if (o.json) printJson({ files });
+  else out(files.join('\n'));
 });
 
 const pepper = program.command('pepper').description('Operator: pepper rotation');
@@ -280,7 +389,7 @@ connection(
   const ring = rotatePepperFile(join(resolve(o.dataDir), 'pepper.json'), o.keyId);
   process.stderr.write(`pepper: new current key ${ring.current}; re-keying partners in the background\n`);
   const started = await connect(o, 'admin').post<{ keyId: string }>('/v1/admin/pepper/rekey', {});
-  process.stdout.write(`${JSON.stringify(started)}\n`);
+  out(JSON.stringify(started));
 });
 connection(
   pepper
@@ -288,25 +397,22 @@ connection(
     .description('Re-key every partner under the current key (in AWS, after adding it to the pepper secret)'),
 ).action(async (o: ConnectionFlags) => {
   const started = await connect(o, 'admin').post<{ keyId: string }>('/v1/admin/pepper/rekey', {});
-  process.stdout.write(`${JSON.stringify(started)}\n`);
+  out(JSON.stringify(started));
 });
 
 function printMatch(match: MatchView) {
-  process.stdout.write(
-    `match ${match.matchId}: ${match.status}${match.code ? ` (${match.code}: ${match.detail})` : ''}\n`,
-  );
-  if (match.result) process.stdout.write(`${renderSegmentTable(match.result)}\n`);
+  out(`match ${match.matchId}: ${match.status}${match.code ? ` (${match.code}: ${match.detail})` : ''}`);
+  if (match.result) out(renderSegmentTable(match.result));
 }
 
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
-  if (error instanceof ApiError || isDomainError(error)) {
-    process.stderr.write(
-      `onboard: ${error instanceof ApiError ? `${error.code}: ${error.detail}` : `${error.code}: ${error.detail}`}\n`,
-    );
+  if (error instanceof CommanderError) {
+    // Commander has said what was wrong (or shown the help asked for).
+    process.exitCode = error.exitCode === 0 ? 0 : EXIT.usage;
   } else {
-    process.stderr.write(`onboard: ${error instanceof Error ? error.message : String(error)}\n`);
+    reportFailure(error);
+    process.exitCode = EXIT.failure;
   }
-  process.exitCode = 1;
 }

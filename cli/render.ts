@@ -1,10 +1,38 @@
-/** Terminal output: the segment table, list summaries and a progress bar that degrades off a TTY. */
-import type { ListSummary, MatchResult } from '../shared/domain/result/result-schema.ts';
+/**
+ * Terminal output: every table with a header, the segment table with its footnotes (what share and
+ * affinity mean, why each withheld value is withheld, a replay announced), list summaries, the
+ * partner catalog, the match list and a progress bar that degrades off a TTY.
+ */
+import {
+  AFFINITY_DEFINITION,
+  reasonInWords,
+  SHARE_DEFINITION,
+  withheldOf,
+} from '../shared/domain/result/result-glossary.ts';
+import type { ListSummary, MatchResult, PrivacyApplied } from '../shared/domain/result/result-schema.ts';
 
 const pad = (s: string, n: number) => (s.length >= n ? s.slice(0, n) : s + ' '.repeat(n - s.length));
 const lpad = (s: string, n: number) => (s.length >= n ? s : ' '.repeat(n - s.length) + s);
 const num = (n: number | null | undefined) =>
   n === null || n === undefined ? '—' : n.toLocaleString('en-US');
+
+/**
+ * A table: a header, a rule, the rows; columns listed in `right` are right-aligned (numbers).
+ * Trailing blanks are trimmed.
+ */
+export function renderTable(
+  header: readonly string[],
+  rows: readonly (readonly string[])[],
+  right: readonly number[] = [],
+): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((c, i) => (right.includes(i) ? lpad(c, widths[i] as number) : pad(c, widths[i] as number)))
+      .join('  ')
+      .trimEnd();
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}
 
 export function renderSummary(summary: ListSummary): string {
   const reasons = Object.entries(summary.invalidByReason)
@@ -16,33 +44,90 @@ export function renderSummary(summary: ListSummary): string {
   ].join('\n');
 }
 
-export function renderSegmentTable(result: MatchResult): string {
-  const rows = result.segments.map((s) => [
-    s.name,
-    s.suppressed ? `suppressed (${s.reason ?? 'below-k'})` : num(s.matched),
-    s.share === null ? '—' : `${(s.share * 100).toFixed(1)} %`,
-    s.affinity === null ? '—' : String(s.affinity),
-  ]);
-  const header = ['segment', 'matched', 'share', 'affinity'];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
-  const line = (cells: string[]) =>
-    cells.map((c, i) => (i === 0 ? pad(c, widths[i] as number) : lpad(c, widths[i] as number))).join('  ');
-  const p = result.privacy;
+function privacyLine(result: MatchResult): string {
+  const p: PrivacyApplied = result.privacy;
   const noise =
     p.noise.mechanism === 'none'
       ? 'no noise'
       : `discrete Gaussian noise (sigma ${p.noise.sigma}), rho ${p.noise.rho}`;
+  if (result.replayOf)
+    return `privacy: k = ${p.k}, ${noise} as released by ${result.replayOf}, rounding ${p.rounding}`;
   const budget = p.budget
     ? `\nbudget ${p.budget.period}: spent rho ${p.budget.rhoSpent}, ${p.budget.advertiserLeft} of ${p.budget.advertiserAllowance} left against this partner (renews ${p.budget.renewsAt.slice(0, 10)})`
     : '';
-  return [
-    line(header),
-    widths.map((w) => '-'.repeat(w)).join('  '),
-    ...rows.map(line),
-    '',
-    `matched ${result.matched === null ? `withheld (${result.matchedSuppressedReason ?? 'below-k'})` : num(result.matched)} of ${num(result.list.distinct)} distinct${result.matchRate === null ? '' : ` (match rate ${(result.matchRate * 100).toFixed(1)} %)`}`,
-    `privacy: k = ${p.k}, ${noise}, rounding ${p.rounding}${budget}`,
-  ].join('\n');
+  return `privacy: k = ${p.k}, ${noise}, rounding ${p.rounding}${budget}`;
+}
+
+/** The segment table, the matched total, footnotes for every withheld value and both ratios. */
+export function renderSegmentTable(result: MatchResult): string {
+  const k = result.privacy.k;
+  const reasons = new Set<string>();
+  const rows = result.segments.map((s) => {
+    const withheld = withheldOf(s, result);
+    if (withheld) reasons.add(withheld.reason);
+    return [
+      s.name,
+      num(s.matched),
+      s.share === null ? '—' : `${(s.share * 100).toFixed(1)} %`,
+      s.affinity === null ? '—' : String(s.affinity),
+      withheld?.reason ?? '',
+    ];
+  });
+  const table = renderTable(['segment', 'matched', 'share', 'affinity', 'withheld'], rows, [1, 2, 3]);
+  const distinct = num(result.list.distinct);
+  const total =
+    result.matched === null
+      ? `matched total withheld (${result.matchedSuppressedReason ?? 'below-k'}); the list has ${distinct} distinct people`
+      : `matched ${num(result.matched)} of the list's ${distinct} distinct people${result.matchRate === null ? '' : ` (match rate ${(result.matchRate * 100).toFixed(1)} %)`}`;
+  if (result.matched === null) reasons.add(result.matchedSuppressedReason ?? 'below-k');
+  const lines = [table, '', total];
+  if (result.replayOf) {
+    lines.push(
+      `replay of match ${result.replayOf}: the same people against the same partner data, so its release is shown again; no new noise, no budget spent.`,
+    );
+  }
+  for (const reason of reasons) lines.push(`withheld, ${reason}: ${reasonInWords(reason, k)}.`);
+  lines.push(SHARE_DEFINITION, AFFINITY_DEFINITION, privacyLine(result));
+  return lines.join('\n');
+}
+
+/** The partner catalog, one row per segment. */
+export function renderPartners(
+  partners: readonly {
+    partnerId: string;
+    profile: string;
+    segments: readonly { segmentId: string; name: string; size: number | null }[];
+  }[],
+): string {
+  // Published sizes: noisy, rounded to 10, and none under k ("—").
+  const rows = partners.flatMap((p) =>
+    p.segments.length === 0
+      ? [[p.partnerId, p.profile, '', '(no segments yet)', '']]
+      : p.segments.map((s) => [
+          p.partnerId,
+          p.profile,
+          s.segmentId,
+          s.name,
+          s.size === null ? '—' : `~${num(s.size)}`,
+        ]),
+  );
+  return renderTable(['partner', 'profile', 'segment', 'name', 'members'], rows, [4]);
+}
+
+/** The match list, newest first. */
+export function renderMatches(
+  matches: readonly {
+    matchId: string;
+    status: string;
+    partnerId: string;
+    createdAt: string;
+    code?: string;
+  }[],
+): string {
+  return renderTable(
+    ['match', 'status', 'partner', 'created', 'error'],
+    matches.map((m) => [m.matchId, m.status, m.partnerId, m.createdAt, m.code ?? '']),
+  );
 }
 
 /** A one-line progress bar on a TTY; a line every 10 % elsewhere (CI logs stay short). */
@@ -98,7 +183,12 @@ export function renderIngestReport(view: {
   for (const [rule, { count, rows }] of Object.entries(r.rejectedByRule)) {
     lines.push(`  ${rule}: ${num(count)} (rows ${rows.join(', ')}${count > rows.length ? ', ...' : ''})`);
   }
-  const width = Math.max(...r.segments.map((s) => s.segmentId.length), 7);
-  for (const s of r.segments) lines.push(`  ${pad(s.segmentId, width)}  ${lpad(num(s.members), 10)} members`);
+  lines.push(
+    renderTable(
+      ['segment', 'members'],
+      r.segments.map((s) => [s.segmentId, num(s.members)]),
+      [1],
+    ),
+  );
   return lines.join('\n');
 }

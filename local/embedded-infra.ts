@@ -95,6 +95,9 @@ async function startDynalite(path: string | undefined): Promise<{ port: number; 
     stop: () =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null) return resolve();
+        // Unreferenced while running (it must not keep a process alive), but awaited here: with
+        // nothing else left the event loop would end before 'exit' and leave this await unsettled.
+        child.ref();
         child.once('exit', () => resolve());
         child.kill('SIGTERM');
       }),

@@ -108,6 +108,9 @@ describe.concurrent('replays: the same people again learn nothing and spend noth
     // The earlier release itself: same values, same noise draw (no averaging); only the time differs.
     expect(observable(r2)).toEqual(observable(r1));
     expect(r2.partner).toEqual(r1.partner);
+    // Announced as a replay of the first match; the first is not one.
+    expect(r2.replayOf).toBe(m1.matchId);
+    expect(r1.replayOf).toBeUndefined();
     // The advertiser's own account (the partner-wide one moves with the other tests' matches).
     expect((await budgetOf(client, partnerId)).advertiser).toEqual(spentAfterFirst.advertiser);
     const audit = await auditOf(client);

@@ -1,3 +1,7 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
 import { parse } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
 import {
@@ -7,6 +11,7 @@ import {
   renderResultCsv,
   renderResultJson,
 } from '../../shared/domain/result/render-csv.ts';
+import { reasonInWords } from '../../shared/domain/result/result-glossary.ts';
 import { type MatchResult, MatchResultSchema } from '../../shared/domain/result/result-schema.ts';
 
 const hostileNames = [
@@ -30,7 +35,7 @@ const result: MatchResult = {
     distinct: 1050,
   },
   matched: 400,
-  matchRate: 0.381,
+  matchRate: 0.2,
   segments: [
     ...hostileNames.map((name, i) => ({
       segmentId: i === 0 ? '-seg0' : `seg${i}`,
@@ -96,11 +101,43 @@ describe('renderResultCsv', () => {
     expect(renderResultCsv(result, { bom: false }).startsWith('"segment_id"')).toBe(true);
   });
 
-  it('has one row per segment, with empty cells for withheld values', () => {
-    const segmentRows = rows.slice(1, 1 + result.segments.length);
+  it('is one tidy table: the header and exactly one row per segment, nothing else', () => {
+    expect(rows).toHaveLength(1 + result.segments.length);
+    expect(rows.slice(1).map((r) => r[0])).toEqual(result.segments.map((s) => neutralizeCell(s.segmentId)));
+    const summaryWords = ['metric', 'partner_id', 'matched_total', 'budget_epsilon_left', 'list_rows'];
+    for (const row of rows) for (const word of summaryWords) expect(row).not.toContain(word);
+  });
+
+  it('has empty cells for withheld values, with the withheld columns and the reason in code and words', () => {
+    const segmentRows = rows.slice(1);
     expect(segmentRows.map((r) => r[2])).toEqual([...hostileNames.map((_, i) => String(50 + i)), '']);
-    expect(segmentRows.at(-1)).toEqual(['small', 'Small', '', 'true', 'below-k', '', '']);
-    expect(segmentRows[1]).toEqual(['seg1', "'+1+2", '51', 'false', '', '0.125', '140']);
+    const small = Object.fromEntries(CSV_COLUMNS.map((c, i) => [c, segmentRows.at(-1)?.[i]]));
+    expect(small).toMatchObject({
+      segment_id: 'small',
+      name: 'Small',
+      matched: '',
+      suppressed: 'true',
+      reason: 'below-k',
+      share: '',
+      affinity: '',
+      withheld: 'matched share affinity',
+    });
+    expect(small.reason_text).toBe(reasonInWords('below-k', 50));
+    expect(small.reason_text).toMatch(/fewer than k = 50 people/);
+    expect(segmentRows[1]).toEqual(['seg1', "'+1+2", '51', 'false', '', '0.125', '140', '', '']);
+  });
+
+  it('says why share and affinity are withheld on a released segment when the matched total is withheld', () => {
+    const withoutTotal: MatchResult = {
+      ...result,
+      matched: null,
+      matchedSuppressedReason: 'below-k',
+      segments: result.segments.map((s) => ({ ...s, share: null, affinity: null })),
+    };
+    const [, first] = parse(renderResultCsv(withoutTotal), { bom: true }) as string[][];
+    expect(first?.slice(2, 8)).toEqual(['50', 'false', 'total-withheld', '', '', 'share affinity']);
+    expect(first?.[8]).toContain('ratios to the matched total, which is withheld');
+    expect(first?.[8]).toContain(reasonInWords('below-k', 50));
   });
 
   it('neutralizes every cell a spreadsheet would run, and keeps other text intact', () => {
@@ -112,27 +149,38 @@ describe('renderResultCsv', () => {
     expect(rows[1]?.[0]).toBe("'-seg0");
   });
 
-  it('ends with a summary block of metric and value rows', () => {
-    const start = rows.findIndex((r) => r[0] === 'metric');
-    expect(rows[start - 1]).toEqual(['', '', '', '', '', '', '']);
-    const summary = Object.fromEntries(rows.slice(start + 1).map((r) => [r[0], r[1]]));
-    expect(summary).toMatchObject({
-      partner_id: "'@partner",
-      list_rows: '1200',
-      'list_invalid_=bad': '100',
-      list_distinct: '1050',
-      matched_total: '400',
-      matched_total_reason: '',
-      min_segment_size_k: '50',
-      noise_mechanism: 'discrete-gaussian',
-      noise_rho: '0.01',
-      noise_sigma: '12.247',
-      noise_sensitivity2: '3',
-      rounding: 'none',
-      budget_period: '2025-01',
-      budget_rho_spent: '0.01',
-      budget_rho_left: '0.39',
-    });
+  it('loads into DuckDB as one typed table: a row per segment, numbers as numbers', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'render-csv-'));
+    const instance = await DuckDBInstance.create(':memory:');
+    const connection = await instance.connect();
+    try {
+      const file = join(dir, 'audience.csv');
+      await writeFile(file, csv);
+      const reader = await connection.runAndReadAll(`SELECT * FROM read_csv('${file}')`);
+      expect(reader.columnNames()).toEqual([...CSV_COLUMNS]);
+      const types = Object.fromEntries(
+        reader.columnNames().map((n, i) => [n, String(reader.columnTypes()[i])]),
+      );
+      expect(types).toMatchObject({
+        matched: 'BIGINT',
+        suppressed: 'BOOLEAN',
+        share: 'DOUBLE',
+        affinity: 'BIGINT',
+      });
+      const table = reader.getRowObjectsJson();
+      expect(table).toHaveLength(result.segments.length);
+      expect(table.at(-1)).toMatchObject({
+        segment_id: 'small',
+        matched: null,
+        suppressed: true,
+        reason: 'below-k',
+      });
+      expect(table[2]).toMatchObject({ segment_id: 'seg2', matched: '52', share: 0.125, affinity: '140' });
+    } finally {
+      connection.closeSync();
+      instance.closeSync();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 

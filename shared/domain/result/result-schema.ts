@@ -79,11 +79,14 @@ export const MatchResultSchema = z.object({
   matchedSuppressedReason: SuppressionReasonSchema.optional(),
   /** Released matched total over the list's distinct valid identifiers; null when the total is withheld. */
   matchRate: z.number().min(0).max(1).nullable(),
-  /** Set when this result repeats an earlier release of the same people against the same data. */
-  replayOf: z.string().optional(),
   segments: z.array(SegmentResultSchema),
   privacy: PrivacyAppliedSchema,
   partner: z.object({ partnerId: z.string(), profile: z.enum(['basic', 'google', 'uid2']) }),
   generatedAt: z.iso.datetime(),
+  /**
+   * Set on a replay (the same list against the same partner data again): the match whose release
+   * this one repeats. A replay draws no new noise and spends no budget.
+   */
+  replayOf: z.string().optional(),
 });
 export type MatchResult = z.infer<typeof MatchResultSchema>;
