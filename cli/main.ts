@@ -84,10 +84,11 @@ program
   .option('--port <port>', 'API port (default: a free one)', positiveInt)
   .option('--data-dir <dir>', 'where data is kept', '.onboard')
   .action(async (o: { port?: number; dataDir: string }) => {
-    const { startEmbeddedStack } = await import('../local/embedded-stack.ts');
+    const { consoleLines, startEmbeddedStack } = await import('../local/embedded-stack.ts');
     const stack = await startEmbeddedStack({ dataDir: o.dataDir, ...(o.port ? { port: o.port } : {}) });
     const lines = [
       'embedded stack running',
+      ...consoleLines(stack),
       `  API       ${stack.apiUrl}/v1   (OpenAPI: ${stack.apiUrl}/v1/openapi.json)`,
       `  S3        ${stack.s3Endpoint}`,
       `  DynamoDB  ${stack.dynamoEndpoint}`,

@@ -1,0 +1,52 @@
+/**
+ * Builds the web console with esbuild, in memory: the page, its stylesheet and one ES module that
+ * bundles the console with the domain modules it hashes with (shared/domain). Used by the embedded
+ * stack (served at its root), the CDK app (deployed to the console bucket) and `npm run bench`.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+export const CONSOLE_DIR = dirname(fileURLToPath(import.meta.url));
+
+export interface ConsoleAsset {
+  contentType: string;
+  body: Uint8Array;
+}
+
+/** Paths as served: the page at `/` (and `/console/`), everything else under `/console/`. */
+export type ConsoleAssets = ReadonlyMap<string, ConsoleAsset>;
+
+export const CONSOLE_PAGE = '/index.html';
+
+export async function buildConsole(options: { minify?: boolean } = {}): Promise<ConsoleAssets> {
+  const result = await build({
+    entryPoints: [join(CONSOLE_DIR, 'src/main.ts')],
+    bundle: true,
+    write: false,
+    format: 'esm',
+    platform: 'browser',
+    target: ['es2022', 'chrome111', 'firefox115', 'safari16'],
+    minify: options.minify ?? true,
+    legalComments: 'none',
+    // parse-list picks csv-parse's Node build where Buffer exists; a browser has only the other.
+    alias: { 'csv-parse/sync': 'csv-parse/browser/esm/sync' },
+    outfile: 'app.js',
+    logLevel: 'error',
+  });
+  const js = result.outputFiles.find((f) => f.path.endsWith('app.js'));
+  if (!js) throw new Error('console build: no app.js');
+  const assets = new Map<string, ConsoleAsset>([
+    [
+      CONSOLE_PAGE,
+      { contentType: 'text/html; charset=utf-8', body: readFileSync(join(CONSOLE_DIR, 'index.html')) },
+    ],
+    ['/console/app.js', { contentType: 'text/javascript; charset=utf-8', body: js.contents }],
+    [
+      '/console/app.css',
+      { contentType: 'text/css; charset=utf-8', body: readFileSync(join(CONSOLE_DIR, 'app.css')) },
+    ],
+  ]);
+  return assets;
+}
