@@ -8,11 +8,13 @@ export interface CognitoAuth {
   /** The hosted sign-in domain, e.g. https://<prefix>.auth.<region>.amazoncognito.com */
   domain: string;
   clientId: string;
-  /** Exactly one of the app client's callback URLs. */
-  redirectUri: string;
+  /** Exactly one of the app client's callback URLs; default: this page's origin and `/`. */
+  redirectUri?: string;
 }
 
 const PENDING = 'onboard.pkce';
+
+const redirectUri = (auth: CognitoAuth) => auth.redirectUri ?? `${location.origin}/`;
 
 function base64Url(bytes: Uint8Array): string {
   let s = '';
@@ -34,7 +36,7 @@ export async function authorizeUrl(
   const query = new URLSearchParams({
     response_type: 'code',
     client_id: auth.clientId,
-    redirect_uri: auth.redirectUri,
+    redirect_uri: redirectUri(auth),
     scope: 'openid email',
     state,
     code_challenge_method: 'S256',
@@ -68,7 +70,7 @@ export async function finishSignIn(auth: CognitoAuth, here: URL): Promise<string
       grant_type: 'authorization_code',
       client_id: auth.clientId,
       code,
-      redirect_uri: auth.redirectUri,
+      redirect_uri: redirectUri(auth),
       code_verifier: pending.verifier,
     }),
   });
