@@ -6,7 +6,7 @@
  * SKIP, then the notes (what exactly was timed, assumptions). Timings are never asserted in tests;
  * this is where they are looked at.
  *
- * Benchmarks: hashing, bundles, match-memory, dynamodb-batch, memory-10m, cost.
+ * Benchmarks: hashing, bundles, match-memory, dynamodb-batch, memory-10m, cost, console.
  * --quick: smaller sizes (for a smoke run); --only: a comma-separated subset.
  * The exit code is 0 even when a bar fails (the table says so); 1 if a benchmark crashed.
  */
@@ -27,6 +27,7 @@ export const BENCHES = [
   'dynamodb-batch',
   'memory-10m',
   'cost',
+  'console',
 ] as const;
 export type BenchName = (typeof BENCHES)[number];
 
@@ -189,6 +190,9 @@ export async function main(argv: readonly string[]): Promise<number> {
         }
         case 'cost':
           out = (await import('./cost.ts')).benchCost(dynamo, memory);
+          break;
+        case 'console':
+          out = await (await import('./console.ts')).benchConsole();
           break;
       }
       for (const row of out.rows) emit(row);
