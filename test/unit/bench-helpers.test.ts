@@ -7,7 +7,15 @@ describe('bench runner arguments', () => {
   it('runs everything at full size by default', () => {
     const args = parseArgs([]);
     expect(args.quick).toBe(false);
-    expect(args.only).toEqual(['hashing', 'bundles', 'match-memory', 'dynamodb-batch', 'memory-10m', 'cost']);
+    expect(args.only).toEqual([
+      'hashing',
+      'bundles',
+      'match-memory',
+      'dynamodb-batch',
+      'memory-10m',
+      'cost',
+      'console',
+    ]);
   });
 
   it('takes --quick and --only in both spellings, keeping the run order', () => {
