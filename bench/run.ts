@@ -6,7 +6,7 @@
  * SKIP, then the notes (what exactly was timed, assumptions). Timings are never asserted in tests;
  * this is where they are looked at.
  *
- * Benchmarks: hashing, bundles, match-memory, dynamodb-batch, memory-10m, cost, privacy.
+ * Benchmarks: hashing, bundles, match-memory, dynamodb-batch, memory-10m, cost, privacy, console.
  * --quick: smaller sizes (for a smoke run); --only: a comma-separated subset.
  * The exit code is 0 even when a bar fails (the table says so); 1 if a benchmark crashed.
  */
@@ -28,6 +28,7 @@ export const BENCHES = [
   'memory-10m',
   'cost',
   'privacy',
+  'console',
 ] as const;
 export type BenchName = (typeof BENCHES)[number];
 
@@ -193,6 +194,8 @@ export async function main(argv: readonly string[]): Promise<number> {
           break;
         case 'privacy':
           out = await (await import('./privacy-error.ts')).benchPrivacy(args.quick);
+        case 'console':
+          out = await (await import('./console.ts')).benchConsole();
           break;
       }
       for (const row of out.rows) emit(row);

@@ -26,6 +26,7 @@ import type { Construct } from 'constructs';
 import { ROUTES } from '../shared/api/routes.ts';
 import { MATCH_TIMEOUT_SECONDS, TRIGGERS } from '../shared/infra/definitions.ts';
 import { HouseFunction } from './constructs/house-function.ts';
+import { WebConsole } from './constructs/web-console.ts';
 import { type Deployment, deploymentEnvironment } from './deploy-context.ts';
 import { handlerEntry, type LambdaHandlerName, REPO_ROOT } from './handlers.ts';
 import { acknowledge, acknowledgeWildcardResource, acknowledgeWildcardResourcesIn } from './nag.ts';
@@ -78,6 +79,7 @@ export class StatelessStack extends Stack {
   readonly maintenanceSchedule: events.Rule;
   readonly deadLetterQueues: sqs.Queue[] = [];
   readonly alarmTopic: sns.Topic;
+  readonly webConsole: WebConsole;
 
   constructor(scope: Construct, id: string, props: StatelessStackProps) {
     super(scope, id, props);
@@ -277,7 +279,11 @@ export class StatelessStack extends Stack {
       maintenance,
     };
 
-    const { httpApi, stage } = this.buildHttpApi(refs, api);
+    this.webConsole = new WebConsole(this, 'WebConsole', {
+      userPool: refs.userPool,
+      domainPrefix: this.node.tryGetContext('consoleDomainPrefix'),
+    });
+    const { httpApi, stage } = this.buildHttpApi(refs, api, this.webConsole);
     this.api = httpApi;
     this.apiStage = stage;
 
@@ -498,15 +504,23 @@ export class StatelessStack extends Stack {
   private buildHttpApi(
     refs: StatefulRefs,
     handler: HouseFunction,
+    webConsole: WebConsole,
   ): { httpApi: apigwv2.HttpApi; stage: apigwv2.HttpStage } {
     const authorizer = new HttpUserPoolAuthorizer('CognitoAuthorizer', refs.userPool, {
-      userPoolClients: [refs.userPoolClient],
+      userPoolClients: [refs.userPoolClient, webConsole.client],
       identitySource: ['$request.header.Authorization'],
     });
     const httpApi = new apigwv2.HttpApi(this, 'Api', {
       description: 'Privacy-safe audience onboarding /v1',
       createDefaultStage: false,
       defaultAuthorizer: authorizer,
+      // The web console calls from its CloudFront origin: that origin only, bearer tokens, no cookies.
+      corsPreflight: {
+        allowOrigins: [webConsole.origin],
+        allowMethods: [apigwv2.CorsHttpMethod.GET, apigwv2.CorsHttpMethod.POST],
+        allowHeaders: ['authorization', 'content-type'],
+        maxAge: Duration.minutes(10),
+      },
     });
     const accessLogs = new logs.LogGroup(this, 'ApiAccessLogs', {
       retention: logs.RetentionDays.THREE_MONTHS,

@@ -159,7 +159,7 @@ program
   .option('--data-dir <dir>', 'where data is kept', '.onboard')
   .addOption(jsonFlag('the URLs and dev tokens (on stdout)'))
   .action(async (o: { port?: number; dataDir: string; json?: boolean }) => {
-    const { startEmbeddedStack } = await import('../local/embedded-stack.ts');
+    const { consoleLines, startEmbeddedStack } = await import('../local/embedded-stack.ts');
     const stack = await startEmbeddedStack({ dataDir: o.dataDir, ...(o.port ? { port: o.port } : {}) });
     if (o.json) {
       printJson({
@@ -172,6 +172,7 @@ program
     } else {
       const lines = [
         'embedded stack running',
+        ...consoleLines(stack),
         `  API       ${stack.apiUrl}/v1   (OpenAPI: ${stack.apiUrl}/v1/openapi.json)`,
         `  S3        ${stack.s3Endpoint}`,
         `  DynamoDB  ${stack.dynamoEndpoint}`,

@@ -6,9 +6,12 @@
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { PutBucketCorsCommand, S3Client } from '@aws-sdk/client-s3';
+import { buildConsole } from '../console/build.ts';
 import type { Role } from '../shared/domain/principal.ts';
 import { BUCKETS, TRIGGERS } from '../shared/infra/definitions.ts';
 import { privacySettingsOf } from '../shared/infra/runtime-config.ts';
+import { consoleFiles } from './console-server.ts';
 import { type DevToken, DevTokens } from './dev-tokens.ts';
 import { startEmbeddedInfra } from './embedded-infra.ts';
 import { startHttpBridge } from './http-bridge.ts';
@@ -25,6 +28,8 @@ export interface EmbeddedStackOptions {
   env?: Record<string, string>;
   /** Shard worker threads. */
   workers?: number;
+  /** Serve the web console at the root of the API's URL (default true). */
+  console?: boolean;
 }
 
 export interface EmbeddedStack {
@@ -134,7 +139,14 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions = {}): Pr
   const tokens = options.ephemeral
     ? new DevTokens()
     : DevTokens.loadOrCreate(join(dataDir, 'dev-tokens.json'));
-  const http = await startHttpBridge(api.handler, tokens, options.port ?? 0);
+  const statics =
+    options.console === false ? undefined : consoleFiles(await buildConsole(), infra.s3Endpoint);
+  const http = await startHttpBridge(api.handler, tokens, options.port ?? 0, '127.0.0.1', statics);
+  if (statics)
+    await allowConsoleUploads(infra.s3Endpoint, http.url, [
+      infra.env[BUCKETS.uploads.env],
+      infra.env[BUCKETS.partnerDrops.env],
+    ]);
 
   const stack: EmbeddedStack = {
     apiUrl: http.url,
@@ -173,6 +185,48 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions = {}): Pr
     );
   }
   return stack;
+}
+
+/** The console PUTs to presigned URLs of these buckets from its own origin: CORS for that origin only. */
+async function allowConsoleUploads(s3Endpoint: string, consoleUrl: string, buckets: (string | undefined)[]) {
+  const s3 = new S3Client({
+    region: 'us-east-1',
+    endpoint: s3Endpoint,
+    forcePathStyle: true,
+    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+  });
+  try {
+    for (const bucket of buckets) {
+      if (!bucket) continue;
+      await s3.send(
+        new PutBucketCorsCommand({
+          Bucket: bucket,
+          CORSConfiguration: {
+            CORSRules: [
+              {
+                AllowedOrigins: [new URL(consoleUrl).origin],
+                AllowedMethods: ['PUT'],
+                AllowedHeaders: ['content-type'],
+                MaxAgeSeconds: 600,
+              },
+            ],
+          },
+        }),
+      );
+    }
+  } finally {
+    s3.destroy();
+  }
+}
+
+/** What `onboard dev` prints about the console: its URL and a sign-in link per dev token. */
+export function consoleLines(stack: Pick<EmbeddedStack, 'apiUrl' | 'tokens'>): string[] {
+  return [
+    `  console   ${stack.apiUrl}/   sign in with a link below (the token stays in the # fragment):`,
+    ...stack.tokens
+      .all()
+      .map((t) => `    ${t.role.padEnd(10)} ${t.tenantId.padEnd(16)} ${stack.apiUrl}/#token=${t.token}`),
+  ];
 }
 
 function s3Event(eventName: string, bucket: string, object: { key: string; size?: number; eTag?: string }) {

@@ -14,6 +14,7 @@ import type {
 import { ROLE_CLAIM, TENANT_CLAIM } from '../shared/api/http-handler.ts';
 import { PROBLEM_CONTENT_TYPE, problemFor, UNAUTHORIZED_HEADERS } from '../shared/api/problem.ts';
 import { ROUTES } from '../shared/api/routes.ts';
+import type { StaticFiles } from './console-server.ts';
 import type { DevTokens } from './dev-tokens.ts';
 
 const MAX_REQUEST_BYTES = 1024 * 1024;
@@ -51,6 +52,8 @@ export async function startHttpBridge(
   tokens: DevTokens,
   port = 0,
   host = '127.0.0.1',
+  /** Files served outside /v1 (the web console). */
+  statics?: StaticFiles,
 ): Promise<{ url: string; server: Server; close(): Promise<void> }> {
   const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
     const send = (status: number, headers: Record<string, string>, body: string) => {
@@ -67,6 +70,12 @@ export async function startHttpBridge(
       }
       let claims: Record<string, string> | undefined;
       const path = url.pathname.replace(/\/+$/, '');
+      const file = path.startsWith('/v1') ? undefined : statics?.(method, path);
+      if (file) {
+        res.writeHead(file.status, file.headers);
+        res.end(method === 'HEAD' ? undefined : file.body);
+        return;
+      }
       if (isKnownPath(path) && !isPublic(method, path)) {
         const bearer = /^Bearer\s+(\S+)$/i.exec(headers.authorization ?? '')?.[1];
         const found = bearer ? tokens.resolve(bearer) : undefined;

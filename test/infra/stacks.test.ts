@@ -664,12 +664,15 @@ describe('HTTP API', () => {
     for (const key of PUBLIC_ROUTES) expect(routes()[key]?.AuthorizationType, key).toBe('NONE');
   });
 
-  it('validates Cognito tokens of this pool and client', () => {
+  it('validates Cognito tokens of this pool and its clients (CLI, web console)', () => {
     app.statelessTemplate.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
       AuthorizerType: 'JWT',
       IdentitySource: ['$request.header.Authorization'],
       JwtConfiguration: {
-        Audience: [{ 'Fn::ImportValue': Match.stringLikeRegexp('UserPoolClientId$') }],
+        Audience: [
+          { 'Fn::ImportValue': Match.stringLikeRegexp('UserPoolClientId$') },
+          { Ref: Match.stringLikeRegexp('^WebConsoleBrowserClient') },
+        ],
         Issuer: Match.objectLike({
           'Fn::Join': Match.arrayWith([Match.arrayWith(['https://cognito-idp.'])]),
         }),

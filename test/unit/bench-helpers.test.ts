@@ -15,6 +15,7 @@ describe('bench runner arguments', () => {
       'memory-10m',
       'cost',
       'privacy',
+      'console',
     ]);
   });
 
