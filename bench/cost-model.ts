@@ -1,5 +1,5 @@
 /**
- * The AWS cost of one match, from the bench's request counts and the shard sizing (PRODUCT.md:
+ * The AWS cost of one match, from the bench's request counts and the shard sizing (the bar:
  * "Cost per million list rows matched in AWS, written down from the bench's request counts").
  * A pure function of its inputs: prices and assumptions are named, so the arithmetic is testable
  * (test/unit/bench-cost-model.test.ts) and every number printed can be traced.

@@ -1,5 +1,5 @@
 /**
- * DynamoDB batching under throttling (PRODUCT.md bar: "at least 95 keys per BatchGetItem on
+ * DynamoDB batching under throttling (bar: "at least 95 keys per BatchGetItem on
  * average, bounded concurrency, UnprocessedKeys retried with jittered backoff, no key lost under
  * throttling"), against dynalite from the embedded stack.
  *

@@ -1,5 +1,5 @@
 /**
- * Normalize-and-hash throughput (PRODUCT.md bar: >= 1.5M emails/s per core and >= 70 % of a bare
+ * Normalize-and-hash throughput (bar: >= 1.5M emails/s per core and >= 70 % of a bare
  * crypto.hash('sha256') loop over pre-normalized strings, measured in the same run).
  */
 import { hash } from 'node:crypto';

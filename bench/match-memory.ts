@@ -1,5 +1,5 @@
 /**
- * Match and aggregate, in memory (PRODUCT.md bar: "1 million list rows against 5 million partner
+ * Match and aggregate, in memory (bar: "1 million list rows against 5 million partner
  * memberships in 50 segments, in-memory store: close to what DuckDB does with the equivalent SQL on
  * the same machine; the gap is tracked as a ratio").
  *

@@ -1,5 +1,5 @@
 /**
- * Memory (PRODUCT.md bar: "a 10 million row list matched with peak RSS under 512 MB").
+ * Memory (bar: "a 10 million row list matched with peak RSS under 512 MB").
  *
  * Writes a hashed list (one 64-hex hash per line; ~10 % duplicate rows, ~5 % partner members,
  * ~0.1 % invalid lines) to a temp file, then runs the real split and shard steps on it in a child

@@ -1,7 +1,7 @@
 /**
  * `npm run bench [-- --quick] [-- --only hashing,match-memory,...]`
  *
- * Runs the benchmarks of PRODUCT.md "Performance bars" one after another, printing one JSON line
+ * Runs the benchmarks of the performance bars (README, Benchmarks) one after another, printing one JSON line
  * per result row as soon as it is measured, then a table of every bar with PASS / FAIL / INFO /
  * SKIP, then the notes (what exactly was timed, assumptions). Timings are never asserted in tests;
  * this is where they are looked at.
@@ -194,6 +194,7 @@ export async function main(argv: readonly string[]): Promise<number> {
           break;
         case 'privacy':
           out = await (await import('./privacy-error.ts')).benchPrivacy(args.quick);
+          break;
         case 'console':
           out = await (await import('./console.ts')).benchConsole();
           break;

@@ -116,7 +116,7 @@ export class HouseFunction extends nodejs.NodejsFunction {
     // The log group and the role are siblings: they must exist before super() runs.
     const logGroup = new logs.LogGroup(scope, `${id}Logs`, {
       retention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
-      // Function logs hold no personal data (PRODUCT.md rule 7); the audit trail is in the Ledger table.
+      // Function logs hold no personal data (docs/privacy.md, rule 7); the audit trail is in the Ledger table.
       removalPolicy: RemovalPolicy.DESTROY,
     });
     const role = new iam.Role(scope, `${id}Role`, {
@@ -169,7 +169,7 @@ export class HouseFunction extends nodejs.NodejsFunction {
     this.houseLogGroup = logGroup;
     this.houseRole = role;
     const runtimeReason =
-      'Node.js 22 is the runtime the service is built and tested for (PRODUCT.md: Lambda Node 22); moving to Node 24 is a deliberate upgrade with its own test run, not a side effect of a CDK bump.';
+      'Node.js 22 is the runtime the service is built and tested for; moving to Node 24 is a deliberate upgrade with its own test run, not a side effect of a CDK bump.';
     acknowledge(this, 'AwsSolutions-L1', runtimeReason);
     acknowledge(this, 'Serverless-LambdaLatestVersion', runtimeReason);
     acknowledge(

@@ -1,5 +1,5 @@
 /**
- * The pepper ring: secret keys for HMAC-SHA256 of identifier digests at rest (PRODUCT.md rule 6),
+ * The pepper ring: secret keys for HMAC-SHA256 of identifier digests at rest (docs/privacy.md, rule 6),
  * each with a key id so a new key can be rolled in while old items are re-keyed.
  * Stored as JSON `{ "current": "k1", "keys": { "k1": "<base64 32 bytes>" } }` (or flat,
  * `{ "current": "k1", "k1": "..." }`, as Secrets Manager generates it) in Secrets Manager

@@ -8,7 +8,7 @@ import type { Budget, BudgetAccount, BudgetAccountKind, MicroRho } from './priva
 
 /**
  * Turns an identifier digest (32 bytes of SHA-256) into the key stored at rest: HMAC-SHA256 under
- * a secret pepper (PRODUCT.md rule 6), so a leaked table cannot be reversed by hashing a dictionary.
+ * a secret pepper (docs/privacy.md, rule 6), so a leaked table cannot be reversed by hashing a dictionary.
  */
 export interface AudienceKeyer {
   /** Identifies the pepper, for rotation. */
@@ -76,7 +76,7 @@ export interface ObjectStore {
   presignGet(bucket: string, key: string, expiresInSeconds: number, filename: string): Promise<string>;
 }
 
-/** The longest any presigned URL lives (PRODUCT.md: at most 15 minutes). */
+/** The longest any presigned URL lives (at most 15 minutes). */
 export const MAX_PRESIGN_SECONDS = 900;
 
 type JobKind = JobRecord['kind'];

@@ -39,6 +39,6 @@ export interface UseCaseContext {
   newId(): string;
 }
 
-/** Presigned URLs live this long (PRODUCT.md: at most 15 minutes). */
+/** Presigned URLs live this long (at most 15 minutes). */
 export const UPLOAD_URL_SECONDS = 900;
 export const DOWNLOAD_URL_SECONDS = 300;

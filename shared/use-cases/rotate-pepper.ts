@@ -1,5 +1,5 @@
 /**
- * Pepper rotation (PRODUCT.md rule 6): after the operator adds a new current key to the ring,
+ * Pepper rotation (docs/privacy.md, rule 6): after the operator adds a new current key to the ring,
  * every partner's members are re-keyed in the background. Each member item is copied under the new
  * key id (its keyed value re-keyed through the newer keys of the chain, so no digest is needed),
  * the manifests likewise, then the catalog flips to the new key id in one conditional write.

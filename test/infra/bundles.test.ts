@@ -1,6 +1,6 @@
 /**
  * The one infra test that really bundles: every handler (LAMBDA_HANDLERS, maintenance included),
- * with the house esbuild options, must stay under 1 MB minified (PRODUCT.md performance bars). Load-and-init time is measured by
+ * with the house esbuild options, must stay under 1 MB minified (the performance bars in the README). Load-and-init time is measured by
  * `npm run bench` (bench/bundles.ts), never as a timed test.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';

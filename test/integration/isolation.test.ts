@@ -1,5 +1,5 @@
 /**
- * Isolation (PRODUCT.md rule 8): an advertiser sees only its own lists, matches and downloads
+ * Isolation (docs/privacy.md, rule 8): an advertiser sees only its own lists, matches and downloads
  * (another's are 404 not-found, never 403, so their existence is not disclosed); a partner only
  * its own audience uploads and ingest reports; and no response anywhere carries a member hash.
  */

@@ -1,5 +1,5 @@
 /**
- * Nothing personal in logs (PRODUCT.md rule 7): a full run at DEBUG level (partner ingest with bad
+ * Nothing personal in logs (docs/privacy.md, rule 7): a full run at DEBUG level (partner ingest with bad
  * rows, raw email and phone lists hashed server-side, hashed-list matches, a failing match, a
  * failing ingest, a hostile raw list, requests carrying PII-looking values) with every byte written
  * to stdout and stderr captured (the Powertools logger and the shard worker threads' forwarded

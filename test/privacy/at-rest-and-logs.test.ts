@@ -1,5 +1,5 @@
 /**
- * Nothing raw at rest, nothing personal in logs (PRODUCT.md rules 6 and 7), proven after full
+ * Nothing raw at rest, nothing personal in logs (docs/privacy.md, rule 6 and 7), proven after full
  * runs, failure paths included: a partner ingest (with bad rows carrying a raw email and a phone),
  * a raw CSV list (emails, with phones and names in other columns) hashed server-side and matched,
  * a raw phone list, a list hashed by the CLI and matched, a list under the minimum size (failed

@@ -1,5 +1,5 @@
 /**
- * Isolation and audit (PRODUCT.md rules 8 and 9), noise on. An advertiser B tries to read what
+ * Isolation and audit (docs/privacy.md, rule 8 and 9), noise on. An advertiser B tries to read what
  * advertiser A did (matches, downloads, lists, budget, audit); a partner tries to read another
  * partner's ingest reports, the advertisers' matches and anything about members; the partner
  * catalog, readable by every tenant, is checked to carry names and sizes only. Then the audit

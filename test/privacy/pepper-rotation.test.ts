@@ -1,5 +1,5 @@
 /**
- * Keyed hashing at rest and pepper rotation (PRODUCT.md rule 6), noise off so counts compare
+ * Keyed hashing at rest and pepper rotation (docs/privacy.md, rule 6), noise off so counts compare
  * exactly, RETIRE_GRACE_SECONDS 0 so the old key's items are swept as soon as re-keying is done.
  * A partner ingests, an advertiser matches (R1); the operator rotates the local pepper file (a new
  * current key id) and asks for re-keying through the admin API; once the stack is idle the same

@@ -1,5 +1,5 @@
 /**
- * Identifier normalization, byte-compatible with the ad platforms (PRODUCT.md "Identifier
+ * Identifier normalization, byte-compatible with the ad platforms ("Identifier
  * normalization"). Pure and portable: no node: imports, so the same code runs in the browser console.
  *
  * Every profile: drop zero-width characters and the BOM, trim Unicode whitespace, NFC, lowercase.

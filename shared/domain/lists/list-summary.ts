@@ -1,5 +1,5 @@
 /**
- * The totals reported for a list (PRODUCT.md "Result": rows, valid, invalid by reason, duplicates,
+ * The totals reported for a list (rows, valid, invalid by reason, duplicates,
  * distinct) and a streaming accumulator for them.
  *
  * Distinct counting must hold millions of keys without a JS `Set<string>` (a 64-character string

@@ -2,7 +2,7 @@
  * Matching one shard of a hashed list against a partner's pinned audience snapshot, and reducing
  * shard tallies. Shards are disjoint ranges of the digest space (split by leading bits), so a digest
  * is in exactly one shard, distinct counts add up exactly, and a partitioned run equals a
- * single-shard run (PRODUCT.md Architecture).
+ * single-shard run.
  *
  * A tally holds true counts: it never leaves the service. Only `applyPrivacy` turns it into a
  * releasable Result.

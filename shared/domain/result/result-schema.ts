@@ -1,9 +1,10 @@
 /**
- * The Result: the only thing about people that ever leaves the service (PRODUCT.md "Result").
+ * The Result: the only thing about people that ever leaves the service.
  * The schema is the contract of the JSON download and of `GET /v1/matches/{id}`.
  */
 import { z } from 'zod';
 import { RoundingSchema } from '../privacy/privacy-params.ts';
+import { AFFINITY_DEFINITION, SHARE_DEFINITION } from './result-glossary.ts';
 
 const count = z.number().int().nonnegative();
 
@@ -35,9 +36,9 @@ export const SegmentResultSchema = z.object({
   suppressed: z.boolean(),
   reason: SuppressionReasonSchema.optional(),
   /** matched / matched total; null when either is withheld. */
-  share: z.number().min(0).nullable(),
+  share: z.number().min(0).nullable().describe(SHARE_DEFINITION),
   /** Affinity index (share of matched over share of the partner base) x 100, rounded. */
-  affinity: z.number().int().min(0).nullable(),
+  affinity: z.number().int().min(0).nullable().describe(AFFINITY_DEFINITION),
 });
 export type SegmentResult = z.infer<typeof SegmentResultSchema>;
 
@@ -78,7 +79,14 @@ export const MatchResultSchema = z.object({
   matched: count.nullable(),
   matchedSuppressedReason: SuppressionReasonSchema.optional(),
   /** Released matched total over the list's distinct valid identifiers; null when the total is withheld. */
-  matchRate: z.number().min(0).max(1).nullable(),
+  matchRate: z
+    .number()
+    .min(0)
+    .max(1)
+    .nullable()
+    .describe(
+      "match rate: the released matched total over the list's distinct valid identifiers; null when the total is withheld.",
+    ),
   segments: z.array(SegmentResultSchema),
   privacy: PrivacyAppliedSchema,
   partner: z.object({ partnerId: z.string(), profile: z.enum(['basic', 'google', 'uid2']) }),
