@@ -32,15 +32,22 @@ export function budgetNotice(partnerId: string, b: BudgetView): string[] {
   return lines;
 }
 
-/** Reads the budget and writes the notice to `write` (stderr in the CLI); never fails the match. */
+/**
+ * Reads the budget and writes the notice to `write` (stderr in the CLI); never fails the match.
+ * `warningsOnly` (stderr is not a terminal: a script) keeps the cost line out of its output and
+ * still says when the budget runs low.
+ */
 export async function announceBudget(
   client: ApiClient,
   partnerId: string,
   write: (line: string) => void,
+  options: { warningsOnly?: boolean } = {},
 ): Promise<BudgetView | undefined> {
   try {
     const view = await client.get<BudgetView>(`/v1/partners/${encodeURIComponent(partnerId)}/budget`);
-    for (const line of budgetNotice(partnerId, view)) write(line);
+    const lines = budgetNotice(partnerId, view);
+    for (const line of options.warningsOnly ? lines.filter((l) => l.startsWith('warning:')) : lines)
+      write(line);
     return view;
   } catch {
     return undefined;

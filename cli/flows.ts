@@ -138,7 +138,9 @@ export async function runMatch(client: ApiClient, options: MatchOptions): Promis
     const kind = options.kind ?? 'email';
     // The cost before any work (and a warning when the budget runs low).
     if (!options.quiet)
-      await announceBudget(client, options.partnerId, (line) => process.stderr.write(`${line}\n`));
+      await announceBudget(client, options.partnerId, (line) => process.stderr.write(`${line}\n`), {
+        warningsOnly: !process.stderr.isTTY,
+      });
     let listSummary: ListSummary | undefined;
     let upload = 'stream' in options.list ? undefined : options.list;
     if (!options.raw) {

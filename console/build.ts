@@ -22,6 +22,8 @@ export const CONSOLE_PAGE = '/index.html';
 
 const options = (minify: boolean): BuildOptions & { write: false } => ({
   entryPoints: [join(CONSOLE_DIR, 'src/main.ts')],
+  // Aliases and packages resolve from the repository, whatever directory the CLI runs in.
+  absWorkingDir: dirname(CONSOLE_DIR),
   bundle: true,
   write: false,
   format: 'esm',

@@ -52,6 +52,8 @@ export const STACK_FILE = 'stack.json';
 export async function startEmbeddedStack(options: EmbeddedStackOptions = {}): Promise<EmbeddedStack> {
   // Settings fail fast, before anything starts: a bad value never becomes a 500 on every route.
   privacySettingsOf({ ...process.env, ...options.env });
+  // So does the console build: nothing is running yet if it fails.
+  const consoleAssets = options.console === false ? undefined : await buildConsole();
   const dataDir = resolve(options.dataDir ?? DEFAULT_DATA_DIR);
   mkdirSync(dataDir, { recursive: true });
   const infra = await startEmbeddedInfra({
@@ -139,8 +141,7 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions = {}): Pr
   const tokens = options.ephemeral
     ? new DevTokens()
     : DevTokens.loadOrCreate(join(dataDir, 'dev-tokens.json'));
-  const statics =
-    options.console === false ? undefined : consoleFiles(await buildConsole(), infra.s3Endpoint);
+  const statics = consoleAssets === undefined ? undefined : consoleFiles(consoleAssets, infra.s3Endpoint);
   const http = await startHttpBridge(api.handler, tokens, options.port ?? 0, '127.0.0.1', statics);
   if (statics)
     await allowConsoleUploads(infra.s3Endpoint, http.url, [

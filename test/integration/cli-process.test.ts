@@ -424,5 +424,5 @@ describe('the demo', () => {
       expect.stringMatching(/^audience-.*\.json$/),
     ]);
     expect(leftovers(box.tmp)).toEqual([]);
-  }, 120_000);
+  }, 240_000);
 });
