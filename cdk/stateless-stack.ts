@@ -24,7 +24,12 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
 import { ROUTES } from '../shared/api/routes.ts';
-import { MATCH_TIMEOUT_SECONDS, TRIGGERS } from '../shared/infra/definitions.ts';
+import {
+  ASYNC_ATTEMPTS,
+  FUNCTION_TIMEOUT_SECONDS,
+  MATCH_TIMEOUT_SECONDS,
+  TRIGGERS,
+} from '../shared/infra/definitions.ts';
 import { HouseFunction } from './constructs/house-function.ts';
 import { type Deployment, deploymentEnvironment } from './deploy-context.ts';
 import { handlerEntry, type LambdaHandlerName, REPO_ROOT } from './handlers.ts';
@@ -114,7 +119,7 @@ export class StatelessStack extends Stack {
     // (list, then delete) and writes a refusal to the Ledger's audit trail.
     const matchSplit = fn('match-split', 'Splits a hashed list into hash-prefix shards', {
       memorySize: 2048,
-      timeout: Duration.minutes(15),
+      timeout: Duration.seconds(FUNCTION_TIMEOUT_SECONDS['match-split']),
     })
       // Streams the hashed list; ListBucket turns a missing list into 404 (not-found) instead of 403.
       .bindBucket(uploads, ['get', 'list'], 'lists/')
@@ -125,7 +130,7 @@ export class StatelessStack extends Stack {
       .bindTable(ledger, 'write');
     const matchShard = fn('match-shard', 'Matches one shard against the partner audiences', {
       memorySize: 2048,
-      timeout: Duration.minutes(10),
+      timeout: Duration.seconds(FUNCTION_TIMEOUT_SECONDS['match-shard']),
     })
       // Reads its shard and deletes it once the tally is written.
       .bindBucket(results, ['get', 'delete', 'list'], 'shards/')
@@ -140,7 +145,7 @@ export class StatelessStack extends Stack {
       'Adds shard tallies, applies the privacy rules, writes the result',
       {
         memorySize: 1024,
-        timeout: Duration.minutes(5),
+        timeout: Duration.seconds(FUNCTION_TIMEOUT_SECONDS['match-reduce']),
       },
     )
       .bindBucket(results, ['get', 'list', 'delete'], 'tallies/')
@@ -172,9 +177,9 @@ export class StatelessStack extends Stack {
     };
     const listUpload = fn('list-upload', 'Hashes a raw list server-side and deletes the raw object', {
       memorySize: 2048,
-      timeout: Duration.minutes(10),
+      timeout: Duration.seconds(FUNCTION_TIMEOUT_SECONDS['list-upload']),
       deadLetterQueue: dlq('ListUpload'),
-      retryAttempts: 2,
+      retryAttempts: ASYNC_ATTEMPTS - 1,
       maxEventAge: Duration.hours(6),
     })
       .bindBucket(uploads, ['get', 'delete', 'list'], TRIGGERS.rawListPrefix)
@@ -182,9 +187,9 @@ export class StatelessStack extends Stack {
       .bindTable(jobs, 'readWrite');
     const ingest = fn('ingest', 'Ingests a partner audience drop into the Audiences table', {
       memorySize: 2048,
-      timeout: Duration.minutes(15),
+      timeout: Duration.seconds(FUNCTION_TIMEOUT_SECONDS.ingest),
       deadLetterQueue: dlq('Ingest'),
-      retryAttempts: 2,
+      retryAttempts: ASYNC_ATTEMPTS - 1,
       maxEventAge: Duration.hours(6),
     })
       .bindBucket(partnerDrops, ['get', 'delete', 'list'], TRIGGERS.partnerDropPrefix)
@@ -205,10 +210,10 @@ export class StatelessStack extends Stack {
       'Re-keys partners after a pepper rotation; sweeps retired versions',
       {
         memorySize: 2048,
-        timeout: Duration.minutes(15),
+        timeout: Duration.seconds(FUNCTION_TIMEOUT_SECONDS.maintenance),
         deadLetterQueue: dlq('Maintenance'),
-        // Re-keying and sweeps are idempotent and take the partner lock: a retry is safe.
-        retryAttempts: 2,
+        // Re-keying, sweeps and recovery are idempotent and take the partner lock: a retry is safe.
+        retryAttempts: ASYNC_ATTEMPTS - 1,
         maxEventAge: Duration.hours(6),
       },
     )

@@ -4,6 +4,7 @@
  * S3 object-created events delivered to the same functions, and matches run on worker threads.
  */
 
+import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Role } from '../shared/domain/principal.ts';
@@ -43,6 +44,8 @@ export interface EmbeddedStack {
 
 export const DEFAULT_DATA_DIR = '.onboard';
 export const STACK_FILE = 'stack.json';
+/** The embedded stack sweeps (recovery, retired versions) at start and then this often. */
+export const SWEEP_INTERVAL_MS = 60_000;
 
 export async function startEmbeddedStack(options: EmbeddedStackOptions = {}): Promise<EmbeddedStack> {
   // Settings fail fast, before anything starts: a bad value never becomes a 500 on every route.
@@ -59,6 +62,9 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions = {}): Pr
     POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'INFO',
     ...infra.env,
     ...options.env,
+    // This start of the stack, recorded on the jobs and locks it works on: whatever a previous
+    // start left in flight is known dead, and recovered by the sweep that runs right away.
+    ONBOARD_INSTANCE_ID: randomUUID(),
   };
   // The handlers read their configuration from the environment, as in Lambda.
   Object.assign(process.env, env);
@@ -99,7 +105,7 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions = {}): Pr
     events.add(done);
   };
   useLocalMaintenance({ start: async (action) => background(maintenance.handler({ action })) });
-  const sweeper = setInterval(() => background(maintenance.handler({ action: 'sweep' })), 60_000);
+  const sweeper = setInterval(() => background(maintenance.handler({ action: 'sweep' })), SWEEP_INTERVAL_MS);
   sweeper.unref();
 
   // S3 notifications: object-created under a trigger prefix invokes the function, as in the CDK app.
@@ -135,6 +141,9 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions = {}): Pr
     ? new DevTokens()
     : DevTokens.loadOrCreate(join(dataDir, 'dev-tokens.json'));
   const http = await startHttpBridge(api.handler, tokens, options.port ?? 0);
+  // Recovery of what a previous start left (resumed or FAILED `interrupted`), in the background:
+  // new work carries this start's id and is never mistaken for it.
+  background(maintenance.handler({ action: 'sweep' }));
 
   const stack: EmbeddedStack = {
     apiUrl: http.url,
