@@ -125,6 +125,10 @@ async function interruptMatch(
   report: RecoveryReport,
 ) {
   const { tenantId, matchId } = match;
+  // Files first: whoever sees FAILED finds them gone.
+  for (const prefix of [`shards/${matchId}/`, `tallies/${matchId}/`])
+    await deletePrefix(ctx, ctx.buckets.results, prefix, report);
+  await removeLocalSplitFiles(matchId);
   const stopped = await ctx.jobs.update(
     'match',
     tenantId,
@@ -136,10 +140,9 @@ async function interruptMatch(
   if (!stopped) return;
   report.interrupted++;
   ctx.logger.warn('recovery: match interrupted', { matchId, cause, phase: match.progress.phase });
+  // Result files a reduce wrote before it died were never released.
   const resultPrefix = OBJECT_KEYS.resultJson(tenantId, matchId).replace(/json$/, '');
-  for (const prefix of [`shards/${matchId}/`, `tallies/${matchId}/`, resultPrefix])
-    await deletePrefix(ctx, ctx.buckets.results, prefix, report);
-  await removeLocalSplitFiles(matchId);
+  await deletePrefix(ctx, ctx.buckets.results, resultPrefix, report);
 }
 
 /** The split's local files of a match (the embedded stack's temporary directory; /tmp in Lambda). */
@@ -163,6 +166,13 @@ async function interruptIngest(
   const declared = new Set(upload.segments.map((s) => s.segmentId));
   const live = catalog?.segments.filter((s) => declared.has(s.segmentId)) ?? [];
   const wentLive = live.length === declared.size && live.every((s) => s.version >= startedMs);
+  await deleteObject(ctx, ctx.buckets.partnerDrops, OBJECT_KEYS.partnerDrop(partnerId, audienceId), report);
+  // The ingest's lock owner is `{audienceId}-{time}` (ingest-audience.ts): its holder is dead.
+  const lock = await ctx.audiences.readLock(partnerId);
+  if (lock?.owner.startsWith(`${audienceId}-`)) {
+    await ctx.audiences.releaseLock(partnerId, lock.owner);
+    report.locksReleased++;
+  }
   const stopped = await ctx.jobs.update(
     'audience',
     partnerId,
@@ -177,13 +187,6 @@ async function interruptIngest(
   if (stopped) {
     report.interrupted++;
     ctx.logger.warn('recovery: ingest interrupted', { partnerId, audienceId, cause, wentLive });
-  }
-  await deleteObject(ctx, ctx.buckets.partnerDrops, OBJECT_KEYS.partnerDrop(partnerId, audienceId), report);
-  // The ingest's lock owner is `{audienceId}-{time}` (ingest-audience.ts): its holder is dead.
-  const lock = await ctx.audiences.readLock(partnerId);
-  if (lock?.owner.startsWith(`${audienceId}-`)) {
-    await ctx.audiences.releaseLock(partnerId, lock.owner);
-    report.locksReleased++;
   }
 }
 
@@ -207,6 +210,9 @@ async function recoverHashing(
     }
     return;
   }
+  await deleteObject(ctx, ctx.buckets.uploads, rawKey, report);
+  // A hashed list written before the crash belongs to no READY list.
+  await deleteObject(ctx, ctx.buckets.uploads, OBJECT_KEYS.hashedList(tenantId, listId), report);
   const stopped = await ctx.jobs.update(
     'list',
     tenantId,
@@ -218,9 +224,6 @@ async function recoverHashing(
     report.interrupted++;
     ctx.logger.warn('recovery: list hashing interrupted', { tenantId, listId, cause });
   }
-  await deleteObject(ctx, ctx.buckets.uploads, rawKey, report);
-  // A hashed list written before the crash belongs to no READY list.
-  await deleteObject(ctx, ctx.buckets.uploads, OBJECT_KEYS.hashedList(tenantId, listId), report);
 }
 
 const RAW_KEY = /^raw\/([^/]+)\/([^/]+)$/;
