@@ -204,7 +204,7 @@ export class StatelessStack extends Stack {
     // --- Maintenance: re-keying after a pepper rotation, hourly sweeps (asynchronous) ------------
     // shared/use-cases/rotate-pepper.ts: partner locks, catalogs and member items in Audiences
     // (read, copied under the new key id, deleted under the retired one), manifests read under the
-    // old key id and written under the new one, swept manifests deleted. No Jobs or Ledger access.
+    // old key id and written under the new one, swept manifests deleted.
     const maintenance = fn(
       'maintenance',
       'Re-keys partners after a pepper rotation; sweeps retired versions',
@@ -219,7 +219,21 @@ export class StatelessStack extends Stack {
     )
       .bindBucket(results, ['get', 'put', 'delete', 'list'], 'manifests/')
       .bindTable(audiences, 'readWrite')
-      .bindSecret(refs.pepper);
+      .bindSecret(refs.pepper)
+      // Recovery (shared/use-cases/recover-jobs.ts), in every sweep: the Jobs records in flight
+      // (a Scan, below), raw lists hashed again or deleted with their partial hashed list, drops
+      // ingested at last (what ingest may do) or deleted, the shards, tallies and unreleased result
+      // files of dead matches deleted.
+      .bindTable(jobs, 'readWrite')
+      .bindBucket(uploads, ['get', 'delete', 'list'], TRIGGERS.rawListPrefix)
+      .bindBucket(uploads, ['get', 'put', 'delete', 'list'], 'lists/')
+      .bindBucket(partnerDrops, ['get', 'delete', 'list'], TRIGGERS.partnerDropPrefix)
+      .bindBucket(results, ['list', 'delete'], ['shards/', 'tallies/', 'results/'])
+      // A drop ingested at last publishes its catalog sizes (the catalog budget and its audit entry).
+      .bindTable(ledger, 'readWrite');
+    maintenance.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['dynamodb:Scan'], resources: [jobs.table.tableArn] }),
+    );
     const scheduleDlq = dlq('MaintenanceSchedule');
     acknowledge(
       scheduleDlq,
@@ -227,7 +241,8 @@ export class StatelessStack extends Stack {
       "MaintenanceScheduleDlq is the dead-letter queue of the hourly schedule's EventBridge target (cdk-nag recognises only Lambda and SQS redrive DLQs); its depth is alarmed.",
     );
     this.maintenanceSchedule = new events.Rule(this, 'MaintenanceSchedule', {
-      description: 'Hourly sweep of retired segment versions and pepper keys past their grace period',
+      description:
+        'Hourly sweep: recovery of interrupted jobs, retired segment versions and pepper keys past their grace period',
       schedule: events.Schedule.rate(Duration.hours(1)),
       targets: [
         new eventsTargets.LambdaFunction(maintenance, {
