@@ -26,6 +26,8 @@ export interface EmbeddedStackOptions {
   env?: Record<string, string>;
   /** Shard worker threads. */
   workers?: number;
+  /** How often the sweep (recovery, retired versions) runs after the one at start; 0: never (tests). */
+  sweepEveryMs?: number;
 }
 
 export interface EmbeddedStack {
@@ -105,8 +107,10 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions = {}): Pr
     events.add(done);
   };
   useLocalMaintenance({ start: async (action) => background(maintenance.handler({ action })) });
-  const sweeper = setInterval(() => background(maintenance.handler({ action: 'sweep' })), SWEEP_INTERVAL_MS);
-  sweeper.unref();
+  const every = options.sweepEveryMs ?? SWEEP_INTERVAL_MS;
+  const sweeper =
+    every > 0 ? setInterval(() => background(maintenance.handler({ action: 'sweep' })), every) : undefined;
+  sweeper?.unref();
 
   // S3 notifications: object-created under a trigger prefix invokes the function, as in the CDK app.
   const bucketOf = (id: string) => infra.env[Object.values(BUCKETS).find((b) => b.id === id)?.env as string];
