@@ -24,7 +24,12 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
 import { ROUTES } from '../shared/api/routes.ts';
-import { MATCH_TIMEOUT_SECONDS, TRIGGERS } from '../shared/infra/definitions.ts';
+import {
+  ASYNC_ATTEMPTS,
+  FUNCTION_TIMEOUT_SECONDS,
+  MATCH_TIMEOUT_SECONDS,
+  TRIGGERS,
+} from '../shared/infra/definitions.ts';
 import { HouseFunction } from './constructs/house-function.ts';
 import { WebConsole } from './constructs/web-console.ts';
 import { type Deployment, deploymentEnvironment } from './deploy-context.ts';
@@ -116,7 +121,7 @@ export class StatelessStack extends Stack {
     // (list, then delete) and writes a refusal to the Ledger's audit trail.
     const matchSplit = fn('match-split', 'Splits a hashed list into hash-prefix shards', {
       memorySize: 2048,
-      timeout: Duration.minutes(15),
+      timeout: Duration.seconds(FUNCTION_TIMEOUT_SECONDS['match-split']),
     })
       // Streams the hashed list; ListBucket turns a missing list into 404 (not-found) instead of 403.
       .bindBucket(uploads, ['get', 'list'], 'lists/')
@@ -127,7 +132,7 @@ export class StatelessStack extends Stack {
       .bindTable(ledger, 'write');
     const matchShard = fn('match-shard', 'Matches one shard against the partner audiences', {
       memorySize: 2048,
-      timeout: Duration.minutes(10),
+      timeout: Duration.seconds(FUNCTION_TIMEOUT_SECONDS['match-shard']),
     })
       // Reads its shard and deletes it once the tally is written.
       .bindBucket(results, ['get', 'delete', 'list'], 'shards/')
@@ -142,7 +147,7 @@ export class StatelessStack extends Stack {
       'Adds shard tallies, applies the privacy rules, writes the result',
       {
         memorySize: 1024,
-        timeout: Duration.minutes(5),
+        timeout: Duration.seconds(FUNCTION_TIMEOUT_SECONDS['match-reduce']),
       },
     )
       .bindBucket(results, ['get', 'list', 'delete'], 'tallies/')
@@ -174,9 +179,9 @@ export class StatelessStack extends Stack {
     };
     const listUpload = fn('list-upload', 'Hashes a raw list server-side and deletes the raw object', {
       memorySize: 2048,
-      timeout: Duration.minutes(10),
+      timeout: Duration.seconds(FUNCTION_TIMEOUT_SECONDS['list-upload']),
       deadLetterQueue: dlq('ListUpload'),
-      retryAttempts: 2,
+      retryAttempts: ASYNC_ATTEMPTS - 1,
       maxEventAge: Duration.hours(6),
     })
       .bindBucket(uploads, ['get', 'delete', 'list'], TRIGGERS.rawListPrefix)
@@ -184,9 +189,9 @@ export class StatelessStack extends Stack {
       .bindTable(jobs, 'readWrite');
     const ingest = fn('ingest', 'Ingests a partner audience drop into the Audiences table', {
       memorySize: 2048,
-      timeout: Duration.minutes(15),
+      timeout: Duration.seconds(FUNCTION_TIMEOUT_SECONDS.ingest),
       deadLetterQueue: dlq('Ingest'),
-      retryAttempts: 2,
+      retryAttempts: ASYNC_ATTEMPTS - 1,
       maxEventAge: Duration.hours(6),
     })
       .bindBucket(partnerDrops, ['get', 'delete', 'list'], TRIGGERS.partnerDropPrefix)
@@ -201,22 +206,36 @@ export class StatelessStack extends Stack {
     // --- Maintenance: re-keying after a pepper rotation, hourly sweeps (asynchronous) ------------
     // shared/use-cases/rotate-pepper.ts: partner locks, catalogs and member items in Audiences
     // (read, copied under the new key id, deleted under the retired one), manifests read under the
-    // old key id and written under the new one, swept manifests deleted. No Jobs or Ledger access.
+    // old key id and written under the new one, swept manifests deleted.
     const maintenance = fn(
       'maintenance',
       'Re-keys partners after a pepper rotation; sweeps retired versions',
       {
         memorySize: 2048,
-        timeout: Duration.minutes(15),
+        timeout: Duration.seconds(FUNCTION_TIMEOUT_SECONDS.maintenance),
         deadLetterQueue: dlq('Maintenance'),
-        // Re-keying and sweeps are idempotent and take the partner lock: a retry is safe.
-        retryAttempts: 2,
+        // Re-keying, sweeps and recovery are idempotent and take the partner lock: a retry is safe.
+        retryAttempts: ASYNC_ATTEMPTS - 1,
         maxEventAge: Duration.hours(6),
       },
     )
       .bindBucket(results, ['get', 'put', 'delete', 'list'], 'manifests/')
       .bindTable(audiences, 'readWrite')
-      .bindSecret(refs.pepper);
+      .bindSecret(refs.pepper)
+      // Recovery (shared/use-cases/recover-jobs.ts), in every sweep: the Jobs records in flight
+      // (a Scan, below), raw lists hashed again or deleted with their partial hashed list, drops
+      // ingested at last (what ingest may do) or deleted, the shards, tallies and unreleased result
+      // files of dead matches deleted.
+      .bindTable(jobs, 'readWrite')
+      .bindBucket(uploads, ['get', 'delete', 'list'], TRIGGERS.rawListPrefix)
+      .bindBucket(uploads, ['get', 'put', 'delete', 'list'], 'lists/')
+      .bindBucket(partnerDrops, ['get', 'delete', 'list'], TRIGGERS.partnerDropPrefix)
+      .bindBucket(results, ['list', 'delete'], ['shards/', 'tallies/', 'results/'])
+      // A drop ingested at last publishes its catalog sizes (the catalog budget and its audit entry).
+      .bindTable(ledger, 'readWrite');
+    maintenance.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['dynamodb:Scan'], resources: [jobs.table.tableArn] }),
+    );
     const scheduleDlq = dlq('MaintenanceSchedule');
     acknowledge(
       scheduleDlq,
@@ -224,7 +243,8 @@ export class StatelessStack extends Stack {
       "MaintenanceScheduleDlq is the dead-letter queue of the hourly schedule's EventBridge target (cdk-nag recognises only Lambda and SQS redrive DLQs); its depth is alarmed.",
     );
     this.maintenanceSchedule = new events.Rule(this, 'MaintenanceSchedule', {
-      description: 'Hourly sweep of retired segment versions and pepper keys past their grace period',
+      description:
+        'Hourly sweep: recovery of interrupted jobs, retired segment versions and pepper keys past their grace period',
       schedule: events.Schedule.rate(Duration.hours(1)),
       targets: [
         new eventsTargets.LambdaFunction(maintenance, {

@@ -1,10 +1,12 @@
 /**
  * Maintenance: re-keying after a pepper rotation ({ action: 'rekey' }, invoked by the admin API),
- * and sweeps of retired segment versions and keys ({ action: 'sweep' }, or the hourly schedule).
+ * and sweeps ({ action: 'sweep' }, or the hourly schedule): recovery of interrupted jobs first
+ * (shared/use-cases/recover-jobs.ts), then retired segment versions and keys.
  */
 import { z } from 'zod';
-import { domainLogger, useCaseContext } from '../shared/adapters/runtime.ts';
+import { domainLogger, runtime, useCaseContext } from '../shared/adapters/runtime.ts';
 import { rekeyDeps } from '../shared/use-cases/partners.ts';
+import { type RecoveryReport, recoverJobs } from '../shared/use-cases/recover-jobs.ts';
 import { rekeyAll, sweepAll } from '../shared/use-cases/rotate-pepper.ts';
 
 const Input = z.union([
@@ -15,11 +17,22 @@ const Input = z.union([
 
 const logger = domainLogger();
 
+/** What of the Lambda context is used: the time left, so recovery starts no work it cannot finish. */
+type Context = { getRemainingTimeInMillis?(): number } | undefined;
+
 export const handler = async (
   event: unknown,
-): Promise<{ action: string; partners?: number; failed?: number; swept?: number }> => {
+  context?: Context,
+): Promise<{
+  action: string;
+  partners?: number;
+  failed?: number;
+  swept?: number;
+  recovered?: RecoveryReport;
+}> => {
   const { action } = Input.parse(event);
-  const deps = rekeyDeps(useCaseContext());
+  const ctx = useCaseContext();
+  const deps = rekeyDeps(ctx);
   if (action === 'rekey') {
     const { rekeyed, failed } = await rekeyAll(deps);
     logger.info('maintenance: rekey done', { partners: rekeyed.length, failed: failed.length });
@@ -27,7 +40,13 @@ export const handler = async (
     if (failed.length > 0) throw new Error(`re-keying failed for ${failed.length} partners`);
     return { action, partners: rekeyed.length, failed: 0 };
   }
+  const instance = runtime().config.ONBOARD_INSTANCE_ID;
+  const remaining = context?.getRemainingTimeInMillis?.bind(context);
+  const recovered = await recoverJobs(ctx, {
+    ...(instance ? { instance } : {}),
+    ...(remaining ? { remainingMs: remaining } : {}),
+  });
   const swept = await sweepAll(deps);
-  logger.info('maintenance: sweep done', { swept });
-  return { action, swept };
+  logger.info('maintenance: sweep done', { swept, ...recovered });
+  return { action, swept, recovered };
 };

@@ -4,6 +4,7 @@
  * S3 object-created events delivered to the same functions, and matches run on worker threads.
  */
 
+import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { PutBucketCorsCommand, S3Client } from '@aws-sdk/client-s3';
@@ -30,6 +31,8 @@ export interface EmbeddedStackOptions {
   workers?: number;
   /** Serve the web console at the root of the API's URL (default true). */
   console?: boolean;
+  /** How often the sweep (recovery, retired versions) runs after the one at start; 0: never (tests). */
+  sweepEveryMs?: number;
 }
 
 export interface EmbeddedStack {
@@ -48,6 +51,8 @@ export interface EmbeddedStack {
 
 export const DEFAULT_DATA_DIR = '.onboard';
 export const STACK_FILE = 'stack.json';
+/** The embedded stack sweeps (recovery, retired versions) at start and then this often. */
+export const SWEEP_INTERVAL_MS = 60_000;
 
 export async function startEmbeddedStack(options: EmbeddedStackOptions = {}): Promise<EmbeddedStack> {
   // Settings fail fast, before anything starts: a bad value never becomes a 500 on every route.
@@ -66,6 +71,9 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions = {}): Pr
     POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'INFO',
     ...infra.env,
     ...options.env,
+    // This start of the stack, recorded on the jobs and locks it works on: whatever a previous
+    // start left in flight is known dead, and recovered by the sweep that runs right away.
+    ONBOARD_INSTANCE_ID: randomUUID(),
   };
   // The handlers read their configuration from the environment, as in Lambda.
   Object.assign(process.env, env);
@@ -106,8 +114,10 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions = {}): Pr
     events.add(done);
   };
   useLocalMaintenance({ start: async (action) => background(maintenance.handler({ action })) });
-  const sweeper = setInterval(() => background(maintenance.handler({ action: 'sweep' })), 60_000);
-  sweeper.unref();
+  const every = options.sweepEveryMs ?? SWEEP_INTERVAL_MS;
+  const sweeper =
+    every > 0 ? setInterval(() => background(maintenance.handler({ action: 'sweep' })), every) : undefined;
+  sweeper?.unref();
 
   // S3 notifications: object-created under a trigger prefix invokes the function, as in the CDK app.
   const bucketOf = (id: string) => infra.env[Object.values(BUCKETS).find((b) => b.id === id)?.env as string];
@@ -148,6 +158,9 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions = {}): Pr
       infra.env[BUCKETS.uploads.env],
       infra.env[BUCKETS.partnerDrops.env],
     ]);
+  // Recovery of what a previous start left (resumed or FAILED `interrupted`), in the background:
+  // new work carries this start's id and is never mistaken for it.
+  background(maintenance.handler({ action: 'sweep' }));
 
   const stack: EmbeddedStack = {
     apiUrl: http.url,

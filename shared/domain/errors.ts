@@ -29,6 +29,7 @@ export const DOMAIN_ERROR_CODES = [
   'invalid-cursor',
   'list-expired',
   'too-many-running-matches',
+  'interrupted',
 ] as const;
 
 export type DomainErrorCode = (typeof DOMAIN_ERROR_CODES)[number];
@@ -62,6 +63,9 @@ export const DEFAULT_STATUS: Readonly<Record<DomainErrorCode, number>> = {
   'list-expired': 410,
   // The tenant already runs the most matches a deployment allows at once.
   'too-many-running-matches': 429,
+  // A job whose worker died (a crash, a timeout, a lost event) and that could not be resumed: the
+  // stable code of every job recovery ends (shared/use-cases/recover-jobs.ts).
+  interrupted: 500,
 };
 
 export class DomainError extends Error {

@@ -10,7 +10,18 @@ export type ListStatus = 'AWAITING_UPLOAD' | 'HASHING' | 'READY' | 'FAILED';
 export type MatchStatus = 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED';
 export type IngestStatus = 'AWAITING_UPLOAD' | 'INGESTING' | 'SUCCEEDED' | 'FAILED';
 
-export interface ListRecord {
+/** What every record of work in progress carries for recovery (shared/domain/job-liveness.ts). */
+export interface InFlightMarks {
+  /**
+   * The embedded stack's start (a per-process id) that last wrote the record; absent in AWS. A
+   * record still in flight with another instance's id was being worked on by a process now gone.
+   */
+  instance?: string;
+  /** How many times recovery resumed this job (a job that kills its worker is resumed once). */
+  recoveries?: number;
+}
+
+export interface ListRecord extends InFlightMarks {
   kind: 'list';
   tenantId: string;
   listId: string;
@@ -35,7 +46,7 @@ export interface MatchProgress {
   shardsTotal: number;
 }
 
-export interface MatchRecord {
+export interface MatchRecord extends InFlightMarks {
   kind: 'match';
   tenantId: string;
   matchId: string;
@@ -71,7 +82,7 @@ export interface IngestReport {
   segments: { segmentId: string; members: number; version: number }[];
 }
 
-export interface AudienceUploadRecord {
+export interface AudienceUploadRecord extends InFlightMarks {
   kind: 'audience';
   /** The partner is the tenant that owns the upload. */
   tenantId: string;

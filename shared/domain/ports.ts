@@ -55,6 +55,16 @@ export interface AudienceWriter {
   registerPartner(partnerId: string): Promise<void>;
   listPartners(): Promise<string[]>;
   releaseLock(partnerId: string, owner: string): Promise<void>;
+  /** The partner's lock as stored (expired or not), for recovery to judge its holder; undefined when free. */
+  readLock(partnerId: string): Promise<LockState | undefined>;
+}
+
+/** A held partner lock: who holds it, until when, and the embedded stack's start that took it. */
+export interface LockState {
+  owner: string;
+  /** Epoch seconds. */
+  expiresAt: number;
+  instance?: string;
 }
 
 /** Object storage (S3): streaming reads, streaming multipart writes, short-lived presigned URLs. */
@@ -114,6 +124,11 @@ export interface JobStore {
   remove(kind: JobKind, tenantId: string, id: string): Promise<boolean>;
   /** How many of the tenant's matches created at or after `since` are still QUEUED or RUNNING. */
   countMatchesInFlight(tenantId: string, since: Date): Promise<number>;
+  /**
+   * Every tenant's records still HASHING, INGESTING, QUEUED or RUNNING: what recovery judges. A scan
+   * (recovery runs hourly in AWS; in-flight records are few).
+   */
+  listInFlight(): Promise<JobRecord[]>;
 }
 
 /** One line of the audit trail: a match, a catalog publication or a grant, with its spend. */

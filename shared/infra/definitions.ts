@@ -57,6 +57,22 @@ export const TABLES = {
  */
 export const MATCH_TIMEOUT_SECONDS = 7200;
 
+/**
+ * How long one invocation of each function may run (its Lambda timeout in the CDK app). Recovery
+ * derives from these when a job's record, unchanged for longer than its phase can take, is dead.
+ */
+export const FUNCTION_TIMEOUT_SECONDS = {
+  'list-upload': 600,
+  ingest: 900,
+  'match-split': 900,
+  'match-shard': 600,
+  'match-reduce': 300,
+  maintenance: 900,
+} as const;
+
+/** Attempts of an asynchronously invoked function (S3 events, maintenance): the first and two retries. */
+export const ASYNC_ATTEMPTS = 3;
+
 export const BUCKETS = {
   uploads: {
     id: 'Uploads',

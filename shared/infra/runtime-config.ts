@@ -31,6 +31,11 @@ export const RuntimeConfigSchema = z.object({
   MAX_INGEST_ROWS: z.coerce.number().int().min(1).max(20_000_000).default(5_000_000),
   /** Matches one tenant may have QUEUED or RUNNING at once; one more is refused (429). */
   MAX_RUNNING_MATCHES: z.coerce.number().int().min(1).max(100).default(10),
+  /**
+   * Embedded stack only: an id of this start of the stack, recorded on the jobs and locks it works
+   * on, so recovery knows what a previous (crashed) start left in flight. Absent in AWS.
+   */
+  ONBOARD_INSTANCE_ID: z.string().min(1).optional(),
 });
 
 export type RuntimeConfig = z.infer<typeof RuntimeConfigSchema>;

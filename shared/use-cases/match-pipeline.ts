@@ -48,6 +48,9 @@ async function loadMatch(ctx: UseCaseContext, job: MatchJob): Promise<MatchRecor
   return match;
 }
 
+/** The local directory of a split's shard files (recovery removes it when the split died). */
+export const splitDirPrefix = (matchId: string) => `onboard-split-${matchId}-`;
+
 /** Step 1. Returns the shard numbers that hold at least one digest. */
 export async function splitMatch(ctx: UseCaseContext, job: MatchJob): Promise<SplitOutput> {
   const match = await loadMatch(ctx, job);
@@ -65,7 +68,7 @@ export async function splitMatch(ctx: UseCaseContext, job: MatchJob): Promise<Sp
   if (!list) throw new DomainError('not-found', 'The list of this match is gone (lists expire after a day).');
 
   const shardCount = ctx.shardCount;
-  const dir = await mkdtemp(join(tmpdir(), `onboard-split-${job.matchId}-`));
+  const dir = await mkdtemp(join(tmpdir(), splitDirPrefix(job.matchId)));
   const shards = new ShardFiles(dir, shardCount);
   // Rows and validity only: duplicates and distinct people are counted per shard (shards are
   // disjoint), so the split holds no per-row state and its memory stays flat for any list size.

@@ -5,8 +5,16 @@ import { INTERMEDIATE_PREFIXES, MANIFESTS_PREFIX, RESULTS_PREFIX } from '../../c
 import { AUTHORIZED_ROUTES, PUBLIC_ROUTES } from '../../cdk/stateless-stack.ts';
 import { ROUTES } from '../../shared/api/routes.ts';
 import { PRIVACY_SETTINGS } from '../../shared/domain/privacy/privacy-params.ts';
-import { BUCKETS, TABLES, TRIGGERS } from '../../shared/infra/definitions.ts';
+import {
+  ASYNC_ATTEMPTS,
+  BUCKETS,
+  FUNCTION_TIMEOUT_SECONDS,
+  MATCH_TIMEOUT_SECONDS,
+  TABLES,
+  TRIGGERS,
+} from '../../shared/infra/definitions.ts';
 import { RuntimeConfigSchema } from '../../shared/infra/runtime-config.ts';
+import { LIVENESS_BOUNDS_SECONDS } from '../../shared/use-cases/job-liveness.ts';
 import { type SynthesizedApp, synthForTest } from './synth.ts';
 
 // CloudFormation JSON is untyped by nature; these tests navigate it as such.
@@ -338,6 +346,31 @@ describe('stateless stack: functions', () => {
     });
   });
 
+  it('runs each function for the timeout recovery derives its liveness bounds from', () => {
+    const pascalName = (name: string) => name.replace(/(^|-)(\w)/g, (_, __, c: string) => c.toUpperCase());
+    for (const [name, seconds] of Object.entries(FUNCTION_TIMEOUT_SECONDS)) {
+      expect(fnNamed(`${pascalName(name)}Function`)[1].Properties?.Timeout, name).toBe(seconds);
+    }
+    for (const name of ['ListUpload', 'Ingest', 'Maintenance']) {
+      app.statelessTemplate.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+        FunctionName: { Ref: fnNamed(`${name}Function`)[0] },
+        MaximumRetryAttempts: ASYNC_ATTEMPTS - 1,
+      });
+    }
+    // A job is declared dead only once no attempt of its function can still be running.
+    expect(LIVENESS_BOUNDS_SECONDS.hashing).toBeGreaterThan(FUNCTION_TIMEOUT_SECONDS['list-upload']);
+    expect(LIVENESS_BOUNDS_SECONDS.ingesting).toBeGreaterThan(FUNCTION_TIMEOUT_SECONDS.ingest);
+    expect(LIVENESS_BOUNDS_SECONDS.match).toBeGreaterThan(
+      MATCH_TIMEOUT_SECONDS + FUNCTION_TIMEOUT_SECONDS['match-split'],
+    );
+    expect(LIVENESS_BOUNDS_SECONDS.rawListUnclaimed).toBeGreaterThan(
+      ASYNC_ATTEMPTS * FUNCTION_TIMEOUT_SECONDS['list-upload'],
+    );
+    expect(LIVENESS_BOUNDS_SECONDS.dropUnclaimed).toBeGreaterThan(
+      ASYNC_ATTEMPTS * FUNCTION_TIMEOUT_SECONDS.ingest,
+    );
+  });
+
   it('uses no AWS managed policies on the function roles (logs are granted on their own log group)', () => {
     for (const [id, fn] of houseFunctions()) {
       const roleId = fn.Properties?.Role?.['Fn::GetAtt']?.[0];
@@ -513,7 +546,7 @@ describe('IAM: each function may do what its use cases call, nothing more', () =
     );
   });
 
-  it('ingest and maintenance: manifests under any key id; maintenance touches neither Jobs nor Ledger', () => {
+  it('ingest and maintenance: manifests under any key id; maintenance recovers what ingest and hashing left', () => {
     const manifests = [
       ...objects(R, ['DeleteObject', 'GetObject', 'PutObject'], 'manifests/'),
       listing(R, 'manifests/'),
@@ -536,8 +569,24 @@ describe('IAM: each function may do what its use cases call, nothing more', () =
         ...table('AudiencesTableArn', 'readWrite'),
         PEPPER,
         'sqs:SendMessage MaintenanceDlq',
+        // Recovery: the records in flight of every tenant (a Scan), raw lists hashed again or
+        // deleted, drops ingested at last or deleted, a dead match's shards, tallies and results.
+        ...table('JobsTableArn', 'readWrite'),
+        'dynamodb:Scan JobsTableArn',
+        ...objects('UploadsBucketArn', ['DeleteObject', 'GetObject'], 'raw/'),
+        ...objects('UploadsBucketArn', ['DeleteObject', 'GetObject', 'PutObject'], 'lists/'),
+        listing('UploadsBucketArn', 'raw/'),
+        listing('UploadsBucketArn', 'lists/'),
+        ...objects('PartnerDropsBucketArn', ['DeleteObject', 'GetObject'], 'audiences/'),
+        listing('PartnerDropsBucketArn', 'audiences/'),
+        ...['shards/', 'tallies/', 'results/'].flatMap((p) => objects(R, ['DeleteObject'], p)),
+        listing(R, 'results/', 'shards/', 'tallies/'),
+        ...table('LedgerTableArn', 'readWrite'),
       ].sort(),
     );
+    // Nothing else scans a table.
+    for (const fn of ['Api', 'Ingest', 'ListUpload', 'MatchReduce', 'MatchShard', 'MatchSplit'])
+      expect(grantsOf(`${fn}Function`).filter((g) => g.includes('Scan'))).toEqual([]);
   });
 
   it('list-upload: reads and deletes the raw list, writes the hashed one, tracks the list record', () => {

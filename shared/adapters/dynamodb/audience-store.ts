@@ -4,7 +4,8 @@
  *   base size, retired versions awaiting sweep), written with an optimistic revision check;
  * - `member#{partnerId}#{keyId}#{key}`: one item a person, `s` = string set of
  *   `segmentId#version` tokens, where key = base64url HMAC-SHA256(pepper, digest);
- * - `lock#{partnerId}`: the ingest lock, expiring so a crashed ingest cannot wedge a partner.
+ * - `lock#{partnerId}`: the ingest lock, expiring so a crashed ingest cannot wedge a partner, with
+ *   the embedded stack's start that took it (recovery releases a lock of a start that is gone).
  * A segment is replaced by writing tokens of a new version and then flipping the catalog: a
  * reader filters tokens by the versions of the snapshot it pinned, so it never sees a mix.
  */
@@ -18,7 +19,7 @@ import {
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import type { AudienceSnapshot, PartnerCatalog } from '../../domain/model.ts';
-import type { AudienceStore, AudienceWriter, MemberRecord } from '../../domain/ports.ts';
+import type { AudienceStore, AudienceWriter, LockState, MemberRecord } from '../../domain/ports.ts';
 import { type BatchOptions, type BatchStats, batchGetAll, batchWriteAll } from './batch.ts';
 
 const catalogPk = (partnerId: string) => `catalog#${partnerId}`;
@@ -52,6 +53,8 @@ export class DynamoAudienceStore implements AudienceStore, AudienceWriter {
     private readonly table: string,
     private readonly batch: BatchOptions = {},
     private readonly now: () => Date = () => new Date(),
+    /** The embedded stack's per-start id, recorded with each lock taken (absent in AWS). */
+    private readonly instance?: string,
   ) {}
 
   async readCatalog(partnerId: string): Promise<PartnerCatalog | undefined> {
@@ -158,6 +161,7 @@ export class DynamoAudienceStore implements AudienceStore, AudienceWriter {
             pk: { S: lockPk(partnerId) },
             owner: { S: owner },
             expiresAt: { N: String(nowSeconds + ttlSeconds) },
+            ...(this.instance ? { instance: { S: this.instance } } : {}),
           },
           // Free, expired (a crashed holder), or already ours.
           ConditionExpression: 'attribute_not_exists(pk) OR expiresAt < :now OR #owner = :owner',
@@ -188,6 +192,23 @@ export class DynamoAudienceStore implements AudienceStore, AudienceWriter {
       new GetItemCommand({ TableName: this.table, Key: { pk: { S: REGISTRY_PK } }, ConsistentRead: true }),
     );
     return [...(out.Item?.ids?.SS ?? [])].sort();
+  }
+
+  async readLock(partnerId: string): Promise<LockState | undefined> {
+    const out = await this.client.send(
+      new GetItemCommand({
+        TableName: this.table,
+        Key: { pk: { S: lockPk(partnerId) } },
+        ConsistentRead: true,
+      }),
+    );
+    const item = out.Item;
+    if (!item?.owner?.S) return undefined;
+    return {
+      owner: item.owner.S,
+      expiresAt: Number(item.expiresAt?.N ?? 0),
+      ...(item.instance?.S ? { instance: item.instance.S } : {}),
+    };
   }
 
   async releaseLock(partnerId: string, owner: string): Promise<void> {

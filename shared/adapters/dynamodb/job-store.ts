@@ -9,6 +9,7 @@ import {
   GetCommand,
   PutCommand,
   QueryCommand,
+  ScanCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { timeOrderedIdFloor } from '../../domain/ids.ts';
@@ -32,6 +33,8 @@ export class DynamoJobStore implements JobStore {
     client: DynamoDBClient,
     private readonly table: string,
     private readonly retentionDays = 30,
+    /** The embedded stack's per-start id, stamped on every record written (absent in AWS). */
+    private readonly instance?: string,
   ) {
     this.doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
   }
@@ -41,7 +44,11 @@ export class DynamoJobStore implements JobStore {
     await this.doc.send(
       new PutCommand({
         TableName: this.table,
-        Item: { ...keyOf(record.kind, record.tenantId, idOf(record)), expiresAt, record },
+        Item: {
+          ...keyOf(record.kind, record.tenantId, idOf(record)),
+          expiresAt,
+          record: this.instance ? { ...record, instance: this.instance } : record,
+        },
         ConditionExpression: 'attribute_not_exists(pk)',
       }),
     );
@@ -65,7 +72,12 @@ export class DynamoJobStore implements JobStore {
     const values: Record<string, unknown> = {};
     const sets: string[] = [];
     let i = 0;
-    for (const [field, value] of Object.entries({ ...patch, updatedAt: new Date().toISOString() })) {
+    const stamped = {
+      ...patch,
+      updatedAt: new Date().toISOString(),
+      ...(this.instance ? { instance: this.instance } : {}),
+    };
+    for (const [field, value] of Object.entries(stamped)) {
       if (value === undefined) continue;
       names[`#f${i}`] = field;
       values[`:v${i}`] = value;
@@ -145,6 +157,30 @@ export class DynamoJobStore implements JobStore {
       startKey = out.LastEvaluatedKey;
     } while (startKey);
     return count;
+  }
+
+  async listInFlight(): Promise<JobRecord[]> {
+    const records: JobRecord[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const out = await this.doc.send(
+        new ScanCommand({
+          TableName: this.table,
+          FilterExpression: '#record.#status IN (:hashing, :ingesting, :queued, :running)',
+          ExpressionAttributeNames: { '#record': 'record', '#status': 'status' },
+          ExpressionAttributeValues: {
+            ':hashing': 'HASHING',
+            ':ingesting': 'INGESTING',
+            ':queued': 'QUEUED',
+            ':running': 'RUNNING',
+          },
+          ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+        }),
+      );
+      for (const item of out.Items ?? []) records.push(item.record as JobRecord);
+      startKey = out.LastEvaluatedKey;
+    } while (startKey);
+    return records;
   }
 
   async list<K extends Kind>(kind: K, tenantId: string, page: JobPage = {}): Promise<JobPageOf<RecordOf<K>>> {
