@@ -5,6 +5,19 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
+import {
+  type CallArgs,
+  type OperationId,
+  type OperationInput,
+  type ResponseOf,
+  requestOperation,
+} from './typed-client.ts';
+
+/** What the CLI says when the API refuses the token it sent (HTTP 401). */
+export const TOKEN_REFUSED = 'the token expired or was refused, run `onboard login`';
+
+/** A bearer token, or where to get a fresh one before each request (a signed-in session). */
+export type TokenSource = string | (() => Promise<string>);
 
 export class ApiError extends Error {
   constructor(
@@ -20,17 +33,26 @@ export class ApiError extends Error {
 export class ApiClient {
   constructor(
     readonly baseUrl: string,
-    private readonly token: string | undefined,
+    private readonly token: TokenSource | undefined,
   ) {}
 
+  /** Calls one operation by its operationId, typed from the route table (see typed-client.ts). */
+  call<Id extends OperationId>(operationId: Id, ...input: CallArgs<Id>): Promise<ResponseOf<Id>> {
+    // The server validated its answer against the same schema: its type is the schema's output.
+    return requestOperation(this, operationId, (input as unknown[])[0] as OperationInput) as Promise<
+      ResponseOf<Id>
+    >;
+  }
+
   async request<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+    const token = typeof this.token === 'function' ? await this.token() : this.token;
     let response: Response;
     try {
       response = await fetch(new URL(path, this.baseUrl), {
         method,
         headers: {
           accept: 'application/json',
-          ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
           ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
         },
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
@@ -44,6 +66,7 @@ export class ApiClient {
     }
     const text = await response.text();
     const data = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+    if (response.status === 401 && token) throw new ApiError(401, 'unauthorized', TOKEN_REFUSED);
     if (!response.ok) {
       throw new ApiError(
         response.status,

@@ -156,18 +156,12 @@ connection(
 
 connection(program.command('partners').description('List partners and their segment catalogs')).action(
   async (o: ConnectionFlags) => {
-    const { partners } = await connect(o, 'advertiser').get<{
-      partners: {
-        partnerId: string;
-        profile: string;
-        segments: { segmentId: string; name: string; size: number }[];
-      }[];
-    }>('/v1/partners');
+    const { partners } = await connect(o, 'advertiser').call('listPartners');
     for (const p of partners) {
       process.stdout.write(`${p.partnerId} (${p.profile})\n`);
       for (const s of p.segments)
         process.stdout.write(
-          `  ${s.segmentId.padEnd(24)} ${s.name.padEnd(28)} ${s.size.toLocaleString('en-US')}\n`,
+          `  ${s.segmentId.padEnd(24)} ${s.name.padEnd(28)} ${s.size === null ? 'not published' : s.size.toLocaleString('en-US')}\n`,
         );
     }
   },
@@ -230,9 +224,7 @@ connection(
   const client = connect(o, 'advertiser');
   let cursor: string | undefined;
   do {
-    const page = await client.get<{ matches: MatchView[]; nextCursor?: string }>(
-      `/v1/matches${cursor ? `?cursor=${encodeURIComponent(cursor)}` : ''}`,
-    );
+    const page = await client.call('listMatches', { query: { cursor } });
     for (const m of page.matches) {
       process.stdout.write(
         `${m.matchId}  ${m.status.padEnd(9)} ${m.partnerId.padEnd(16)} ${m.createdAt}${m.code ? `  ${m.code}` : ''}\n`,
@@ -253,7 +245,7 @@ connection(
   const client = connect(o, 'advertiser');
   const match = o.wait
     ? await waitForMatch(client, matchId)
-    : await client.get<MatchView>(`/v1/matches/${encodeURIComponent(matchId)}`);
+    : await client.call('getMatch', { params: { id: matchId } });
   printMatch(match);
 });
 
