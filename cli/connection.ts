@@ -1,11 +1,14 @@
 /**
- * Where the CLI talks to: --api-url/--token, else ONBOARD_API_URL/ONBOARD_TOKEN, else the embedded
+ * Where the CLI talks to: --api-url/--token, else ONBOARD_API_URL/ONBOARD_TOKEN; an API URL without
+ * a token uses the `onboard login` session of that URL (refreshed as needed); else the embedded
  * stack started by `onboard dev` (its URL and dev tokens are in .onboard/stack.json).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Role } from '../shared/domain/principal.ts';
 import { ApiClient } from './api-client.ts';
+import { freshIdToken } from './login.ts';
+import { readSession } from './token-store.ts';
 
 export interface ConnectionFlags {
   apiUrl?: string;
@@ -23,6 +26,7 @@ export function connect(flags: ConnectionFlags, role: Role, env: NodeJS.ProcessE
   const apiUrl = flags.apiUrl ?? env.ONBOARD_API_URL;
   const token = flags.token ?? env.ONBOARD_TOKEN;
   if (apiUrl && token) return new ApiClient(apiUrl, token);
+  if (apiUrl && readSession(apiUrl, env)) return new ApiClient(apiUrl, () => freshIdToken(apiUrl, env));
   const stackPath = join(resolve(env.ONBOARD_DATA_DIR ?? '.onboard'), 'stack.json');
   if (!existsSync(stackPath)) {
     if (apiUrl) return new ApiClient(apiUrl, token);

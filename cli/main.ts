@@ -13,6 +13,7 @@ import { ApiError } from './api-client.ts';
 import { type ConnectionFlags, connect } from './connection.ts';
 import { downloadResult, type MatchView, runMatch, uploadPartnerAudience, waitForMatch } from './flows.ts';
 import { runHashCommand } from './hash-command.ts';
+import { addLoginCommands } from './login-command.ts';
 import { renderIngestReport, renderSegmentTable, renderSummary } from './render.ts';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -28,9 +29,11 @@ const connection = (cmd: Command) =>
     .option('--api-url <url>', 'API base URL (default: ONBOARD_API_URL, else the embedded stack)')
     .option(
       '--token <token>',
-      'bearer token (default: ONBOARD_TOKEN, else a dev token of the embedded stack)',
+      'bearer token (default: ONBOARD_TOKEN, else the `onboard login` session of the API URL, else a dev token of the embedded stack)',
     )
     .option('--tenant <id>', 'embedded stack only: act as this dev tenant');
+
+addLoginCommands(program);
 
 const positiveInt = (v: string) => {
   const n = Number(v);
