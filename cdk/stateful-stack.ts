@@ -184,7 +184,10 @@ export class StatefulStack extends Stack {
 
     this.userPoolClient = this.userPool.addClient('CliClient', {
       generateSecret: false,
+      // `onboard login`: password or SRP, then TOTP; refresh tokens always work.
       authFlows: { userPassword: true, userSrp: true },
+      // `onboard logout` revokes its refresh token (RevokeToken needs this, said explicitly).
+      enableTokenRevocation: true,
       preventUserExistenceErrors: true,
       idTokenValidity: Duration.hours(1),
       accessTokenValidity: Duration.hours(1),

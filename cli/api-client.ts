@@ -5,6 +5,19 @@
  */
 import { open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
+import {
+  type CallArgs,
+  type OperationId,
+  type OperationInput,
+  type ResponseOf,
+  requestOperation,
+} from './typed-client.ts';
+
+/** What the CLI says when the API refuses the token it sent (HTTP 401). */
+export const TOKEN_REFUSED = 'the token expired or was refused, run `onboard login`';
+
+/** A bearer token, or where to get a fresh one before each request (a signed-in session). */
+export type TokenSource = string | (() => Promise<string>);
 
 /** One field-level problem of a request (`errors` of an RFC 9457 problem). */
 export interface FieldProblem {
@@ -54,17 +67,26 @@ function fieldProblems(value: unknown): FieldProblem[] {
 export class ApiClient {
   constructor(
     readonly baseUrl: string,
-    private readonly token: string | undefined,
+    private readonly token: TokenSource | undefined,
   ) {}
 
-  async request<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+  /** Calls one operation by its operationId, typed from the route table (see typed-client.ts). */
+  call<Id extends OperationId>(operationId: Id, ...input: CallArgs<Id>): Promise<ResponseOf<Id>> {
+    // The server validated its answer against the same schema: its type is the schema's output.
+    return requestOperation(this, operationId, (input as unknown[])[0] as OperationInput) as Promise<
+      ResponseOf<Id>
+    >;
+  }
+
+  async request<T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {
+    const token = typeof this.token === 'function' ? await this.token() : this.token;
     let response: Response;
     try {
       response = await fetch(new URL(path, this.baseUrl), {
         method,
         headers: {
           accept: 'application/json',
-          ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
           ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
         },
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
@@ -90,10 +112,10 @@ export class ApiClient {
     if (response.status === 401) {
       throw new ApiError(
         401,
-        String(data.code ?? 'unauthorized'),
-        this.token
-          ? `The API at ${this.baseUrl} refused the token: it has expired or is not valid. Pass a current one with --token or ONBOARD_TOKEN (\`npm start\` prints the embedded stack's dev tokens).`
-          : `The API at ${this.baseUrl} needs a token: pass one with --token or set ONBOARD_TOKEN.`,
+        'unauthorized',
+        token
+          ? `The API at ${this.baseUrl} refused the token: ${TOKEN_REFUSED} (or pass a current one with --token or ONBOARD_TOKEN; \`npm start\` prints the embedded stack's dev tokens).`
+          : `The API at ${this.baseUrl} needs a token: run \`onboard login\`, or pass one with --token or ONBOARD_TOKEN.`,
       );
     }
     if (!response.ok) {

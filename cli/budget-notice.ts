@@ -3,16 +3,10 @@
  * advertiser should never learn that its month's budget is gone from a refused match.
  */
 import type { ApiClient } from './api-client.ts';
+import type { ResponseOf } from './typed-client.ts';
 
-export interface BudgetView {
-  noise: boolean;
-  period: string;
-  renewsAt: string;
-  rhoPerMatch: number;
-  advertiser: { allowance: number; granted: number; spent: number; left: number };
-  partnerLeft: number;
-  matchesLeft: number | null;
-}
+/** The budget as `GET /v1/partners/{id}/budget` answers it (typed from the API's schema). */
+export type BudgetView = ResponseOf<'getBudget'>;
 
 /** Matches left at or under this many get a warning. */
 export const LOW_BUDGET_MATCHES = 3;
@@ -44,7 +38,7 @@ export async function announceBudget(
   options: { warningsOnly?: boolean } = {},
 ): Promise<BudgetView | undefined> {
   try {
-    const view = await client.get<BudgetView>(`/v1/partners/${encodeURIComponent(partnerId)}/budget`);
+    const view = await client.call('getBudget', { params: { id: partnerId } });
     const lines = budgetNotice(partnerId, view);
     for (const line of options.warningsOnly ? lines.filter((l) => l.startsWith('warning:')) : lines)
       write(line);

@@ -1,5 +1,6 @@
 /**
- * Where the CLI talks to: --api-url/--token, else ONBOARD_API_URL/ONBOARD_TOKEN, else the embedded
+ * Where the CLI talks to: --api-url/--token, else ONBOARD_API_URL/ONBOARD_TOKEN; an API URL without
+ * a token uses the `onboard login` session of that URL (refreshed as needed); else the embedded
  * stack started by `onboard dev` (its URL and dev tokens are in .onboard/stack.json).
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -7,6 +8,8 @@ import { join, resolve } from 'node:path';
 import type { Role } from '../shared/domain/principal.ts';
 import { ApiClient } from './api-client.ts';
 import { UserError } from './failure.ts';
+import { freshIdToken } from './login.ts';
+import { readSession } from './token-store.ts';
 
 export interface ConnectionFlags {
   apiUrl?: string;
@@ -26,6 +29,7 @@ export function connect(flags: ConnectionFlags, role: Role, env: NodeJS.ProcessE
   if (apiUrl && !URL.canParse(apiUrl))
     throw new UserError(`ONBOARD_API_URL is not a URL (${apiUrl}): set it to the API's address.`);
   if (apiUrl && token) return new ApiClient(apiUrl, token);
+  if (apiUrl && readSession(apiUrl, env)) return new ApiClient(apiUrl, () => freshIdToken(apiUrl, env));
   const stackPath = join(resolve(env.ONBOARD_DATA_DIR ?? '.onboard'), 'stack.json');
   if (!existsSync(stackPath)) {
     if (apiUrl) return new ApiClient(apiUrl, token);

@@ -7,7 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import { hashedLines } from '../shared/domain/lists/hashed-lines.ts';
 import { createListSummary } from '../shared/domain/lists/list-summary.ts';
 import type { Encoding, IdentifierKind, Profile } from '../shared/domain/model.ts';
-import type { ListSummary, MatchResult } from '../shared/domain/result/result-schema.ts';
+import type { ListSummary } from '../shared/domain/result/result-schema.ts';
 import { type ApiClient, ApiError, downloadFrom, type UploadTicket, uploadTo } from './api-client.ts';
 import { announceBudget } from './budget-notice.ts';
 import { UserError } from './failure.ts';
@@ -15,6 +15,7 @@ import { hashingClassifier } from './hash-command.ts';
 import { openInput } from './input-files.ts';
 import { progressBar } from './render.ts';
 import { removeScratch, scratchDir } from './scratch.ts';
+import type { ResponseOf } from './typed-client.ts';
 
 export interface SegmentDeclaration {
   segmentId: string;
@@ -37,17 +38,8 @@ export interface IngestReportView {
   detail?: string;
 }
 
-export interface MatchView {
-  matchId: string;
-  status: 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED';
-  partnerId: string;
-  listId: string;
-  progress: { phase: string; percent: number; shardsDone: number; shardsTotal: number };
-  code?: string;
-  detail?: string;
-  result?: MatchResult;
-  createdAt: string;
-}
+/** A match as `GET /v1/matches/{id}` answers it (typed from the API's schema). */
+export type MatchView = ResponseOf<'getMatch'>;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -222,7 +214,7 @@ export async function runMatch(client: ApiClient, options: MatchOptions): Promis
 export async function waitForMatch(client: ApiClient, matchId: string, quiet = false): Promise<MatchView> {
   const bar = quiet ? undefined : progressBar('matching');
   const match = await poll(
-    () => client.get<MatchView>(`/v1/matches/${matchId}`),
+    () => client.call('getMatch', { params: { id: matchId } }),
     (m) => m.status === 'SUCCEEDED' || m.status === 'FAILED',
     (m) => bar?.update(m.progress.percent / 100, m.progress.phase),
   );
@@ -235,7 +227,7 @@ export async function downloadResult(client: ApiClient, matchId: string, outBase
   mkdirSync(dirname(outBase), { recursive: true });
   const written: string[] = [];
   for (const format of ['csv', 'json'] as const) {
-    const { url } = await client.get<{ url: string }>(`/v1/matches/${matchId}/download?format=${format}`);
+    const { url } = await client.call('getMatchDownload', { params: { id: matchId }, query: { format } });
     const path = `${outBase}.${format}`;
     await writeFile(path, await downloadFrom(url));
     written.push(path);

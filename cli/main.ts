@@ -20,6 +20,7 @@ import { EXIT, reportFailure } from './failure.ts';
 import { downloadResult, type MatchView, runMatch, uploadPartnerAudience, waitForMatch } from './flows.ts';
 import { runHashCommand } from './hash-command.ts';
 import { assertReadable, readSegmentsFile } from './input-files.ts';
+import { addLoginCommands } from './login-command.ts';
 import {
   renderIngestReport,
   renderMatches,
@@ -79,11 +80,13 @@ const connection = (cmd: Command) =>
     .option('--api-url <url>', 'API base URL (default: ONBOARD_API_URL, else the embedded stack)', httpUrl)
     .option(
       '--token <token>',
-      'bearer token (default: ONBOARD_TOKEN, else a dev token of the embedded stack)',
+      'bearer token (default: ONBOARD_TOKEN, else the `onboard login` session of the API URL, else a dev token of the embedded stack)',
     )
     .option('--tenant <id>', 'embedded stack only: act as this dev tenant');
 
 const jsonFlag = (what: string) => new Option('--json', `print ${what} as JSON`);
+
+addLoginCommands(program);
 
 function positiveInt(v: string) {
   const n = Number(v);
@@ -256,14 +259,7 @@ connection(
     .description('List partners and their segment catalogs')
     .addOption(jsonFlag('the catalog')),
 ).action(async (o: ConnectionFlags & { json?: boolean }) => {
-  const catalog = await connect(o, 'advertiser').get<{
-    partners: {
-      partnerId: string;
-      profile: string;
-      baseSize: number;
-      segments: { segmentId: string; name: string; description: string; size: number }[];
-    }[];
-  }>('/v1/partners');
+  const catalog = await connect(o, 'advertiser').call('listPartners');
   if (o.json) printJson(catalog);
   else if (catalog.partners.length === 0) say('no partners yet.');
   else out(renderPartners(catalog.partners));
@@ -336,10 +332,8 @@ connection(
   const matches: MatchView[] = [];
   let cursor: string | undefined;
   do {
-    const page = await client.get<{ matches: MatchView[]; nextCursor?: string }>(
-      `/v1/matches${cursor ? `?cursor=${encodeURIComponent(cursor)}` : ''}`,
-    );
-    matches.push(...page.matches);
+    const page = await client.call('listMatches', { query: { cursor } });
+    matches.push(...(page.matches as MatchView[]));
     cursor = page.nextCursor;
   } while (cursor && o.all);
   if (o.json) printJson({ matches, ...(cursor ? { nextCursor: cursor } : {}) });
@@ -359,7 +353,7 @@ connection(
   const client = connect(o, 'advertiser');
   const match = o.wait
     ? await waitForMatch(client, matchId, Boolean(o.json))
-    : await client.get<MatchView>(`/v1/matches/${encodeURIComponent(matchId)}`);
+    : ((await client.call('getMatch', { params: { id: matchId } })) as MatchView);
   if (o.json) printJson(match);
   else printMatch(match);
   if (match.status === 'FAILED') process.exitCode = EXIT.failure;

@@ -50,6 +50,12 @@ export interface Route {
   method: 'GET' | 'POST' | 'DELETE';
   /** OpenAPI-style path, e.g. `/v1/matches/{id}`. */
   path: string;
+  /**
+   * The stable name of the operation (lowerCamelCase, unique): the OpenAPI `operationId`, the
+   * method name client generators derive from it, and the key of the CLI's typed client. Never
+   * rename one; a route without one does not type-check.
+   */
+  operationId: string;
   summary: string;
   /** Undefined: public (no token). */
   roles?: readonly Role[];
@@ -92,10 +98,16 @@ export function matchView(m: MatchRecord) {
   };
 }
 
-export const ROUTES: readonly Route[] = [
+/**
+ * The table with each entry's own types (`as const`): the typed client infers every operation's
+ * input and response from it by `operationId`. `satisfies` makes an entry missing a field (an
+ * `operationId` above all) a type error.
+ */
+export const ROUTE_TABLE = [
   {
     method: 'GET',
     path: '/v1/health',
+    operationId: 'getHealth',
     summary: 'Liveness of the API',
     status: 200,
     response: HealthSchema,
@@ -104,6 +116,7 @@ export const ROUTES: readonly Route[] = [
   {
     method: 'POST',
     path: '/v1/lists',
+    operationId: 'createList',
     summary: 'Register a list and get a presigned upload URL (15 minutes)',
     roles: ADVERTISER,
     body: CreateListRequestSchema,
@@ -114,6 +127,7 @@ export const ROUTES: readonly Route[] = [
   {
     method: 'GET',
     path: '/v1/lists/{id}',
+    operationId: 'getList',
     summary: 'A list: status and summary',
     roles: ADVERTISER,
     params: idParam,
@@ -137,6 +151,7 @@ export const ROUTES: readonly Route[] = [
   {
     method: 'POST',
     path: '/v1/matches',
+    operationId: 'startMatch',
     summary: 'Start a match of a list against a partner',
     roles: ADVERTISER,
     body: CreateMatchRequestSchema,
@@ -147,6 +162,7 @@ export const ROUTES: readonly Route[] = [
   {
     method: 'GET',
     path: '/v1/matches',
+    operationId: 'listMatches',
     summary: "The caller's matches, newest first",
     roles: ADVERTISER,
     query: PageQuerySchema,
@@ -166,6 +182,7 @@ export const ROUTES: readonly Route[] = [
   {
     method: 'GET',
     path: '/v1/matches/{id}',
+    operationId: 'getMatch',
     summary: 'A match: status, progress, and the result once SUCCEEDED',
     roles: ADVERTISER,
     params: idParam,
@@ -176,6 +193,7 @@ export const ROUTES: readonly Route[] = [
   {
     method: 'GET',
     path: '/v1/matches/{id}/download',
+    operationId: 'getMatchDownload',
     summary: 'A presigned URL for the anonymized audience file',
     roles: ADVERTISER,
     params: idParam,
@@ -193,6 +211,7 @@ export const ROUTES: readonly Route[] = [
   {
     method: 'GET',
     path: '/v1/partners',
+    operationId: 'listPartners',
     summary: 'Partners and their segment catalogs (names and sizes, never members)',
     roles: ANY_TENANT,
     status: 200,
@@ -202,6 +221,7 @@ export const ROUTES: readonly Route[] = [
   {
     method: 'POST',
     path: '/v1/partners/{id}/audiences',
+    operationId: 'createAudienceUpload',
     summary: 'Declare segments and get a presigned upload URL for their members file',
     roles: PARTNER,
     params: idParam,
@@ -219,6 +239,7 @@ export const ROUTES: readonly Route[] = [
   {
     method: 'GET',
     path: '/v1/partners/{id}/audiences/{audienceId}',
+    operationId: 'getAudienceUpload',
     summary: 'The ingest report of an audience upload',
     roles: PARTNER,
     params: z.object({ id: IdSchema, audienceId: IdSchema }),
@@ -248,6 +269,7 @@ export const ROUTES: readonly Route[] = [
   {
     method: 'GET',
     path: '/v1/partners/{id}/budget',
+    operationId: 'getBudget',
     summary:
       "The caller's privacy budget against a partner this period: the cost of a match, what is left, when it renews",
     roles: ADVERTISER,
@@ -259,6 +281,7 @@ export const ROUTES: readonly Route[] = [
   {
     method: 'POST',
     path: '/v1/admin/pepper/rekey',
+    operationId: 'startRekey',
     summary: 'Operator: re-key every partner under the current pepper key (after a rotation)',
     roles: ['admin'],
     status: 202,
@@ -268,6 +291,7 @@ export const ROUTES: readonly Route[] = [
   {
     method: 'DELETE',
     path: '/v1/lists/{id}',
+    operationId: 'deleteList',
     summary:
       'Delete a list: its record and its hashed and raw objects (audited). Matches of it keep their results.',
     roles: ADVERTISER,
@@ -279,6 +303,7 @@ export const ROUTES: readonly Route[] = [
   {
     method: 'DELETE',
     path: '/v1/matches/{id}',
+    operationId: 'deleteMatch',
     summary:
       'Delete a finished match: its record, result files and replay entry (audited). Its privacy budget spend stays spent.',
     roles: ADVERTISER,
@@ -290,6 +315,7 @@ export const ROUTES: readonly Route[] = [
   {
     method: 'POST',
     path: '/v1/admin/budgets/grants',
+    operationId: 'grantBudget',
     summary:
       'Operator: add rho to one budget account for the current period (audited for the operator and the tenant)',
     roles: ['admin'],
@@ -301,6 +327,7 @@ export const ROUTES: readonly Route[] = [
   {
     method: 'GET',
     path: '/v1/audit',
+    operationId: 'getAudit',
     summary: 'The audit trail: every match with its privacy parameters and spend (operator: ?tenant=)',
     roles: ANY_TENANT,
     query: z.object({ tenant: IdSchema.optional() }),
@@ -308,4 +335,9 @@ export const ROUTES: readonly Route[] = [
     response: AuditViewSchema,
     handle: (ctx, r) => readAudit(ctx, r.principal, (r.query as { tenant?: string }).tenant),
   },
-];
+] as const satisfies readonly Route[];
+
+export const ROUTES: readonly Route[] = ROUTE_TABLE;
+
+/** Every operation's name, as a type. */
+export type OperationId = (typeof ROUTE_TABLE)[number]['operationId'];

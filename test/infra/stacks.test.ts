@@ -259,6 +259,16 @@ describe('stateful stack: data at rest', () => {
     });
   });
 
+  it('lets the CLI sign in with a password or SRP, refresh, and revoke its refresh token (onboard login/logout)', () => {
+    const [[, client]] = ofType(stateful, 'AWS::Cognito::UserPoolClient') as [[string, Resource]];
+    expect([...(client.Properties?.ExplicitAuthFlows ?? [])].sort()).toEqual([
+      'ALLOW_REFRESH_TOKEN_AUTH',
+      'ALLOW_USER_PASSWORD_AUTH',
+      'ALLOW_USER_SRP_AUTH',
+    ]);
+    expect(client.Properties?.EnableTokenRevocation).toBe(true);
+  });
+
   it('does not let users write their own tenant or role', () => {
     const [[, client]] = ofType(stateful, 'AWS::Cognito::UserPoolClient') as [[string, Resource]];
     expect(client.Properties?.GenerateSecret).toBe(false);

@@ -254,7 +254,7 @@ describe('a user mistake is one line on stderr and a nonzero status', () => {
     expect(run.status).toBe(1);
     expectOneLine(
       run,
-      /^onboard: unauthorized: The API at .* refused the token: it has expired or is not valid\./,
+      /^onboard: unauthorized: The API at .* refused the token: the token expired or was refused, run `onboard login`/,
     );
   });
 

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { type BudgetView, budgetNotice } from '../../cli/budget-notice.ts';
 
 const view = (matchesLeft: number, left: number): BudgetView => ({
+  partnerId: 'p1',
   noise: true,
   period: '2026-11',
   renewsAt: '2026-12-01T00:00:00.000Z',

@@ -8,6 +8,7 @@ import type { MatchView, ReleasedResult } from '../../console/src/released-resul
 import { budgetLeft, otherFigures, privacyEntries } from '../../console/src/released-result.ts';
 
 const budget: BudgetView = {
+  partnerId: 'p1',
   noise: true,
   period: '2026-11',
   renewsAt: '2026-12-01T00:00:00.000Z',
