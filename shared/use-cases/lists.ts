@@ -88,7 +88,15 @@ const LIST_FORMAT_DETAILS: Record<ListFormatErrorReason, string> = {
   'malformed-csv': 'The list is not valid CSV (an unclosed quote): fix the quoting and upload it again.',
   'unknown-column': 'The CSV has no column of the name given: check the column name.',
   'no-identifier-column': 'The CSV header has no known identifier column (email, phone...): name the column.',
+  'wrong-kind':
+    'The identifier column holds another kind of identifier than the one declared: register the list with the right kind.',
 };
+
+/** Reasons whose own text names only header cells (redacted when they look like data), never a value. */
+const SAFE_FORMAT_DETAILS: ReadonlySet<ListFormatErrorReason> = new Set([
+  'no-identifier-column',
+  'wrong-kind',
+]);
 
 const RAW_KEY = /^raw\/([A-Za-z0-9][A-Za-z0-9_-]{0,63})\/([A-Za-z0-9][A-Za-z0-9_-]{0,63})$/;
 
@@ -163,7 +171,9 @@ export async function hashRawList(
       // A format error's own text may quote the file's first line (a header, or a row of data):
       // stored details are fixed per reason, so nothing from the list is kept.
       const detail = isListFormatError(error)
-        ? LIST_FORMAT_DETAILS[error.reason]
+        ? SAFE_FORMAT_DETAILS.has(error.reason)
+          ? error.detail
+          : LIST_FORMAT_DETAILS[error.reason]
         : error instanceof DomainError
           ? error.detail
           : 'The list could not be hashed.';
