@@ -9,7 +9,7 @@ import { createListSummary } from '../shared/domain/lists/list-summary.ts';
 import type { Encoding, IdentifierKind, Profile } from '../shared/domain/model.ts';
 import type { ListSummary, MatchResult } from '../shared/domain/result/result-schema.ts';
 import { type ApiClient, ApiError, downloadFrom, type UploadTicket, uploadTo } from './api-client.ts';
-import { hashingClassifier } from './hash-command.ts';
+import { hashingOptions } from './hash-command.ts';
 import { progressBar } from './render.ts';
 
 export interface SegmentDeclaration {
@@ -142,15 +142,13 @@ export async function runMatch(client: ApiClient, options: MatchOptions): Promis
           bar?.update(seen / Math.max(1, totalBytes));
         }
       })();
-      const classify = hashingClassifier({
-        profile: partner.profile,
-        kind,
-        ...(options.encoding ? { encoding: options.encoding } : {}),
-        ...(options.region ? { region: options.region as never } : {}),
-      });
       const lines = hashedLines(counting, {
-        classify,
-        kind,
+        ...hashingOptions({
+          profile: partner.profile,
+          kind: options.kind,
+          ...(options.encoding ? { encoding: options.encoding } : {}),
+          ...(options.region ? { region: options.region as never } : {}),
+        }),
         summary,
         ...(options.column ? { column: options.column } : {}),
       });

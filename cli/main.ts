@@ -46,7 +46,12 @@ program
       .choices(['basic', 'google', 'uid2'])
       .default('basic'),
   )
-  .addOption(new Option('--kind <kind>', 'identifier kind').choices(['email', 'phone']).default('email'))
+  .addOption(
+    new Option(
+      '--kind <kind>',
+      'identifier kind of a line (default email); in a CSV, hash only this kind (default: every email and phone column)',
+    ).choices(['email', 'phone']),
+  )
   .addOption(
     new Option('--encoding <encoding>', 'hash encoding (default: hex, base64 for uid2)').choices([
       'hex',
@@ -58,7 +63,7 @@ program
   .action(
     async (o: {
       profile: Profile;
-      kind: IdentifierKind;
+      kind?: IdentifierKind;
       encoding?: Encoding;
       region: string;
       column?: string;
@@ -185,7 +190,12 @@ connection(
       positiveInt,
     )
     .option('--out <file>', 'base path of the downloaded files (.csv and .json are added)')
-    .addOption(new Option('--kind <kind>', 'identifier kind').choices(['email', 'phone']).default('email'))
+    .addOption(
+      new Option(
+        '--kind <kind>',
+        'identifier kind of a line (default email); in a CSV, match on this kind only (default: every email and phone column)',
+      ).choices(['email', 'phone']),
+    )
     .option('--column <name>', 'CSV column holding the identifier')
     .option('--region <code>', 'default phone region', 'US')
     .option('--raw', 'upload the raw list to be hashed server-side (the raw object is deleted at once)'),
@@ -196,7 +206,7 @@ connection(
       list: string;
       minSegmentSize?: number;
       out?: string;
-      kind: IdentifierKind;
+      kind?: IdentifierKind;
       column?: string;
       region: string;
       raw?: boolean;
@@ -206,7 +216,7 @@ connection(
     const { match, listSummary } = await runMatch(client, {
       partnerId: o.partner,
       list: { file: o.list },
-      kind: o.kind,
+      ...(o.kind ? { kind: o.kind } : {}),
       region: o.region,
       ...(o.column ? { column: o.column } : {}),
       ...(o.minSegmentSize ? { minSegmentSize: o.minSegmentSize } : {}),

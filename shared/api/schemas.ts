@@ -163,6 +163,9 @@ export const PartnerCatalogViewSchema = z.object({
     z.object({
       partnerId: z.string(),
       profile: ProfileSchema,
+      kinds: z
+        .array(IdentifierKindSchema)
+        .describe('The identifier kinds the partner holds: a list must hold one of them to match anyone.'),
       baseSize: count
         .nullable()
         .describe('Distinct people across all segments, noisy and rounded; null when not published.'),
@@ -171,6 +174,7 @@ export const PartnerCatalogViewSchema = z.object({
           segmentId: z.string(),
           name: z.string(),
           description: z.string(),
+          kinds: z.array(IdentifierKindSchema).describe('The identifier kinds its members were given with.'),
           size: count
             .nullable()
             .describe(

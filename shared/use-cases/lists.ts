@@ -9,6 +9,7 @@ import type { ListRecord } from '../domain/jobs.ts';
 import { hashedLines } from '../domain/lists/hashed-lines.ts';
 import { createListSummary } from '../domain/lists/list-summary.ts';
 import { isListFormatError, type ListFormatErrorReason } from '../domain/lists/parse-list.ts';
+import { personHashing } from '../domain/lists/person-hashing.ts';
 import { DEFAULT_ENCODING, type Encoding, type IdentifierKind, type Profile } from '../domain/model.ts';
 import { type Principal, requireRole } from '../domain/principal.ts';
 import type { ListSummary } from '../domain/result/result-schema.ts';
@@ -132,23 +133,24 @@ export async function hashRawList(
       return 'ignored';
     }
     try {
-      const hasher = createNodeIdentifierHasher({
-        profile: list.profile,
-        kind: list.identifierKind,
-        encoding: list.encoding,
-        ...(list.region ? { region: list.region as never } : {}),
-      });
       const summary = createListSummary();
-      // Only the identifier column survives, hashed: the other columns of a raw CSV never reach storage.
+      // Every recognised identifier column of a CSV (each kind by its own rules), or the one named;
+      // one identifier of the list's kind a line. Only the identifiers survive, hashed: the other
+      // columns of a raw CSV never reach storage.
+      const hashing = personHashing(
+        (kind) =>
+          createNodeIdentifierHasher({
+            profile: list.profile,
+            kind,
+            encoding: list.encoding,
+            ...(list.region ? { region: list.region as never } : {}),
+          }),
+        list.column ? list.identifierKind : undefined,
+      );
       const lines = hashedLines(ctx.objects.read(ctx.buckets.uploads, objectKey), {
         summary,
-        classify: (raw) => {
-          const out = hasher.hash(raw);
-          return out.ok
-            ? { ok: true, key: out.encoded, output: out.encoded }
-            : { ok: false, reason: out.reason };
-        },
-        kind: list.identifierKind,
+        ...hashing,
+        lineKind: list.identifierKind,
         ...(list.column ? { column: list.column } : {}),
       });
       await ctx.objects.write(

@@ -107,6 +107,11 @@ export interface ParseListOptions {
   column?: string;
   /** Which identifier kind to pick among known CSV columns; default: the first known column. */
   kind?: IdentifierKind;
+  /**
+   * The kind of a line in line mode (default: `kind`). When either is set, a list whose first
+   * values are plainly of another kind is refused (`wrong-kind`).
+   */
+  lineKind?: IdentifierKind;
   /** CSV delimiter; default detected from the header line among `,` `;` tab `|`. */
   delimiter?: string;
   /** Line mode: longest line in UTF-8 bytes (default 4096); longer lines are skipped and counted. */
@@ -285,7 +290,8 @@ async function* readList(
     const detected = detectLayout(firstText, final, options);
     if (detected === null) return null;
     if (detected.mode === 'lines') {
-      const guard = options.kind === undefined ? undefined : createKindGuard(options.kind, null);
+      const lineKind = options.lineKind ?? options.kind;
+      const guard = lineKind === undefined ? undefined : createKindGuard(lineKind, null);
       return new LineFramer(options.classify, maxLineBytes, detected.lineEnding, guard);
     }
     return new CsvFramer(options, detected.delimiter, detected.lineEnding, maxRecordBytes);
@@ -1013,7 +1019,7 @@ function safeName(name: string): string {
   return name;
 }
 
-/** The identifier column at `index`, its kind read from the header (else `kind`, else email). */
+/** The identifier column at `index`, its kind read from a known header (else `kind`, else email). */
 function columnOf(
   header: readonly string[],
   index: number,
@@ -1022,7 +1028,7 @@ function columnOf(
   const name = header[index] ?? '';
   const info = knownHeader(name);
   const known = info && info.kind !== 'any' ? info.kind : undefined;
-  return { index, name, kind: kind ?? known ?? 'email', hashed: info?.hashed ?? false };
+  return { index, name, kind: known ?? kind ?? 'email', hashed: info?.hashed ?? false };
 }
 
 /**
