@@ -6,7 +6,8 @@ import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { hashedLines } from '../shared/domain/lists/hashed-lines.ts';
 import { createListSummary } from '../shared/domain/lists/list-summary.ts';
-import type { Encoding, IdentifierKind, Profile } from '../shared/domain/model.ts';
+import { openList } from '../shared/domain/lists/parse-list.ts';
+import { type Encoding, type IdentifierKind, orderedKinds, type Profile } from '../shared/domain/model.ts';
 import type { ListSummary, MatchResult } from '../shared/domain/result/result-schema.ts';
 import { type ApiClient, ApiError, downloadFrom, type UploadTicket, uploadTo } from './api-client.ts';
 import { hashingOptions } from './hash-command.ts';
@@ -120,6 +121,26 @@ export async function runMatch(client: ApiClient, options: MatchOptions): Promis
       `No partner ${options.partnerId}; \`onboard partners\` lists them.`,
     );
   const kind = options.kind ?? 'email';
+  const hashing = hashingOptions({
+    profile: partner.profile,
+    kind: options.kind,
+    ...(options.encoding ? { encoding: options.encoding } : {}),
+    ...(options.region ? { region: options.region as never } : {}),
+  });
+  const open = () =>
+    'file' in options.list ? createReadStream(options.list.file) : Readable.from([options.list.text]);
+  // Before anything is hashed or uploaded: the identifier kinds the list holds (its header), and
+  // whether the match can run at all (partner, kinds, k, budget).
+  const kinds = await listKinds(open(), {
+    ...hashing,
+    ...(options.column ? { column: options.column } : {}),
+  });
+  const check = {
+    partnerId: options.partnerId,
+    kinds,
+    ...(options.minSegmentSize ? { minSegmentSize: options.minSegmentSize } : {}),
+  };
+  await client.post('/v1/matches/check', check);
   const dir = await mkdtemp(join(tmpdir(), 'onboard-match-'));
   try {
     let listSummary: ListSummary | undefined;
@@ -128,8 +149,7 @@ export async function runMatch(client: ApiClient, options: MatchOptions): Promis
       // Raw identifiers never leave this machine: only their hashes are uploaded.
       const hashedFile = join(dir, 'hashed.txt');
       const out = createWriteStream(hashedFile);
-      const input =
-        'file' in options.list ? createReadStream(options.list.file) : Readable.from([options.list.text]);
+      const input = open();
       const summary = createListSummary();
       const bar = options.quiet ? undefined : progressBar('hashing ');
       const totalBytes =
@@ -143,12 +163,7 @@ export async function runMatch(client: ApiClient, options: MatchOptions): Promis
         }
       })();
       const lines = hashedLines(counting, {
-        ...hashingOptions({
-          profile: partner.profile,
-          kind: options.kind,
-          ...(options.encoding ? { encoding: options.encoding } : {}),
-          ...(options.region ? { region: options.region as never } : {}),
-        }),
+        ...hashing,
         summary,
         ...(options.column ? { column: options.column } : {}),
       });
@@ -163,11 +178,14 @@ export async function runMatch(client: ApiClient, options: MatchOptions): Promis
         `${listSummary.rows.toLocaleString('en-US')} rows, ${listSummary.valid.toLocaleString('en-US')} valid`,
       );
       upload = { file: hashedFile };
+      // Hashed here, nothing uploaded yet: is the list big enough?
+      await client.post('/v1/matches/check', { ...check, distinct: listSummary.distinct });
     }
     const created = await client.post<{ listId: string; upload: UploadTicket }>('/v1/lists', {
       format: options.raw ? 'raw' : 'hashed',
       profile: partner.profile,
       kind,
+      kinds,
       ...(options.encoding ? { encoding: options.encoding } : {}),
       ...(options.region ? { region: options.region } : {}),
       ...(options.column ? { column: options.column } : {}),
@@ -191,6 +209,22 @@ export async function runMatch(client: ApiClient, options: MatchOptions): Promis
     return { match, ...(listSummary ? { listSummary } : {}) };
   } finally {
     await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** The identifier kinds a list holds, from its first line (a CSV header), without reading further. */
+async function listKinds(
+  source: NodeJS.ReadableStream & { destroy(): void },
+  options: Parameters<typeof openList>[1],
+): Promise<IdentifierKind[]> {
+  try {
+    const { layout, batches } = await openList(source as AsyncIterable<Uint8Array>, options);
+    await batches.return(undefined);
+    return layout.mode === 'csv'
+      ? orderedKinds(layout.columns.map((c) => c.kind))
+      : [options.lineKind ?? options.kind ?? 'email'];
+  } finally {
+    source.destroy();
   }
 }
 

@@ -126,9 +126,14 @@ const partner = program.command('partner').description('Partner commands');
 connection(
   partner
     .command('upload')
-    .description('Upload a members file (sha256,segment_id with a header) replacing the declared segments')
+    .description(
+      'Upload a members file (email_sha256,phone_sha256,segment_id with a header; sha256,segment_id for emails) replacing the declared segments',
+    )
     .requiredOption('--partner <id>', 'your partner id')
-    .requiredOption('--file <path>', 'members file: CSV with header sha256,segment_id')
+    .requiredOption(
+      '--file <path>',
+      'members file: CSV with a header of identifier columns (email_sha256, phone_sha256) and segment_id, one row a person in a segment',
+    )
     .requiredOption('--segments <path>', 'JSON array of {segmentId, name, description}')
     .addOption(
       new Option('--profile <profile>', 'how the members were normalized')

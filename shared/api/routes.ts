@@ -9,7 +9,14 @@ import { readAudit } from '../use-cases/audit.ts';
 import { type GrantInput, grantBudget, readBudget } from '../use-cases/budgets.ts';
 import type { UseCaseContext } from '../use-cases/context.ts';
 import { createList, getList } from '../use-cases/lists.ts';
-import { downloadMatch, getMatch, listMatches, startMatch } from '../use-cases/matches.ts';
+import {
+  type CheckMatchInput,
+  checkMatch,
+  downloadMatch,
+  getMatch,
+  listMatches,
+  startMatch,
+} from '../use-cases/matches.ts';
 import {
   createAudienceUpload,
   getAudienceUpload,
@@ -32,6 +39,8 @@ import {
   IdSchema,
   IngestReportViewSchema,
   ListViewSchema,
+  MatchCheckRequestSchema,
+  MatchCheckResponseSchema,
   MatchListSchema,
   MatchViewSchema,
   PageQuerySchema,
@@ -142,6 +151,17 @@ export const ROUTES: readonly Route[] = [
     status: 202,
     response: z.object({ matchId: z.string(), status: z.string() }),
     handle: (ctx, r) => startMatch(ctx, r.principal, r.body as z.infer<typeof CreateMatchRequestSchema>),
+  },
+  {
+    method: 'POST',
+    path: '/v1/matches/check',
+    summary:
+      'Whether a match can run, before hashing or uploading: partner, identifier kinds, k, budget, list size',
+    roles: ADVERTISER,
+    body: MatchCheckRequestSchema,
+    status: 200,
+    response: MatchCheckResponseSchema,
+    handle: (ctx, r) => checkMatch(ctx, r.principal, r.body as CheckMatchInput),
   },
   {
     method: 'GET',

@@ -31,6 +31,12 @@ export const CreateListRequestSchema = z
     format: z.enum(['hashed', 'raw']).default('hashed'),
     profile: ProfileSchema.default('basic'),
     kind: IdentifierKindSchema.default('email'),
+    kinds: z
+      .array(IdentifierKindSchema)
+      .min(1)
+      .max(8)
+      .optional()
+      .describe('The identifier kinds the list holds (a hashed list: the tags of its lines).'),
     encoding: EncodingSchema.optional(),
     region: z
       .string()
@@ -69,6 +75,27 @@ export const CreateMatchRequestSchema = z
     minSegmentSize: z.number().int().optional(),
   })
   .strict();
+
+export const MatchCheckRequestSchema = z
+  .object({
+    partnerId: IdSchema,
+    kinds: z.array(IdentifierKindSchema).min(1).max(8).describe('The identifier kinds the list holds.'),
+    minSegmentSize: z.number().int().optional(),
+    distinct: count.optional().describe('Distinct list people, once the list is hashed locally.'),
+  })
+  .strict();
+
+export const MatchCheckResponseSchema = z.object({
+  partnerId: z.string(),
+  profile: ProfileSchema,
+  kinds: z
+    .array(IdentifierKindSchema)
+    .describe("The kinds the match will use: the list's that the partner has."),
+  k: z.number().int(),
+  minListSize: z.number().int(),
+  rhoPerMatch: z.number(),
+  matchesLeft: z.number().int().nullable(),
+});
 
 export const MatchStatusSchema = z.enum(['QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED']);
 

@@ -26,6 +26,7 @@ export const DOMAIN_ERROR_CODES = [
   'profile-mismatch',
   'match-not-finished',
   'match-failed',
+  'no-common-identifier-kind',
 ] as const;
 
 export type DomainErrorCode = (typeof DOMAIN_ERROR_CODES)[number];
@@ -53,6 +54,8 @@ export const DEFAULT_STATUS: Readonly<Record<DomainErrorCode, number>> = {
   'profile-mismatch': 422,
   'match-not-finished': 409,
   'match-failed': 500,
+  // The list holds no identifier kind the partner has: it could match nobody, so nothing runs.
+  'no-common-identifier-kind': 422,
 };
 
 export class DomainError extends Error {

@@ -10,7 +10,13 @@ import { hashedLines } from '../domain/lists/hashed-lines.ts';
 import { createListSummary } from '../domain/lists/list-summary.ts';
 import { isListFormatError, type ListFormatErrorReason } from '../domain/lists/parse-list.ts';
 import { personHashing } from '../domain/lists/person-hashing.ts';
-import { DEFAULT_ENCODING, type Encoding, type IdentifierKind, type Profile } from '../domain/model.ts';
+import {
+  DEFAULT_ENCODING,
+  type Encoding,
+  type IdentifierKind,
+  orderedKinds,
+  type Profile,
+} from '../domain/model.ts';
 import { type Principal, requireRole } from '../domain/principal.ts';
 import type { ListSummary } from '../domain/result/result-schema.ts';
 import { OBJECT_KEYS } from '../infra/definitions.ts';
@@ -20,6 +26,7 @@ export interface CreateListInput {
   format: 'hashed' | 'raw';
   profile: Profile;
   kind: IdentifierKind;
+  kinds?: IdentifierKind[];
   encoding?: Encoding;
   region?: string;
   column?: string;
@@ -47,6 +54,7 @@ export async function createList(ctx: UseCaseContext, principal: Principal, inpu
     format: input.format,
     profile: input.profile,
     identifierKind: input.kind,
+    ...(input.kinds ? { kinds: orderedKinds(input.kinds) } : {}),
     encoding: input.encoding ?? DEFAULT_ENCODING[input.profile],
     ...(input.region ? { region: input.region } : {}),
     ...(input.column ? { column: input.column } : {}),
@@ -146,11 +154,11 @@ export async function hashRawList(
             ...(list.region ? { region: list.region as never } : {}),
           }),
         list.column ? list.identifierKind : undefined,
+        list.identifierKind,
       );
       const lines = hashedLines(ctx.objects.read(ctx.buckets.uploads, objectKey), {
         summary,
         ...hashing,
-        lineKind: list.identifierKind,
         ...(list.column ? { column: list.column } : {}),
       });
       await ctx.objects.write(

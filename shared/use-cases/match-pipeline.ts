@@ -38,6 +38,7 @@ import type { ListSummary, MatchResult } from '../domain/result/result-schema.ts
 import { OBJECT_KEYS } from '../infra/definitions.ts';
 import { budgetBlock, currentBudgets, spendForMatch } from './budgets.ts';
 import type { UseCaseContext } from './context.ts';
+import { commonKinds } from './matches.ts';
 
 export interface MatchJob {
   tenantId: string;
@@ -373,6 +374,10 @@ export async function reduceMatch(ctx: UseCaseContext, job: MatchJob): Promise<M
     const settings = ctx.settings;
     // Refuse before spending: a refused list costs no budget.
     assertListSize(listSummary, settings.minListSize);
+    commonKinds(
+      snapshot,
+      IDENTIFIER_KINDS.filter((kind) => tally.listByKind[kind] > 0),
+    );
 
     const listFingerprint = combineFingerprints(tallies.map((t) => t.listFingerprint));
     const versions = versionsOf(snapshot);

@@ -7,10 +7,11 @@
  */
 import { PassThrough, Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ApiError } from '../../cli/api-client.ts';
 import { type MatchView, runMatch, uploadPartnerAudience } from '../../cli/flows.ts';
 import { hashStream } from '../../cli/hash-command.ts';
 import { personEmail } from '../../local/synthetic-data.ts';
-import { bySegment, http, range, sha256Hex, startTestStack, type TestStack } from './helpers.ts';
+import { bySegment, http, listKeys, range, sha256Hex, startTestStack, type TestStack } from './helpers.ts';
 
 const K = 20;
 const PARTNER = 'people-partner';
@@ -153,6 +154,89 @@ describe('a person is the unit', () => {
       ['email', 'phone'],
       ['email', 'phone'],
     ]);
+  });
+});
+
+describe('checks before work', () => {
+  const EMAILS_ONLY = 'emails-only-partner';
+  beforeAll(async () => {
+    const rows = ['sha256,segment_id', ...range(0, 150).map((n) => `${sha256Hex(personEmail(n))},auto`)];
+    const report = await uploadPartnerAudience(t.client(EMAILS_ONLY, 'partner'), {
+      partnerId: EMAILS_ONLY,
+      profile: 'google',
+      segments: [{ segmentId: 'auto', name: 'Auto intenders' }],
+      source: { text: `${rows.join('\n')}\n` },
+    });
+    expect(report.status).toBe('SUCCEEDED');
+  });
+
+  it('a phone list against a partner of emails only is refused before anything is hashed, uploaded or started', async () => {
+    const adv = t.client('people-adv-phones', 'advertiser');
+    const error = await runMatch(adv, {
+      partnerId: EMAILS_ONLY,
+      list: {
+        text: `Phone,Name\n${range(0, 150)
+          .map((n) => `${nationalPhone(n)},x`)
+          .join('\n')}\n`,
+      },
+      quiet: true,
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ApiError);
+    expect(error).toMatchObject({ status: 422, code: 'no-common-identifier-kind' });
+    expect((error as ApiError).detail).toContain('email');
+    expect(await listKeys(t, 'UPLOADS_BUCKET', 'lists/people-adv-phones/')).toEqual([]);
+    expect((await adv.get<{ matches: unknown[] }>('/v1/matches')).matches).toEqual([]);
+  });
+
+  it('POST /v1/matches/check answers whether a match can run, with the problem it would give', async () => {
+    const token = t.token('people-adv-check', 'advertiser');
+    const check = (body: object) => http(t, 'POST', '/v1/matches/check', { token, body });
+    const ok = await check({ partnerId: PARTNER, kinds: ['phone', 'email'], distinct: 100 });
+    expect(ok.status).toBe(200);
+    expect(ok.json).toMatchObject({ partnerId: PARTNER, profile: 'google', kinds: ['email', 'phone'], k: K });
+    expect((await check({ partnerId: EMAILS_ONLY, kinds: ['email', 'phone'] })).json.kinds).toEqual([
+      'email',
+    ]);
+    const refused = async (body: object) => {
+      const r = await check(body);
+      return [r.status, r.json.code];
+    };
+    expect(await refused({ partnerId: 'nobody', kinds: ['email'] })).toEqual([404, 'partner-not-found']);
+    expect(await refused({ partnerId: EMAILS_ONLY, kinds: ['phone'] })).toEqual([
+      422,
+      'no-common-identifier-kind',
+    ]);
+    expect(await refused({ partnerId: PARTNER, kinds: ['email'], minSegmentSize: K - 1 })).toEqual([
+      422,
+      'min-segment-size-below-floor',
+    ]);
+    expect(await refused({ partnerId: PARTNER, kinds: ['email'], distinct: 99 })).toEqual([
+      422,
+      'list-too-small',
+    ]);
+    expect(await refused({ partnerId: PARTNER, kinds: [] })).toEqual([400, 'invalid-request']);
+    const partnerToken = t.token(PARTNER, 'partner');
+    expect(
+      (
+        await http(t, 'POST', '/v1/matches/check', {
+          token: partnerToken,
+          body: { partnerId: PARTNER, kinds: ['email'] },
+        })
+      ).status,
+    ).toBe(403);
+    const openapi = await http(t, 'GET', '/v1/openapi.json');
+    expect(Object.keys(openapi.json.paths)).toContain('/v1/matches/check');
+  });
+
+  it('a list too small is refused after local hashing, before anything is uploaded', async () => {
+    const adv = t.client('people-adv-small', 'advertiser');
+    const error = await runMatch(adv, {
+      partnerId: PARTNER,
+      list: { text: `${range(0, 40).map(personEmail).join('\n')}\n` },
+      quiet: true,
+    }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ status: 422, code: 'list-too-small' });
+    expect(await listKeys(t, 'UPLOADS_BUCKET', 'lists/people-adv-small/')).toEqual([]);
   });
 });
 

@@ -16,7 +16,7 @@ export async function* hashedLines(
 ): AsyncGenerator<Uint8Array, void, undefined> {
   const { layout, batches } = await openList(source, options);
   // A line, or a CSV read by one column, is one identifier: tag it with its kind.
-  const kind = layout.columns[0]?.kind ?? options.kind ?? 'email';
+  const kind = layout.columns[0]?.kind ?? options.lineKind ?? options.kind ?? 'email';
   for await (const batch of batches) {
     let text = '';
     for (const row of batch) {

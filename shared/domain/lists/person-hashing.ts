@@ -16,13 +16,14 @@ export function hashClassifier(hasher: IdentifierHasher): Classify {
 }
 
 /**
- * The parse options that hash a list as people: a line is one identifier of `kind` (email by
- * default); a CSV row is every recognised identifier column (or those of `kind` when it is given,
+ * The parse options that hash a list as people: a line is one identifier of `lineKind` (`kind`,
+ * else email); a CSV row is every recognised identifier column (or those of `kind` when it is given,
  * or the `column` named).
  */
 export function personHashing(
   hasherOf: (kind: IdentifierKind) => IdentifierHasher,
   kind?: IdentifierKind,
+  lineKind: IdentifierKind = kind ?? 'email',
 ): Pick<ParseListOptions, 'classify' | 'classifyAs' | 'kind' | 'lineKind'> {
   const classifiers = new Map<IdentifierKind, Classify>();
   const of = (k: IdentifierKind): Classify => {
@@ -34,9 +35,9 @@ export function personHashing(
     return c;
   };
   return {
-    classify: of(kind ?? 'email'),
+    classify: of(lineKind),
     classifyAs: (column) => of(column.kind),
-    lineKind: kind ?? 'email',
+    lineKind,
     ...(kind ? { kind } : {}),
   };
 }
