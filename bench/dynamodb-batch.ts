@@ -30,6 +30,7 @@ import {
   DEFAULT_CONCURRENCY,
   matchShard,
   reduceTallies,
+  type ShardMatch,
   type ShardTally,
   shardOf,
 } from '../shared/domain/matching/match-shard.ts';
@@ -112,7 +113,8 @@ export async function benchDynamoBatch(
       const tokens: string[] = [];
       for (let j = 0; j < (partner.counts[m] as number); j++)
         tokens.push(`${segmentIdOf(partner.segs[m * 3 + j] as number)}#1`);
-      records.push({ key: keyer.key(digestAt(memberDigests, m)), tokens });
+      const key = keyer.key(digestAt(memberDigests, m));
+      records.push({ key, kind: 'email', people: [{ person: key, tokens }] });
     }
     const snapshot: AudienceSnapshot = {
       partnerId: PARTNER,
@@ -141,7 +143,9 @@ export async function benchDynamoBatch(
     });
     const expected: ShardTally = {
       distinct,
+      listByKind: { email: distinct, phone: 0 },
       matched: members,
+      byKind: { email: members, phone: 0 },
       perSegment: Object.fromEntries([...expectedPer].sort(([a], [b]) => (a < b ? -1 : 1))),
       maxSegmentsPerPerson: Math.max(...partner.counts),
     };
@@ -171,7 +175,7 @@ export async function benchDynamoBatch(
     const shards: Uint8Array[][] = Array.from({ length: SHARDS }, () => []);
     for (const d of list) shards[shardOf(d, SHARDS)]?.push(d);
     const tRead = performance.now();
-    const tallies: ShardTally[] = [];
+    const tallies: ShardMatch[] = [];
     let nextShard = 0;
     await Promise.all(
       Array.from({ length: PARALLEL_SHARDS }, async () => {
@@ -181,7 +185,7 @@ export async function benchDynamoBatch(
         }
       }),
     );
-    const tally = reduceTallies(tallies);
+    const tally = await reduceTallies(tallies, snapshot);
     const readSeconds = (performance.now() - tRead) / 1000;
     const s = store.stats;
     const g = throttle.get;

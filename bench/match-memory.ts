@@ -19,8 +19,10 @@
 import { MemoryAudienceStore } from '../shared/adapters/memory/memory-audience-store.ts';
 import { hmacKeyer, type PepperRing } from '../shared/adapters/pepper.ts';
 import {
+  emptyTally,
   matchShard,
   reduceTallies,
+  type ShardMatch,
   type ShardTally,
   shardOf,
 } from '../shared/domain/matching/match-shard.ts';
@@ -126,7 +128,14 @@ export function makeDataset(sizes: MatchMemorySizes, seed = 7): Dataset {
     memberships: partner.memberships,
     list,
     distinct,
-    expected: { distinct, matched: inBase, perSegment, maxSegmentsPerPerson: maxSegments },
+    expected: {
+      distinct,
+      listByKind: { email: distinct, phone: 0 },
+      matched: inBase,
+      perSegment,
+      byKind: { email: inBase, phone: 0 },
+      maxSegmentsPerPerson: maxSegments,
+    },
   };
 }
 
@@ -171,9 +180,9 @@ export async function runOurs(
   const t0 = performance.now();
   const shards: Uint8Array[][] = Array.from({ length: shardCount }, () => []);
   for (const digest of list) shards[shardOf(digest, shardCount)]?.push(digest);
-  const tallies: ShardTally[] = [];
+  const tallies: ShardMatch[] = [];
   for (const digests of shards) tallies.push(await matchShard({ digests, snapshot, store, keyer }));
-  const tally = reduceTallies(tallies);
+  const tally = await reduceTallies(tallies, snapshot);
   return { seconds: (performance.now() - t0) / 1000, cpuSeconds: cpuSince(cpu0), tally };
 }
 
@@ -239,7 +248,7 @@ async function runDuckDb(data: Dataset, rounds: number): Promise<DuckRun> {
       const rows = (await conn.runAndReadAll(DUCKDB_SQL)).getRows();
       const seconds = (performance.now() - t) / 1000;
       const cpuSeconds = cpuSince(cpu0);
-      const tally: ShardTally = { distinct: 0, matched: 0, perSegment: {}, maxSegmentsPerPerson: 0 };
+      const tally: ShardTally = emptyTally();
       const per: Array<[string, number]> = [];
       for (const [kind, id, n] of rows) {
         const value = Number(n);
@@ -285,7 +294,7 @@ async function runDuckDb(data: Dataset, rounds: number): Promise<DuckRun> {
   }
 }
 
-const emptyish = (): ShardTally => ({ distinct: 0, matched: 0, perSegment: {}, maxSegmentsPerPerson: 0 });
+const emptyish = (): ShardTally => emptyTally();
 
 // --- The bench -------------------------------------------------------------------------------------
 

@@ -22,7 +22,7 @@ import { pipeline } from 'node:stream/promises';
 import { MemoryAudienceStore } from '../shared/adapters/memory/memory-audience-store.ts';
 import { hmacKeyer } from '../shared/adapters/pepper.ts';
 import type { MatchRecord } from '../shared/domain/jobs.ts';
-import { reduceTallies, type ShardTally } from '../shared/domain/matching/match-shard.ts';
+import { reduceShards, type ShardTally } from '../shared/domain/matching/match-shard.ts';
 import type { ObjectStore } from '../shared/domain/ports.ts';
 import type { UseCaseContext } from '../shared/use-cases/context.ts';
 import { matchOneShard, splitMatch } from '../shared/use-cases/match-pipeline.ts';
@@ -201,11 +201,22 @@ async function main(): Promise<void> {
     }
     matchSeconds = (performance.now() - t2) / 1000;
     matchCpuSeconds = cpuSince(cpu2);
-    const tallies: ShardTally[] = [];
+    const tallies: (ShardTally & { key: string })[] = [];
     for (const key of await objects.list(BUCKETS.results, `tallies/${MATCH_ID}/`)) {
-      tallies.push(JSON.parse((await objects.readText(BUCKETS.results, key)) ?? '{}') as ShardTally);
+      if (!key.endsWith('.json')) continue;
+      tallies.push({
+        ...(JSON.parse((await objects.readText(BUCKETS.results, key)) ?? '{}') as ShardTally),
+        key,
+      });
     }
-    tally = reduceTallies(tallies);
+    tally = await reduceShards(
+      tallies.map((t) => ({
+        distinct: t.distinct,
+        listByKind: t.listByKind,
+        run: objects.read(BUCKETS.results, t.key.replace(/\.json$/, '.run')),
+      })),
+      snapshot as NonNullable<typeof snapshot>,
+    );
   }
   const cpu = process.cpuUsage();
   process.stdout.write(

@@ -6,12 +6,13 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { hashedLines } from '../shared/domain/lists/hashed-lines.ts';
 import { createListSummary } from '../shared/domain/lists/list-summary.ts';
-import type { Encoding, IdentifierKind, Profile } from '../shared/domain/model.ts';
+import { openList } from '../shared/domain/lists/parse-list.ts';
+import { type Encoding, type IdentifierKind, orderedKinds, type Profile } from '../shared/domain/model.ts';
 import type { ListSummary } from '../shared/domain/result/result-schema.ts';
 import { type ApiClient, ApiError, downloadFrom, type UploadTicket, uploadTo } from './api-client.ts';
 import { announceBudget } from './budget-notice.ts';
 import { UserError } from './failure.ts';
-import { hashingClassifier } from './hash-command.ts';
+import { hashingOptions } from './hash-command.ts';
 import { openInput } from './input-files.ts';
 import { progressBar } from './render.ts';
 import { removeScratch, scratchDir } from './scratch.ts';
@@ -133,6 +134,29 @@ export async function runMatch(client: ApiClient, options: MatchOptions): Promis
       await announceBudget(client, options.partnerId, (line) => process.stderr.write(`${line}\n`), {
         warningsOnly: !process.stderr.isTTY,
       });
+    const hashing = hashingOptions({
+      profile: partner.profile,
+      kind: options.kind,
+      ...(options.encoding ? { encoding: options.encoding } : {}),
+      ...(options.region ? { region: options.region as never } : {}),
+    });
+    // Before anything is hashed or uploaded: the identifier kinds the list holds (its header; a
+    // stream can be read once only, so stdin takes --kind), and whether the match can run at all
+    // (partner, kinds, k, budget).
+    const kinds =
+      'stream' in options.list
+        ? [kind]
+        : await listKinds(
+            listFile?.createReadStream({ start: 0, autoClose: false }) ??
+              Readable.from(['text' in options.list ? options.list.text : '']),
+            { ...hashing, ...(options.column ? { column: options.column } : {}) },
+          );
+    const check = {
+      partnerId: options.partnerId,
+      kinds,
+      ...(options.minSegmentSize ? { minSegmentSize: options.minSegmentSize } : {}),
+    };
+    await client.post('/v1/matches/check', check);
     let listSummary: ListSummary | undefined;
     let upload = 'stream' in options.list ? undefined : options.list;
     if (!options.raw) {
@@ -145,7 +169,7 @@ export async function runMatch(client: ApiClient, options: MatchOptions): Promis
       const input =
         'stream' in options.list
           ? options.list.stream
-          : (listFile?.createReadStream() ?? Readable.from([text ?? Buffer.alloc(0)]));
+          : (listFile?.createReadStream({ start: 0 }) ?? Readable.from([text ?? Buffer.alloc(0)]));
       const summary = createListSummary();
       const bar = options.quiet ? undefined : progressBar('hashing ');
       let seen = 0;
@@ -156,15 +180,8 @@ export async function runMatch(client: ApiClient, options: MatchOptions): Promis
           bar?.update(seen / Math.max(1, totalBytes));
         }
       })();
-      const classify = hashingClassifier({
-        profile: partner.profile,
-        kind,
-        ...(options.encoding ? { encoding: options.encoding } : {}),
-        ...(options.region ? { region: options.region as never } : {}),
-      });
       const lines = hashedLines(counting, {
-        classify,
-        kind,
+        ...hashing,
         summary,
         ...(options.column ? { column: options.column } : {}),
       });
@@ -174,11 +191,14 @@ export async function runMatch(client: ApiClient, options: MatchOptions): Promis
         `${listSummary.rows.toLocaleString('en-US')} rows, ${listSummary.valid.toLocaleString('en-US')} valid`,
       );
       upload = { file: hashedFile };
+      // Hashed here, nothing uploaded yet: is the list big enough?
+      await client.post('/v1/matches/check', { ...check, distinct: listSummary.distinct });
     }
     const created = await client.post<{ listId: string; upload: UploadTicket }>('/v1/lists', {
       format: options.raw ? 'raw' : 'hashed',
       profile: partner.profile,
       kind,
+      kinds,
       ...(options.encoding ? { encoding: options.encoding } : {}),
       ...(options.region ? { region: options.region } : {}),
       ...(options.column ? { column: options.column } : {}),
@@ -208,6 +228,22 @@ export async function runMatch(client: ApiClient, options: MatchOptions): Promis
   } finally {
     await listFile?.close().catch(() => undefined);
     if (dir) await removeScratch(dir);
+  }
+}
+
+/** The identifier kinds a list holds, from its first line (a CSV header), without reading further. */
+async function listKinds(
+  source: NodeJS.ReadableStream & { destroy(): void },
+  options: Parameters<typeof openList>[1],
+): Promise<IdentifierKind[]> {
+  try {
+    const { layout, batches } = await openList(source as AsyncIterable<Uint8Array>, options);
+    await batches.return(undefined);
+    return layout.mode === 'csv'
+      ? orderedKinds(layout.columns.map((c) => c.kind))
+      : [options.lineKind ?? options.kind ?? 'email'];
+  } finally {
+    source.destroy();
   }
 }
 

@@ -1,6 +1,7 @@
 /**
  * `onboard hash`: stdin to stdout, no network. One identifier a line in, one hash a line out (an
- * empty line where invalid), or a CSV with its identifier column replaced; a summary on stderr.
+ * empty line where invalid), or a CSV with every identifier column (email, phone) replaced by its
+ * hash, each kind normalized by its own rules; a summary on stderr.
  */
 import type { Readable, Writable } from 'node:stream';
 import { createNodeIdentifierHasher } from '../shared/adapters/node-sha256.ts';
@@ -8,10 +9,18 @@ import type { IdentifierHasherOptions } from '../shared/domain/identifiers/hash.
 import { hashList } from '../shared/domain/lists/hash-list.ts';
 import { createListSummary, type ListSummaryAccumulator } from '../shared/domain/lists/list-summary.ts';
 import type { Classify } from '../shared/domain/lists/parse-list.ts';
+import { personHashing } from '../shared/domain/lists/person-hashing.ts';
 import type { IdentifierKind } from '../shared/domain/model.ts';
 
-export interface HashCommandOptions extends IdentifierHasherOptions {
+export interface HashCommandOptions extends Omit<IdentifierHasherOptions, 'kind'> {
+  /** Only this kind (a line's kind; in a CSV, only its columns). Default: email lines, every CSV column. */
+  kind?: IdentifierKind | undefined;
   column?: string;
+}
+
+/** The parse options that hash a list as people, with node:crypto. */
+export function hashingOptions(options: HashCommandOptions) {
+  return personHashing((kind) => createNodeIdentifierHasher({ ...options, kind }), options.kind);
 }
 
 /** The classifier the CLI, the web console and server-side hashing share: dedupe on the digest. */
@@ -31,8 +40,7 @@ export async function hashStream(
   summary: ListSummaryAccumulator = createListSummary(),
 ) {
   const chunks = hashList(input, {
-    classify: hashingClassifier(options),
-    kind: options.kind as IdentifierKind,
+    ...hashingOptions(options),
     summary,
     ...(options.column ? { column: options.column } : {}),
   });

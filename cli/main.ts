@@ -121,7 +121,12 @@ program
       .choices(['basic', 'google', 'uid2'])
       .default('basic'),
   )
-  .addOption(new Option('--kind <kind>', 'identifier kind').choices(['email', 'phone']).default('email'))
+  .addOption(
+    new Option(
+      '--kind <kind>',
+      'identifier kind of a line (default email); in a CSV, hash only this kind (default: every email and phone column)',
+    ).choices(['email', 'phone']),
+  )
   .addOption(
     new Option('--encoding <encoding>', 'hash encoding (default: hex, base64 for uid2)').choices([
       'hex',
@@ -134,7 +139,7 @@ program
   .action(
     async (o: {
       profile: Profile;
-      kind: IdentifierKind;
+      kind?: IdentifierKind;
       encoding?: Encoding;
       region: string;
       column?: string;
@@ -217,9 +222,14 @@ const partner = program.command('partner').description('Partner commands');
 connection(
   partner
     .command('upload')
-    .description('Upload a members file (sha256,segment_id with a header) replacing the declared segments')
+    .description(
+      'Upload a members file (email_sha256,phone_sha256,segment_id with a header; sha256,segment_id for emails) replacing the declared segments',
+    )
     .requiredOption('--partner <id>', 'your partner id')
-    .requiredOption('--file <path>', 'members file: CSV with header sha256,segment_id')
+    .requiredOption(
+      '--file <path>',
+      'members file: CSV with a header of identifier columns (email_sha256, phone_sha256) and segment_id, one row a person in a segment',
+    )
     .requiredOption('--segments <path>', 'JSON array of {segmentId, name, description}')
     .addOption(
       new Option('--profile <profile>', 'how the members were normalized')
@@ -277,7 +287,12 @@ connection(
       positiveInt,
     )
     .option('--out <file>', 'base path of the downloaded files (.csv and .json are added)')
-    .addOption(new Option('--kind <kind>', 'identifier kind').choices(['email', 'phone']).default('email'))
+    .addOption(
+      new Option(
+        '--kind <kind>',
+        'identifier kind of a line (default email); in a CSV, match on this kind only (default: every email and phone column)',
+      ).choices(['email', 'phone']),
+    )
     .option('--column <name>', 'CSV column holding the identifier')
     .option('--region <code>', 'default phone region', region, 'US')
     .option('--raw', 'upload the raw list to be hashed server-side (the raw object is deleted at once)')
@@ -289,7 +304,7 @@ connection(
       list: string;
       minSegmentSize?: number;
       out?: string;
-      kind: IdentifierKind;
+      kind?: IdentifierKind;
       column?: string;
       region: string;
       raw?: boolean;
@@ -302,7 +317,7 @@ connection(
     const { match, listSummary } = await runMatch(client, {
       partnerId: o.partner,
       list: fromStdin ? { stream: process.stdin } : { file: o.list },
-      kind: o.kind,
+      ...(o.kind ? { kind: o.kind } : {}),
       region: o.region,
       ...(o.column ? { column: o.column } : {}),
       ...(o.minSegmentSize ? { minSegmentSize: o.minSegmentSize } : {}),

@@ -10,7 +10,14 @@ import { type GrantInput, grantBudget, readBudget } from '../use-cases/budgets.t
 import type { UseCaseContext } from '../use-cases/context.ts';
 import { deleteList, deleteMatch } from '../use-cases/deletion.ts';
 import { createList, getList } from '../use-cases/lists.ts';
-import { downloadMatch, getMatch, listMatches, startMatch } from '../use-cases/matches.ts';
+import {
+  type CheckMatchInput,
+  checkMatch,
+  downloadMatch,
+  getMatch,
+  listMatches,
+  startMatch,
+} from '../use-cases/matches.ts';
 import {
   createAudienceUpload,
   getAudienceUpload,
@@ -33,6 +40,8 @@ import {
   IdSchema,
   IngestReportViewSchema,
   ListViewSchema,
+  MatchCheckRequestSchema,
+  MatchCheckResponseSchema,
   MatchListSchema,
   MatchViewSchema,
   PageQuerySchema,
@@ -158,6 +167,18 @@ export const ROUTE_TABLE = [
     status: 202,
     response: z.object({ matchId: z.string(), status: z.string() }),
     handle: (ctx, r) => startMatch(ctx, r.principal, r.body as z.infer<typeof CreateMatchRequestSchema>),
+  },
+  {
+    method: 'POST',
+    path: '/v1/matches/check',
+    operationId: 'checkMatch',
+    summary:
+      'Whether a match can run, before hashing or uploading: partner, identifier kinds, k, budget, list size',
+    roles: ADVERTISER,
+    body: MatchCheckRequestSchema,
+    status: 200,
+    response: MatchCheckResponseSchema,
+    handle: (ctx, r) => checkMatch(ctx, r.principal, r.body as CheckMatchInput),
   },
   {
     method: 'GET',

@@ -32,6 +32,12 @@ export const CreateListRequestSchema = z
     format: z.enum(['hashed', 'raw']).default('hashed'),
     profile: ProfileSchema.default('basic'),
     kind: IdentifierKindSchema.default('email'),
+    kinds: z
+      .array(IdentifierKindSchema)
+      .min(1)
+      .max(8)
+      .optional()
+      .describe('The identifier kinds the list holds (a hashed list: the tags of its lines).'),
     encoding: EncodingSchema.optional(),
     region: z
       .string()
@@ -71,6 +77,27 @@ export const CreateMatchRequestSchema = z
     minSegmentSize: z.number().int().optional(),
   })
   .strict();
+
+export const MatchCheckRequestSchema = z
+  .object({
+    partnerId: IdSchema,
+    kinds: z.array(IdentifierKindSchema).min(1).max(8).describe('The identifier kinds the list holds.'),
+    minSegmentSize: z.number().int().optional(),
+    distinct: count.optional().describe('Distinct list people, once the list is hashed locally.'),
+  })
+  .strict();
+
+export const MatchCheckResponseSchema = z.object({
+  partnerId: z.string(),
+  profile: ProfileSchema,
+  kinds: z
+    .array(IdentifierKindSchema)
+    .describe("The kinds the match will use: the list's that the partner has."),
+  k: z.number().int(),
+  minListSize: z.number().int(),
+  rhoPerMatch: z.number(),
+  matchesLeft: z.number().int().nullable(),
+});
 
 export const MatchStatusSchema = z.enum(['QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED']);
 
@@ -165,6 +192,9 @@ export const PartnerCatalogViewSchema = z.object({
     z.object({
       partnerId: z.string(),
       profile: ProfileSchema,
+      kinds: z
+        .array(IdentifierKindSchema)
+        .describe('The identifier kinds the partner holds: a list must hold one of them to match anyone.'),
       baseSize: count
         .nullable()
         .describe('Distinct people across all segments, noisy and rounded; null when not published.'),
@@ -173,6 +203,7 @@ export const PartnerCatalogViewSchema = z.object({
           segmentId: z.string(),
           name: z.string(),
           description: z.string(),
+          kinds: z.array(IdentifierKindSchema).describe('The identifier kinds its members were given with.'),
           size: count
             .nullable()
             .describe(

@@ -30,6 +30,7 @@ export const DOMAIN_ERROR_CODES = [
   'list-expired',
   'too-many-running-matches',
   'interrupted',
+  'no-common-identifier-kind',
 ] as const;
 
 export type DomainErrorCode = (typeof DOMAIN_ERROR_CODES)[number];
@@ -66,6 +67,8 @@ export const DEFAULT_STATUS: Readonly<Record<DomainErrorCode, number>> = {
   // A job whose worker died (a crash, a timeout, a lost event) and that could not be resumed: the
   // stable code of every job recovery ends (shared/use-cases/recover-jobs.ts).
   interrupted: 500,
+  // The list holds no identifier kind the partner has: it could match nobody, so nothing runs.
+  'no-common-identifier-kind': 422,
 };
 
 export class DomainError extends Error {

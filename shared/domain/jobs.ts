@@ -30,6 +30,8 @@ export interface ListRecord extends InFlightMarks {
   format: 'hashed' | 'raw';
   profile: Profile;
   identifierKind: IdentifierKind;
+  /** The identifier kinds the list holds, as the advertiser's machine read them (hashed lists). */
+  kinds?: IdentifierKind[];
   encoding: Encoding;
   region?: string;
   column?: string;

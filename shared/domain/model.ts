@@ -7,7 +7,21 @@ export type Profile = 'basic' | 'google' | 'uid2';
 export const PROFILES: readonly Profile[] = ['basic', 'google', 'uid2'];
 
 export type IdentifierKind = 'email' | 'phone';
+/**
+ * Every identifier kind, in the fixed order that decides a person's primary identifier (its first
+ * non-empty one): the person key of a partner member, the list person of an advertiser row.
+ * Add a kind at the end, with its tag, to open the model to more.
+ */
 export const IDENTIFIER_KINDS: readonly IdentifierKind[] = ['email', 'phone'];
+
+/** The one-letter tag of each kind in the hashed upload form (`e:<digest>,p:<digest>`). */
+export const KIND_TAGS: Readonly<Record<IdentifierKind, string>> = { email: 'e', phone: 'p' };
+
+/** The kinds in a set, in IDENTIFIER_KINDS order. */
+export function orderedKinds(kinds: Iterable<IdentifierKind>): IdentifierKind[] {
+  const set = new Set(kinds);
+  return IDENTIFIER_KINDS.filter((k) => set.has(k));
+}
 
 export type Encoding = 'hex' | 'base64';
 
@@ -27,6 +41,11 @@ export interface SegmentInfo {
   size: number;
   /** The current version; readers pin it at match start so a replacement is never seen half-way. */
   version: number;
+  /**
+   * The identifier kinds the segment's members were given with (learned at ingest). Absent on
+   * segments ingested before kinds were recorded: those were email only.
+   */
+  kinds?: IdentifierKind[];
   /**
    * The size as published: noisy (drawn once per version, charged to the partner's catalog budget)
    * and rounded; null when the noisy size is under k or the catalog budget could not pay for it.
@@ -84,4 +103,11 @@ export interface PartnerCatalog {
   /** Key ids replaced by a rotation, awaiting their sweep (absent on catalogs never rotated). */
   retiredKeys?: RetiredKey[];
   updatedAt: string;
+}
+
+/** The identifier kinds a partner's segments hold (a public property of the catalog). */
+export function catalogKinds(segments: readonly Pick<SegmentInfo, 'kinds'>[]): IdentifierKind[] {
+  const kinds = new Set<IdentifierKind>();
+  for (const s of segments) for (const k of s.kinds ?? ['email']) kinds.add(k as IdentifierKind);
+  return orderedKinds(kinds);
 }

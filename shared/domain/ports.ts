@@ -3,7 +3,7 @@
  * shared/adapters implement them (in memory, DynamoDB, S3); the domain never imports the AWS SDK.
  */
 import type { JobRecord } from './jobs.ts';
-import type { AudienceSnapshot, PartnerCatalog } from './model.ts';
+import type { AudienceSnapshot, IdentifierKind, PartnerCatalog } from './model.ts';
 import type { Budget, BudgetAccount, BudgetAccountKind, MicroRho } from './privacy/budget.ts';
 
 /**
@@ -17,24 +17,42 @@ export interface AudienceKeyer {
   key(digest: Uint8Array): string;
 }
 
-/** Partner audiences: the catalog and, for a batch of keyed digests, their segment memberships. */
+/**
+ * A partner person an identifier belongs to: its person key (the keyed value of its primary
+ * identifier), the kind of the identifier that was hit, and its segments in the snapshot.
+ */
+export interface MemberHit {
+  person: string;
+  kind: IdentifierKind;
+  segments: readonly string[];
+}
+
+/** Partner audiences: the catalog and, for a batch of keyed digests, the people they identify. */
 export interface AudienceStore {
   /** The partner's catalog pinned now; undefined when the partner has none. */
   snapshot(partnerId: string): Promise<AudienceSnapshot | undefined>;
   /**
-   * For each key (same order), the ids of the segments it belongs to in the snapshot's versions.
-   * Keys absent from the audience give an empty array.
+   * For each key (same order), the partner people it identifies (usually one; a shared identifier,
+   * such as a household phone, several) with their segment ids in the snapshot's versions. Keys
+   * absent from the audience, or whose people are in no pinned version, give an empty array.
    */
-  memberships(snapshot: AudienceSnapshot, keys: readonly string[]): Promise<ReadonlyArray<readonly string[]>>;
+  memberships(
+    snapshot: AudienceSnapshot,
+    keys: readonly string[],
+  ): Promise<ReadonlyArray<readonly MemberHit[]>>;
 }
 
 /** A source of uniformly random 32-bit words from a cryptographic generator. */
 export type RandomWords = (count: number) => Uint32Array;
 
-/** One member of a partner's audience: its key and its `segmentId#version` tokens. */
+/**
+ * One identifier of a partner's audience (one item): its keyed digest, its kind, and the people it
+ * identifies, each with its `segmentId#version` tokens. A record with no people is deleted.
+ */
 export interface MemberRecord {
   key: string;
-  tokens: readonly string[];
+  kind: IdentifierKind;
+  people: ReadonlyArray<{ person: string; tokens: readonly string[] }>;
 }
 
 /** What partner ingest needs beyond reading: catalogs, member records and a per-partner lock. */
@@ -42,12 +60,8 @@ export interface AudienceWriter {
   readCatalog(partnerId: string): Promise<PartnerCatalog | undefined>;
   /** Writes the catalog if its stored revision is still `expectedRevision` (0 = absent); false otherwise. */
   writeCatalog(catalog: PartnerCatalog, expectedRevision: number): Promise<boolean>;
-  readMembers(
-    partnerId: string,
-    keyId: string,
-    keys: readonly string[],
-  ): Promise<Map<string, readonly string[]>>;
-  /** Puts each record; a record with no tokens is deleted. */
+  readMembers(partnerId: string, keyId: string, keys: readonly string[]): Promise<Map<string, MemberRecord>>;
+  /** Puts each record; a record with no people (or people without tokens) is deleted. */
   writeMembers(partnerId: string, keyId: string, records: readonly MemberRecord[]): Promise<void>;
   /** Takes the partner's ingest lock for `ttlSeconds`, or returns false when another holder has it. */
   acquireLock(partnerId: string, owner: string, ttlSeconds: number): Promise<boolean>;

@@ -103,6 +103,8 @@ export const OBJECT_KEYS = {
   resultCsv: (tenantId: string, matchId: string) => `results/${tenantId}/${matchId}.csv`,
   shard: (matchId: string, shard: number) => `shards/${matchId}/${String(shard).padStart(3, '0')}.bin`,
   tally: (matchId: string, shard: number) => `tallies/${matchId}/${String(shard).padStart(3, '0')}.json`,
+  /** The shard's matched partner people, a sorted binary run (beside its tally: same lifetime). */
+  matchedRun: (matchId: string, shard: number) => `tallies/${matchId}/${String(shard).padStart(3, '0')}.run`,
   manifest: (partnerId: string, keyId: string, segmentId: string, version: number) =>
     `manifests/${partnerId}/${keyId}/${segmentId}/${version}.keys`,
 } as const;

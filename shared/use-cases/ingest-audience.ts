@@ -1,5 +1,6 @@
 /**
- * Partner ingest: a members file (`sha256,segment_id` rows with a header) replaces the segments
+ * Partner ingest: a members file (a header of identifier columns, `email_sha256`, `phone_sha256`
+ * (`sha256` is an email), and `segment_id`; one row a person in a segment) replaces the segments
  * declared when its upload URL was asked for. Every row is validated and counted; accepted members
  * are keyed with the pepper and written as a new version of each segment; the catalog is flipped
  * to the new versions in one conditional write, so a running match sees the old or the new
@@ -16,8 +17,14 @@ import {
 import { DomainError, isDomainError } from '../domain/errors.ts';
 import { decodeBase64Digest, decodeHexDigest } from '../domain/identifiers/normalize.ts';
 import type { AudienceUploadRecord, IngestReport } from '../domain/jobs.ts';
-import { openList } from '../domain/lists/parse-list.ts';
-import type { PartnerCatalog, Profile, SegmentInfo } from '../domain/model.ts';
+import { type IdentifierColumn, openList } from '../domain/lists/parse-list.ts';
+import {
+  type IdentifierKind,
+  orderedKinds,
+  type PartnerCatalog,
+  type Profile,
+  type SegmentInfo,
+} from '../domain/model.ts';
 import type {
   AudienceKeyer,
   AudienceWriter,
@@ -181,16 +188,19 @@ async function ingestLocked(
   const catalog = stored ?? emptyCatalog(partnerId, upload.profile, keyer.keyId);
   const declared = new Map(upload.segments.map((s) => [s.segmentId, s]));
 
-  // 1. Read and validate every row; group accepted members by person.
+  // 1. Read and validate every row; group accepted rows by partner person. A row is one person in
+  // one segment, with one or several identifier columns (email_sha256, phone_sha256; `sha256` is an
+  // email). Its person key is the keyed value of its first non-empty identifier in kind order, so
+  // every row of a person, and every re-ingest, agrees on it.
   const rules = new RuleCounter();
-  const members = new Map<string, Set<string>>();
+  const people = new Map<string, { ids: Map<string, IdentifierKind>; segments: Set<string> }>();
   let rowsRead = 0;
   let accepted = 0;
   let duplicates = 0;
   const opened = await openList(deps.objects.read(deps.buckets.partnerDrops, objectKey), {
     mode: 'csv',
-    column: 'sha256',
-    classify: (raw) => {
+    classify: () => ({ ok: false, reason: 'invalid-hash' }),
+    classifyAs: () => (raw) => {
       const digest = decodeMemberHash(raw, upload.profile);
       return digest
         ? { ok: true, key: keyer.key(digest), output: '' }
@@ -198,6 +208,14 @@ async function ingestLocked(
     },
   });
   const header = opened.layout.header ?? [];
+  const columns = opened.layout.columns;
+  const raw = columns.filter((c) => !c.hashed).map((c) => c.name);
+  if (raw.length > 0) {
+    throw new DomainError(
+      'invalid-input',
+      `The members file must hold hashes (email_sha256, phone_sha256), not raw identifiers: hash the column(s) ${raw.map((n) => `"${n}"`).join(', ')} with \`onboard hash --profile ${upload.profile}\` first.`,
+    );
+  }
   const segmentColumn = header.findIndex(
     (h) =>
       h
@@ -206,7 +224,10 @@ async function ingestLocked(
         .replace(/[^a-z]/g, '') === 'segmentid',
   );
   if (segmentColumn < 0) {
-    throw new DomainError('invalid-input', 'The header must name a segment_id column beside sha256.');
+    throw new DomainError(
+      'invalid-input',
+      'The header must name a segment_id column beside the identifier columns (email_sha256, phone_sha256).',
+    );
   }
   for await (const batch of opened.batches) {
     for (const row of batch) {
@@ -221,6 +242,13 @@ async function ingestLocked(
         rules.reject(row.outcome.reason, row.rowNumber);
         continue;
       }
+      // A row with an unreadable identifier is refused whole: its person key would otherwise
+      // depend on which of its identifiers happen to be readable.
+      const bad = row.cells?.find((c) => !c.ok && c.reason !== 'empty');
+      if (bad && !bad.ok) {
+        rules.reject(bad.reason, row.rowNumber);
+        continue;
+      }
       const segmentId = row.fields?.[segmentColumn]?.trim() ?? '';
       if (segmentId === '') {
         rules.reject('missing-segment', row.rowNumber);
@@ -230,23 +258,50 @@ async function ingestLocked(
         rules.reject('unknown-segment', row.rowNumber);
         continue;
       }
-      const segments = members.get(row.outcome.key) ?? new Set<string>();
-      members.set(row.outcome.key, segments);
-      if (segments.has(segmentId)) duplicates++;
+      const personKey = row.outcome.key;
+      const person = people.get(personKey) ?? { ids: new Map(), segments: new Set<string>() };
+      people.set(personKey, person);
+      row.cells?.forEach((cell, i) => {
+        if (cell.ok) person.ids.set(cell.key, (columns[i] as IdentifierColumn).kind);
+      });
+      if (person.segments.has(segmentId)) duplicates++;
       else {
-        segments.add(segmentId);
+        person.segments.add(segmentId);
         accepted++;
       }
     }
   }
+  // Every identifier of the upload, with its kind and the people it identifies (usually one; a
+  // shared identifier, such as a household phone, identifies each of them).
+  const owners = new Map<string, { kind: IdentifierKind; people: string[] }>();
+  const sizes = new Map<string, number>();
+  const kindsOf = new Map<string, Set<IdentifierKind>>();
+  const manifests = new Map<string, string[]>([...declared.keys()].map((id) => [id, []]));
+  for (const [personKey, person] of people) {
+    for (const [key, kind] of person.ids) {
+      const owner = owners.get(key) ?? { kind, people: [] };
+      owners.set(key, owner);
+      owner.people.push(personKey);
+    }
+    for (const segmentId of person.segments) {
+      sizes.set(segmentId, (sizes.get(segmentId) ?? 0) + 1);
+      const kinds = kindsOf.get(segmentId) ?? new Set<IdentifierKind>();
+      kindsOf.set(segmentId, kinds);
+      for (const [key, kind] of person.ids) {
+        kinds.add(kind);
+        manifests.get(segmentId)?.push(key);
+      }
+    }
+  }
 
-  // 2. New versions for every declared segment; touched = new members and the replaced versions' members.
+  // 2. New versions for every declared segment; touched = the upload's identifiers and those of
+  // the replaced versions.
   const nowMs = now().getTime();
   const oldBySegment = new Map(catalog.segments.map((s) => [s.segmentId, s]));
   const versions = new Map<string, number>();
   for (const id of declared.keys()) versions.set(id, nextVersion(oldBySegment.get(id)?.version, nowMs));
   const retiredNow = catalog.segments.filter((s) => declared.has(s.segmentId));
-  const touched = new Set(members.keys());
+  const touched = new Set(owners.keys());
   for (const old of retiredNow) {
     for (const key of await readManifest(deps, partnerId, catalog.keyId, old.segmentId, old.version))
       touched.add(key);
@@ -261,6 +316,7 @@ async function ingestLocked(
       description: d.description,
       size: 0,
       version: versions.get(d.segmentId) as number,
+      kinds: orderedKinds(kindsOf.get(d.segmentId) ?? []),
     })),
   ];
   const newCurrent = currentTokens(newSegments);
@@ -272,10 +328,9 @@ async function ingestLocked(
   ]);
 
   // 3. Write the new versions' tokens beside the old ones; readers ignore them until the flip.
-  const sizes = new Map<string, number>();
-  const manifests = new Map<string, string[]>([...declared.keys()].map((id) => [id, []]));
-  let baseDelta = 0;
-  let maxSegments = 0;
+  // Per touched person: whether it was in the base before, and its current segments after.
+  const before = new Map<string, boolean>();
+  const after = new Map<string, Set<string>>();
   const touchedKeys = [...touched];
   for (let i = 0; i < touchedKeys.length; i += CHUNK) {
     const chunk = touchedKeys.slice(i, i + CHUNK);
@@ -283,31 +338,52 @@ async function ingestLocked(
     // tokens of versions never made current, so they may be overwritten unread.
     const existing = stored
       ? await deps.audiences.readMembers(partnerId, catalog.keyId, chunk)
-      : new Map<string, readonly string[]>();
+      : new Map<string, MemberRecord>();
     const writes: MemberRecord[] = [];
     for (const key of chunk) {
-      const had = existing.get(key) ?? [];
-      const joins = members.get(key);
-      const tokens = new Set(had.filter((t) => live.has(t)));
-      for (const segmentId of joins ?? []) {
-        const v = versions.get(segmentId) as number;
-        tokens.add(token(segmentId, v));
-        sizes.set(segmentId, (sizes.get(segmentId) ?? 0) + 1);
-        manifests.get(segmentId)?.push(key);
+      const had = existing.get(key);
+      const owner = owners.get(key);
+      const tokensOf = new Map<string, Set<string>>();
+      let dropped = false;
+      for (const p of had?.people ?? []) {
+        before.set(p.person, (before.get(p.person) ?? false) || countCurrent(p.tokens, oldCurrent) > 0);
+        const kept = p.tokens.filter((t) => live.has(t));
+        dropped ||= kept.length !== p.tokens.length;
+        tokensOf.set(p.person, new Set(kept));
       }
-      const before = countCurrent(had, oldCurrent) > 0;
-      const afterCount = countCurrent(tokens, newCurrent);
-      baseDelta += (afterCount > 0 ? 1 : 0) - (before ? 1 : 0);
-      maxSegments = Math.max(maxSegments, afterCount);
-      if (joins || tokens.size !== had.length) writes.push({ key, tokens: [...tokens] });
+      for (const personKey of owner?.people ?? []) {
+        const tokens = tokensOf.get(personKey) ?? new Set<string>();
+        tokensOf.set(personKey, tokens);
+        for (const segmentId of people.get(personKey)?.segments ?? [])
+          tokens.add(token(segmentId, versions.get(segmentId) as number));
+      }
+      for (const [personKey, tokens] of tokensOf) {
+        const current = after.get(personKey) ?? new Set<string>();
+        after.set(personKey, current);
+        for (const t of tokens) if (newCurrent.has(t)) current.add(t);
+      }
+      if (owner || dropped) {
+        writes.push({
+          key,
+          kind: owner?.kind ?? had?.kind ?? 'email',
+          people: [...tokensOf].map(([person, tokens]) => ({ person, tokens: [...tokens] })),
+        });
+      }
     }
     await deps.audiences.writeMembers(partnerId, catalog.keyId, writes);
+  }
+  let baseDelta = 0;
+  let maxSegments = 0;
+  for (const personKey of new Set([...before.keys(), ...after.keys()])) {
+    const count = after.get(personKey)?.size ?? 0;
+    baseDelta += (count > 0 ? 1 : 0) - (before.get(personKey) ? 1 : 0);
+    maxSegments = Math.max(maxSegments, count);
   }
   for (const [segmentId, keys] of manifests) {
     await deps.objects.write(
       deps.buckets.results,
       OBJECT_KEYS.manifest(partnerId, catalog.keyId, segmentId, versions.get(segmentId) as number),
-      keys.join('\n'),
+      [...new Set(keys)].join('\n'),
       'text/plain',
     );
   }
@@ -402,9 +478,14 @@ export async function sweepRetired(deps: IngestDeps, partnerId: string, now: () 
       const chunk = keys.slice(i, i + CHUNK);
       const existing = await deps.audiences.readMembers(partnerId, catalog.keyId, chunk);
       const writes: MemberRecord[] = [];
-      for (const [key, tokens] of existing) {
-        const kept = tokens.filter((t) => !dueTokens.has(t));
-        if (kept.length !== tokens.length) writes.push({ key, tokens: kept });
+      for (const [key, record] of existing) {
+        let changed = false;
+        const kept = record.people.map(({ person, tokens }) => {
+          const left = tokens.filter((t) => !dueTokens.has(t));
+          changed ||= left.length !== tokens.length;
+          return { person, tokens: left };
+        });
+        if (changed) writes.push({ key, kind: record.kind, people: kept });
       }
       await deps.audiences.writeMembers(partnerId, catalog.keyId, writes);
       swept += writes.length;
@@ -419,7 +500,7 @@ export async function sweepRetired(deps: IngestDeps, partnerId: string, now: () 
         await deps.audiences.writeMembers(
           partnerId,
           rk.keyId,
-          chunk.map((key) => ({ key, tokens: [] })),
+          chunk.map((key) => ({ key, kind: 'email' as const, people: [] })),
         );
         swept += chunk.length;
       }

@@ -10,7 +10,14 @@ import { hashedLines } from '../domain/lists/hashed-lines.ts';
 import { type ListState, listStateAt } from '../domain/lists/list-lifetime.ts';
 import { createListSummary } from '../domain/lists/list-summary.ts';
 import { isListFormatError, type ListFormatErrorReason } from '../domain/lists/parse-list.ts';
-import { DEFAULT_ENCODING, type Encoding, type IdentifierKind, type Profile } from '../domain/model.ts';
+import { personHashing } from '../domain/lists/person-hashing.ts';
+import {
+  DEFAULT_ENCODING,
+  type Encoding,
+  type IdentifierKind,
+  orderedKinds,
+  type Profile,
+} from '../domain/model.ts';
 import { type Principal, requireRole } from '../domain/principal.ts';
 import type { ListSummary } from '../domain/result/result-schema.ts';
 import { BUCKETS, OBJECT_KEYS } from '../infra/definitions.ts';
@@ -20,6 +27,7 @@ export interface CreateListInput {
   format: 'hashed' | 'raw';
   profile: Profile;
   kind: IdentifierKind;
+  kinds?: IdentifierKind[];
   encoding?: Encoding;
   region?: string;
   column?: string;
@@ -47,6 +55,7 @@ export async function createList(ctx: UseCaseContext, principal: Principal, inpu
     format: input.format,
     profile: input.profile,
     identifierKind: input.kind,
+    ...(input.kinds ? { kinds: orderedKinds(input.kinds) } : {}),
     encoding: input.encoding ?? DEFAULT_ENCODING[input.profile],
     ...(input.region ? { region: input.region } : {}),
     ...(input.column ? { column: input.column } : {}),
@@ -92,7 +101,15 @@ const LIST_FORMAT_DETAILS: Record<ListFormatErrorReason, string> = {
   'malformed-csv': 'The list is not valid CSV (an unclosed quote): fix the quoting and upload it again.',
   'unknown-column': 'The CSV has no column of the name given: check the column name.',
   'no-identifier-column': 'The CSV header has no known identifier column (email, phone...): name the column.',
+  'wrong-kind':
+    'The identifier column holds another kind of identifier than the one declared: register the list with the right kind.',
 };
+
+/** Reasons whose own text names only header cells (redacted when they look like data), never a value. */
+const SAFE_FORMAT_DETAILS: ReadonlySet<ListFormatErrorReason> = new Set([
+  'no-identifier-column',
+  'wrong-kind',
+]);
 
 const RAW_KEY = /^raw\/([A-Za-z0-9][A-Za-z0-9_-]{0,63})\/([A-Za-z0-9][A-Za-z0-9_-]{0,63})$/;
 
@@ -128,23 +145,24 @@ export async function hashRawList(
       return 'ignored';
     }
     try {
-      const hasher = createNodeIdentifierHasher({
-        profile: list.profile,
-        kind: list.identifierKind,
-        encoding: list.encoding,
-        ...(list.region ? { region: list.region as never } : {}),
-      });
       const summary = createListSummary();
-      // Only the identifier column survives, hashed: the other columns of a raw CSV never reach storage.
+      // Every recognised identifier column of a CSV (each kind by its own rules), or the one named;
+      // one identifier of the list's kind a line. Only the identifiers survive, hashed: the other
+      // columns of a raw CSV never reach storage.
+      const hashing = personHashing(
+        (kind) =>
+          createNodeIdentifierHasher({
+            profile: list.profile,
+            kind,
+            encoding: list.encoding,
+            ...(list.region ? { region: list.region as never } : {}),
+          }),
+        list.column ? list.identifierKind : undefined,
+        list.identifierKind,
+      );
       const lines = hashedLines(ctx.objects.read(ctx.buckets.uploads, objectKey), {
         summary,
-        classify: (raw) => {
-          const out = hasher.hash(raw);
-          return out.ok
-            ? { ok: true, key: out.encoded, output: out.encoded }
-            : { ok: false, reason: out.reason };
-        },
-        kind: list.identifierKind,
+        ...hashing,
         ...(list.column ? { column: list.column } : {}),
       });
       await ctx.objects.write(
@@ -167,7 +185,9 @@ export async function hashRawList(
       // A format error's own text may quote the file's first line (a header, or a row of data):
       // stored details are fixed per reason, so nothing from the list is kept.
       const detail = isListFormatError(error)
-        ? LIST_FORMAT_DETAILS[error.reason]
+        ? SAFE_FORMAT_DETAILS.has(error.reason)
+          ? error.detail
+          : LIST_FORMAT_DETAILS[error.reason]
         : error instanceof DomainError
           ? error.detail
           : 'The list could not be hashed.';

@@ -1,10 +1,13 @@
 /**
  * The match pipeline, as three steps that run the same way in AWS (Step Functions: split, a
  * Distributed Map of shards, reduce) and in the embedded stack (worker threads):
- * 1. split: stream the hashed list, count rows, split digests by hash prefix into disjoint shards;
- * 2. shard: dedupe one shard, key it with the pepper, look up memberships, write its true tally;
- * 3. reduce: add the tallies up (disjoint shards add exactly), apply the privacy rules once, spend
- *    budget, write the result; shards and tallies are deleted.
+ * 1. split: stream the hashed list (one person a line, `e:<hash>,p:<hash>`), count rows, split the
+ *    people by the prefix of their primary identifier into disjoint shards;
+ * 2. shard: dedupe one shard, key every identifier with the pepper, look up the partner people
+ *    they identify, write its tally and the sorted run of its matched partner people;
+ * 3. reduce: add the list people up (disjoint shards add exactly), merge the runs so each partner
+ *    person counts once across shards, apply the privacy rules once, spend budget, write the
+ *    result; shards, tallies and runs are deleted.
  */
 import { createHash, hash } from 'node:crypto';
 import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
@@ -14,14 +17,17 @@ import { join } from 'node:path';
 import { DomainError, isDomainError } from '../domain/errors.ts';
 import type { MatchRecord } from '../domain/jobs.ts';
 import { openList } from '../domain/lists/parse-list.ts';
+import { kindOfIndex, parsePersonLine, type TaggedHash } from '../domain/lists/person-line.ts';
 import {
   DIGEST_BYTES,
+  type ListPerson,
   matchShard,
-  reduceTallies,
+  reduceShards,
   type ShardTally,
   shardOf,
+  type TaggedDigest,
 } from '../domain/matching/match-shard.ts';
-import type { AudienceSnapshot } from '../domain/model.ts';
+import { type AudienceSnapshot, IDENTIFIER_KINDS, KIND_TAGS } from '../domain/model.ts';
 import type { AudienceKeyer } from '../domain/ports.ts';
 import { applyPrivacy, assertListSize } from '../domain/privacy/apply-privacy.ts';
 import { combineFingerprints, fingerprintAdd } from '../domain/privacy/list-fingerprint.ts';
@@ -32,6 +38,7 @@ import type { ListSummary, MatchResult } from '../domain/result/result-schema.ts
 import { OBJECT_KEYS } from '../infra/definitions.ts';
 import { budgetBlock, currentBudgets, spendForMatch } from './budgets.ts';
 import type { UseCaseContext } from './context.ts';
+import { commonKinds } from './matches.ts';
 
 export interface MatchJob {
   tenantId: string;
@@ -82,7 +89,13 @@ export async function splitMatch(ctx: UseCaseContext, job: MatchJob): Promise<Sp
         classify: (raw) => {
           const value = raw.trim();
           if (value === '') return { ok: false, reason: 'empty' };
-          if (HEX64.test(value) || BASE64_32.test(value)) return { ok: true, key: '', output: value };
+          const ids = value.length <= MAX_LINE ? parsePersonLine(value, list.identifierKind) : undefined;
+          if (
+            ids &&
+            ids.length <= MAX_IDS &&
+            ids.every((id) => HEX64.test(id.hash) || BASE64_32.test(id.hash))
+          )
+            return { ok: true, key: '', output: value };
           return { ok: false, reason: RAW_IDENTIFIER.test(value) ? 'raw-identifier' : 'invalid-hash' };
         },
       },
@@ -90,7 +103,8 @@ export async function splitMatch(ctx: UseCaseContext, job: MatchJob): Promise<Sp
     for await (const batch of opened.batches) {
       for (const row of batch) {
         rows++;
-        if (row.outcome.ok) await shards.add(row.outcome.output);
+        if (row.outcome.ok)
+          await shards.add(parsePersonLine(row.outcome.output, list.identifierKind) as TaggedHash[]);
         else invalidByReason[row.outcome.reason] = (invalidByReason[row.outcome.reason] ?? 0) + 1;
       }
     }
@@ -148,11 +162,16 @@ const HEX64 = /^[0-9a-fA-F]{64}$/;
 const RAW_IDENTIFIER = /@|\d[\d\s().-]{5,}\d/;
 const BASE64_32 = /^[A-Za-z0-9+/]{43}=$/;
 const SHARD_BUFFER_BYTES = 256 * 1024;
+/** Identifiers one list person may carry (a row of a CRM export has a few). */
+const MAX_IDS = 16;
+const MAX_LINE = MAX_IDS * 47;
+/** A shard record: [identifier count u8] then per identifier [kind index u8][32-byte digest]. */
+const ID_BYTES = 1 + DIGEST_BYTES;
 
 /**
- * Digests appended to one local file per shard through a fixed buffer each: hex or base64 is
- * decoded straight into the buffer (no object per row), so memory is shards x 256 KiB whatever
- * the list's size.
+ * List people appended to one local file per shard (by the prefix of their primary identifier)
+ * through a fixed buffer each: hex or base64 is decoded straight into the buffer (no object per
+ * row), so memory is shards x 256 KiB whatever the list's size.
  */
 class ShardFiles {
   private readonly buffers: Buffer[] = [];
@@ -172,18 +191,23 @@ class ShardFiles {
     return join(this.dir, `${shard}.bin`);
   }
 
-  async add(encoded: string): Promise<void> {
+  async add(ids: readonly TaggedHash[]): Promise<void> {
     const scratch = this.scratch;
-    scratch.write(encoded, 0, encoded.length === 64 ? 'hex' : 'base64');
-    const shard = shardOf(scratch, this.shardCount);
-    const buffer = this.buffers[shard] as Buffer;
+    const size = 1 + ids.length * ID_BYTES;
+    scratch[0] = ids.length;
+    ids.forEach((id, i) => {
+      const at = 1 + i * ID_BYTES;
+      scratch[at] = IDENTIFIER_KINDS.indexOf(id.kind);
+      scratch.write(id.hash, at + 1, id.hash.length === 64 ? 'hex' : 'base64');
+    });
+    const shard = shardOf(scratch.subarray(2, 2 + DIGEST_BYTES), this.shardCount);
+    if ((this.fill[shard] as number) + size > SHARD_BUFFER_BYTES) await this.flush(shard);
     const at = this.fill[shard] as number;
-    scratch.copy(buffer, at, 0, DIGEST_BYTES);
-    this.fill[shard] = at + DIGEST_BYTES;
-    if (at + DIGEST_BYTES === SHARD_BUFFER_BYTES) await this.flush(shard);
+    scratch.copy(this.buffers[shard] as Buffer, at, 0, size);
+    this.fill[shard] = at + size;
   }
 
-  private readonly scratch = Buffer.alloc(DIGEST_BYTES);
+  private readonly scratch = Buffer.alloc(1 + MAX_IDS * ID_BYTES);
 
   private async flush(shard: number): Promise<void> {
     const used = this.fill[shard] as number;
@@ -216,15 +240,26 @@ class ShardFiles {
   }
 }
 
-async function* digestsOf(chunks: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
-  let carry = new Uint8Array(0);
+/** The list people of a shard file, whatever its chunks. */
+async function* peopleOf(chunks: AsyncIterable<Uint8Array>): AsyncIterable<ListPerson> {
+  let carry: Uint8Array = new Uint8Array(0);
   for await (const chunk of chunks) {
     const data = carry.length ? Buffer.concat([carry, chunk]) : chunk;
-    const whole = data.length - (data.length % DIGEST_BYTES);
-    for (let i = 0; i < whole; i += DIGEST_BYTES) yield data.slice(i, i + DIGEST_BYTES);
-    carry = data.slice(whole);
+    let at = 0;
+    for (;;) {
+      const n = data[at];
+      if (n === undefined || at + 1 + n * ID_BYTES > data.length) break;
+      const person: TaggedDigest[] = [];
+      for (let i = 0; i < n; i++) {
+        const o = at + 1 + i * ID_BYTES;
+        person.push({ kind: kindOfIndex(data[o] as number), digest: data.slice(o + 1, o + ID_BYTES) });
+      }
+      at += 1 + n * ID_BYTES;
+      yield person;
+    }
+    carry = data.slice(at);
   }
-  if (carry.length) throw new DomainError('invalid-digest', 'A shard ended inside a digest.');
+  if (carry.length) throw new DomainError('invalid-digest', 'A shard ended inside a list person.');
 }
 
 /** A shard's tally as stored between the shard and reduce steps. */
@@ -246,13 +281,20 @@ export async function matchOneShard(
     return JSON.parse(done) as ShardTally;
   const keyer = await ctx.keyer(match.snapshot.keyId);
   const fingerprint = listFingerprinter(await ctx.stableKeyer(), job.tenantId, match.partnerId);
-  const tally = await matchShard({
-    digests: digestsOf(ctx.objects.read(ctx.buckets.results, shardKey)),
+  const { run, ...tally } = await matchShard({
+    people: peopleOf(ctx.objects.read(ctx.buckets.results, shardKey)),
     snapshot: match.snapshot,
     store: ctx.audiences,
     keyer,
-    onDistinct: fingerprint.add,
+    onPerson: fingerprint.add,
   });
+  // The run first: a tally is only there once the shard's matched people are.
+  await ctx.objects.write(
+    ctx.buckets.results,
+    OBJECT_KEYS.matchedRun(job.matchId, job.shard),
+    run,
+    'application/octet-stream',
+  );
   // The tally carries the shard's list fingerprint: reduce recognises replays without the list.
   const stored: StoredTally = { ...tally, listFingerprint: fingerprint.value() };
   await ctx.objects.write(ctx.buckets.results, tallyKey, JSON.stringify(stored), 'application/json');
@@ -273,14 +315,24 @@ function listFingerprinter(stable: AudienceKeyer, tenantId: string, partnerId: s
     stable.key(createHash('sha256').update(`difference-check|${tenantId}|${partnerId}`).digest()),
     'base64url',
   );
-  const input = Buffer.alloc(scope.length + DIGEST_BYTES);
-  scope.copy(input);
+  // A person's primary identifier alone is hashed as before people had several identifiers (so an
+  // email-only list keeps its fingerprint); each further identifier as (primary, tag, digest).
+  const single = Buffer.alloc(scope.length + DIGEST_BYTES);
+  const pair = Buffer.alloc(scope.length + 2 * DIGEST_BYTES + 1);
+  scope.copy(single);
+  scope.copy(pair);
   let sum = 0n;
   return {
-    add(digest: Uint8Array): string {
-      input.set(digest, scope.length);
+    add(primary: Uint8Array, id: TaggedDigest): void {
+      let input: Buffer = single;
+      if (id.digest === primary) single.set(primary, scope.length);
+      else {
+        pair.set(primary, scope.length);
+        pair.write(KIND_TAGS[id.kind], scope.length + DIGEST_BYTES, 'latin1');
+        pair.set(id.digest, scope.length + DIGEST_BYTES + 1);
+        input = pair;
+      }
       sum = fingerprintAdd(sum, hash('sha256', input).slice(0, 16));
-      return '';
     },
     value: () => sum.toString(16).padStart(16, '0'),
   };
@@ -301,20 +353,34 @@ export async function reduceMatch(ctx: UseCaseContext, job: MatchJob): Promise<M
     await ctx.jobs.update('match', job.tenantId, job.matchId, {
       progress: { ...match.progress, phase: 'reducing' },
     });
-    const tallies: StoredTally[] = [];
-    for (const key of tallyKeys)
-      tallies.push(JSON.parse((await ctx.objects.readText(ctx.buckets.results, key)) ?? '{}'));
-    const tally = reduceTallies(tallies);
     const snapshot = match.snapshot;
     if (!snapshot || !match.summary) throw new DomainError('match-failed', 'The match was not split.');
+    const tallies: (StoredTally & { key: string })[] = [];
+    for (const key of tallyKeys.filter((k) => k.endsWith('.json'))) {
+      tallies.push({ ...JSON.parse((await ctx.objects.readText(ctx.buckets.results, key)) ?? '{}'), key });
+    }
+    // Each partner person once across shards: the shards' sorted runs, merged as streams.
+    const tally = await reduceShards(
+      tallies.map((t) => ({
+        distinct: t.distinct,
+        listByKind: t.listByKind,
+        run: ctx.objects.read(ctx.buckets.results, t.key.replace(/\.json$/, '.run')),
+      })),
+      snapshot,
+    );
     const listSummary: ListSummary = {
       ...match.summary,
       distinct: tally.distinct,
       duplicates: match.summary.valid - tally.distinct,
+      byKind: Object.fromEntries(Object.entries(tally.listByKind).filter(([, n]) => n > 0)),
     };
     const settings = ctx.settings;
     // Refuse before spending: a refused list costs no budget.
     assertListSize(listSummary, settings.minListSize);
+    commonKinds(
+      snapshot,
+      IDENTIFIER_KINDS.filter((kind) => tally.listByKind[kind] > 0),
+    );
 
     const listFingerprint = combineFingerprints(tallies.map((t) => t.listFingerprint));
     const versions = versionsOf(snapshot);

@@ -2,11 +2,14 @@
 import { DomainError } from '../domain/errors.ts';
 import type { MatchRecord } from '../domain/jobs.ts';
 import { listStateAt } from '../domain/lists/list-lifetime.ts';
+import { type AudienceSnapshot, catalogKinds, type IdentifierKind, orderedKinds } from '../domain/model.ts';
 import type { JobPage } from '../domain/ports.ts';
 import { type Principal, requireRole } from '../domain/principal.ts';
+import { assertListSize } from '../domain/privacy/apply-privacy.ts';
+import { budgetLeft, toMicro } from '../domain/privacy/budget.ts';
 import { resolveK } from '../domain/privacy/privacy-params.ts';
 import { MATCH_TIMEOUT_SECONDS, OBJECT_KEYS } from '../infra/definitions.ts';
-import { assertMatchAffordable } from './budgets.ts';
+import { assertMatchAffordable, currentBudgets } from './budgets.ts';
 import { DOWNLOAD_URL_SECONDS, type UseCaseContext } from './context.ts';
 import { LIST_LIFETIME_DAYS } from './lists.ts';
 
@@ -45,10 +48,8 @@ export async function startMatch(ctx: UseCaseContext, principal: Principal, inpu
         : 'The list has not been uploaded yet: PUT it to the upload URL first.',
     );
   }
-  const snapshot = await ctx.audiences.snapshot(input.partnerId);
-  if (!snapshot || snapshot.segments.length === 0) {
-    throw new DomainError('partner-not-found', 'No such partner, or it has no audiences yet.');
-  }
+  const snapshot = await partnerSnapshot(ctx, input.partnerId);
+  if (list.kinds) commonKinds(snapshot, list.kinds);
   if (snapshot.profile !== list.profile) {
     throw new DomainError(
       'profile-mismatch',
@@ -94,6 +95,65 @@ export async function startMatch(ctx: UseCaseContext, principal: Principal, inpu
     throw error;
   }
   return { matchId: match.matchId, status: match.status };
+}
+
+async function partnerSnapshot(ctx: UseCaseContext, partnerId: string): Promise<AudienceSnapshot> {
+  const snapshot = await ctx.audiences.snapshot(partnerId);
+  if (!snapshot || snapshot.segments.length === 0) {
+    throw new DomainError('partner-not-found', 'No such partner, or it has no audiences yet.');
+  }
+  return snapshot;
+}
+
+/** The kinds of the list that the partner has; refuses a list that could match nobody. */
+export function commonKinds(
+  snapshot: Pick<AudienceSnapshot, 'segments'>,
+  kinds: readonly IdentifierKind[],
+): IdentifierKind[] {
+  const partner = catalogKinds(snapshot.segments);
+  const common = orderedKinds(kinds.filter((k) => partner.includes(k)));
+  if (common.length === 0) {
+    throw new DomainError(
+      'no-common-identifier-kind',
+      `The list holds ${orderedKinds(kinds).join(' and ') || 'no identifier'}; this partner's audiences hold ${partner.join(' and ')} only, so it could match nobody. Match a list with ${partner.join(' or ')} identifiers.`,
+    );
+  }
+  return common;
+}
+
+export interface CheckMatchInput {
+  partnerId: string;
+  kinds: IdentifierKind[];
+  minSegmentSize?: number;
+  distinct?: number;
+}
+
+/**
+ * POST /v1/matches/check: whether a match can run, before anything is hashed, uploaded or spent:
+ * the partner exists, the kinds overlap, k is in range, both budgets can pay for a match, and
+ * (once the list is hashed locally) its distinct people reach the minimum. Refusals are the same
+ * problems `POST /v1/matches` and the pipeline would give later.
+ */
+export async function checkMatch(ctx: UseCaseContext, principal: Principal, input: CheckMatchInput) {
+  requireRole(principal, 'advertiser');
+  const k = resolveK(ctx.settings.minSegmentSize, input.minSegmentSize);
+  const snapshot = await partnerSnapshot(ctx, input.partnerId);
+  const kinds = commonKinds(snapshot, input.kinds);
+  await assertMatchAffordable(ctx, principal.tenantId, input.partnerId);
+  if (input.distinct !== undefined) assertListSize({ distinct: input.distinct }, ctx.settings.minListSize);
+  const noise = !ctx.settings.unsafeNoiseOffForTests;
+  const { own, shared } = await currentBudgets(ctx, principal.tenantId, input.partnerId);
+  return {
+    partnerId: input.partnerId,
+    profile: snapshot.profile,
+    kinds,
+    k,
+    minListSize: ctx.settings.minListSize,
+    rhoPerMatch: ctx.settings.rhoPerMatch,
+    matchesLeft: noise
+      ? Math.floor(Math.min(budgetLeft(own), budgetLeft(shared)) / toMicro(ctx.settings.rhoPerMatch))
+      : null,
+  };
 }
 
 export async function getMatch(

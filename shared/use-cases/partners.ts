@@ -1,7 +1,7 @@
 /** Partner catalogs (readable by every tenant: names and sizes only), and partner audience uploads. */
 import { DomainError, isDomainError } from '../domain/errors.ts';
 import type { AudienceUploadRecord, SegmentDeclaration } from '../domain/jobs.ts';
-import type { Profile } from '../domain/model.ts';
+import { catalogKinds, type Profile } from '../domain/model.ts';
 import { type Principal, requirePartnerAccess, requireRole } from '../domain/principal.ts';
 import { allowanceOf, budgetLeft, fromMicro, toMicro } from '../domain/privacy/budget.ts';
 import {
@@ -25,14 +25,17 @@ export async function listPartnerCatalogs(ctx: UseCaseContext, _principal: Princ
     const catalog = await ctx.audiences.readCatalog(partnerId);
     if (!catalog) continue;
     // Only published sizes leave the service: noisy, rounded, and none under k.
+    // Kinds are learned at ingest: what a list must hold to match anyone here.
     partners.push({
       partnerId,
       profile: catalog.profile,
+      kinds: catalogKinds(catalog.segments),
       baseSize: catalog.publishedBaseSize ?? null,
-      segments: catalog.segments.map(({ segmentId, name, description, publishedSize }) => ({
+      segments: catalog.segments.map(({ segmentId, name, description, publishedSize, kinds }) => ({
         segmentId,
         name,
         description,
+        kinds: kinds ?? ['email'],
         size: publishedSize ?? null,
       })),
     });

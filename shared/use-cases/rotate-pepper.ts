@@ -60,7 +60,14 @@ export async function rekeyPartner(deps: RekeyDeps, partnerId: string): Promise<
       const chunk = all.slice(i, i + CHUNK);
       const existing = await deps.audiences.readMembers(partnerId, from, chunk);
       const copies: MemberRecord[] = [];
-      for (const [key, tokens] of existing) copies.push({ key: rekey(key), tokens });
+      for (const [key, record] of existing) {
+        // The person keys are keyed values too: they move to the new key with the identifiers.
+        copies.push({
+          key: rekey(key),
+          kind: record.kind,
+          people: record.people.map((p) => ({ person: rekey(p.person), tokens: p.tokens })),
+        });
+      }
       await deps.audiences.writeMembers(partnerId, to, copies);
     }
     const flipped: PartnerCatalog = {

@@ -126,7 +126,8 @@ describe('no personal data in logs', () => {
     });
     expect(hashed.match.status).toBe('SUCCEEDED');
 
-    // 4. A raw phone list (US region), hashed server-side, then matched (nothing in common).
+    // 4. A raw phone list (US region), hashed server-side, then matched against a partner of
+    // emails only: refused before anything is spent (no identifier kind in common).
     const phoneList = await http(t, 'POST', '/v1/lists', {
       token: advToken,
       body: { format: 'raw', profile: 'google', kind: 'phone', region: 'US' },
@@ -144,15 +145,18 @@ describe('no personal data in logs', () => {
       body: { listId: phoneList.json.listId, partnerId: PARTNER },
     });
     expect(phoneMatch.status).toBe(202);
-    expect((await waitForMatch(advertiser, phoneMatch.json.matchId, true)).status).toBe('SUCCEEDED');
+    expect(await waitForMatch(advertiser, phoneMatch.json.matchId, true)).toMatchObject({
+      status: 'FAILED',
+      code: 'no-common-identifier-kind',
+    });
 
-    // 5. A failing match: a list under the minimum size.
+    // 5. A failing match: a list under the minimum size, refused by the check after local hashing.
     const small = await runMatch(advertiser, {
       partnerId: PARTNER,
       list: { text: `${range(0, 40).map(personEmail).join('\n')}\n` },
       quiet: true,
-    });
-    expect(small.match).toMatchObject({ status: 'FAILED', code: 'list-too-small' });
+    }).catch((error: unknown) => error);
+    expect(small).toMatchObject({ status: 422, code: 'list-too-small' });
 
     // 6. A failing ingest: wrong header, raw emails in the file.
     const failing = await uploadPartnerAudience(partner, {

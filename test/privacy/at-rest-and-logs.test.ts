@@ -115,7 +115,9 @@ beforeAll(async () => {
     body: { listId: phoneList.json.listId, partnerId: PARTNER },
   });
   expect(phoneMatch.status).toBe(202);
-  expect((await waitForMatch(adv, phoneMatch.json.matchId, true)).status).toBe('SUCCEEDED');
+  // A few phones against a partner of emails only: refused before anything is spent (too small,
+  // and no identifier kind in common), the raw list deleted all the same.
+  expect((await waitForMatch(adv, phoneMatch.json.matchId, true)).status).toBe('FAILED');
   matchIds.push(phoneMatch.json.matchId);
   // 4. A list hashed by the CLI on the advertiser's machine, matched.
   const hashed = await runMatch(adv, {

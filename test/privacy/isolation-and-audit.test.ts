@@ -208,9 +208,15 @@ describe('partners (rule 8)', () => {
       const res = await http(t, 'GET', '/v1/partners', { token: t.token(tenant, role) });
       expect(res.status).toBe(200);
       for (const partner of res.json.partners) {
-        expect(Object.keys(partner).sort()).toEqual(['baseSize', 'partnerId', 'profile', 'segments']);
+        expect(Object.keys(partner).sort()).toEqual([
+          'baseSize',
+          'kinds',
+          'partnerId',
+          'profile',
+          'segments',
+        ]);
         for (const s of partner.segments)
-          expect(Object.keys(s).sort()).toEqual(['description', 'name', 'segmentId', 'size']);
+          expect(Object.keys(s).sort()).toEqual(['description', 'kinds', 'name', 'segmentId', 'size']);
       }
       const text = res.text;
       for (const value of forbiddenStrings)

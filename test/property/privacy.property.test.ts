@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MemoryAudienceStore } from '../../shared/adapters/memory/memory-audience-store.ts';
 import { createPortableKeyer } from '../../shared/domain/matching/keyer.ts';
-import { matchShard, partitionDigests, reduceTallies } from '../../shared/domain/matching/match-shard.ts';
+import { matchShard, partitionPeople, reduceTallies } from '../../shared/domain/matching/match-shard.ts';
 import type { AudienceSnapshot } from '../../shared/domain/model.ts';
 import { applyPrivacy } from '../../shared/domain/privacy/apply-privacy.ts';
 import {
@@ -115,47 +115,91 @@ describe('matching properties', () => {
   );
   const keys = digests.map((d) => keyer.key(d));
 
-  it('gives the same tally partitioned into any power-of-two shard count as in one shard, and the true counts', async () => {
+  const phones = Array.from(
+    { length: 120 },
+    (_, i) =>
+      new Uint8Array(
+        createHash('sha256')
+          .update(`+1555${String(i).padStart(7, '0')}`)
+          .digest(),
+      ),
+  );
+
+  it('gives the same tally partitioned into any power-of-two shard count as in one shard, and the true counts of distinct partner people', async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.array(fc.array(fc.boolean(), { minLength: 120, maxLength: 120 }), { minLength: 1, maxLength: 6 }),
-        fc.array(fc.integer({ min: 0, max: 119 }), { maxLength: 300 }),
+        // A list row: a partner person's index and what it carries (0 email, 1 phone, 2 both).
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 119 }), fc.integer({ min: 0, max: 2 })), {
+          maxLength: 300,
+        }),
         fc.integer({ min: 0, max: 6 }),
         fc.integer({ min: 1, max: 20 }),
-        async (memberships, listIndexes, shardBits, batchSize) => {
+        async (memberships, rows, shardBits, batchSize) => {
+          // Partner person i: email i and phone i, person key = its email's key.
           const store = new MemoryAudienceStore();
           memberships.forEach((members, s) => {
-            store.putSegment(
+            store.putSegmentPeople(
               'p',
               { segmentId: `seg${s}`, name: `Seg ${s}`, description: '' },
-              keys.filter((_, i) => members[i]),
+              keys
+                .map((key, i) => ({
+                  person: key,
+                  ids: [
+                    { key, kind: 'email' as const },
+                    { key: keyer.key(phones[i] as Uint8Array), kind: 'phone' as const },
+                  ],
+                }))
+                .filter((_, i) => members[i]),
             );
           });
           const snapshot = await store.snapshot('p');
           if (!snapshot) throw new Error('no snapshot');
-          const list = listIndexes.map((i) => digests[i] as Uint8Array);
-          const single = await matchShard({ digests: list, snapshot, store, keyer, batchSize });
-          const shards = partitionDigests(list, 2 ** shardBits);
+          const email = (i: number) => ({ kind: 'email' as const, digest: digests[i] as Uint8Array });
+          const phone = (i: number) => ({ kind: 'phone' as const, digest: phones[i] as Uint8Array });
+          const list = rows.map(([i, mode]) =>
+            mode === 0 ? [email(i)] : mode === 1 ? [phone(i)] : [email(i), phone(i)],
+          );
+          const { run: _run, ...single } = await matchShard({
+            people: list,
+            snapshot,
+            store,
+            keyer,
+            batchSize,
+          });
+          const shards = partitionPeople(list, 2 ** shardBits);
           const tallies = await Promise.all(
             shards.map((shard) =>
-              matchShard({ digests: shard, snapshot, store, keyer, batchSize, concurrency: 3 }),
+              matchShard({ people: shard, snapshot, store, keyer, batchSize, concurrency: 3 }),
             ),
           );
-          expect(reduceTallies(tallies)).toEqual(single);
+          expect(await reduceTallies(tallies, snapshot)).toEqual(single);
 
-          // Brute force over the distinct people of the list.
-          const people = [...new Set(listIndexes)];
-          const inSegments = people.map((p) => memberships.filter((m) => m[p]).length);
+          // Brute force: list people by primary; partner people hit through any identifier, once.
+          const primaries = new Set(rows.map(([i, mode]) => `${mode === 1 ? 'p' : 'e'}${i}`));
+          const hit = [...new Set(rows.map(([i]) => i))];
+          const inSegments = (p: number) => memberships.filter((m) => m[p]).length;
+          const matched = hit.filter((p) => inSegments(p) > 0);
+          const through = (modes: number[]) =>
+            new Set(rows.filter(([i, mode]) => modes.includes(mode) && inSegments(i) > 0).map(([i]) => i))
+              .size;
           const perSegment: Record<string, number> = {};
           memberships.forEach((m, s) => {
-            const n = people.filter((p) => m[p]).length;
+            const n = hit.filter((p) => m[p]).length;
             if (n > 0) perSegment[`seg${s}`] = n;
           });
           expect(single).toEqual({
-            distinct: people.length,
-            matched: inSegments.filter((n) => n > 0).length,
+            distinct: primaries.size,
+            listByKind: {
+              email: new Set(rows.filter(([, mode]) => mode !== 1).map(([i]) => i)).size,
+              phone: new Set(
+                rows.filter(([, mode]) => mode !== 0).map(([i, mode]) => `${mode === 1 ? 'p' : 'e'}${i}`),
+              ).size,
+            },
+            matched: matched.length,
             perSegment,
-            maxSegmentsPerPerson: Math.max(0, ...inSegments),
+            byKind: { email: through([0, 2]), phone: through([1, 2]) },
+            maxSegmentsPerPerson: Math.max(0, ...matched.map(inSegments)),
           });
         },
       ),

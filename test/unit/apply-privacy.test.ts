@@ -301,3 +301,56 @@ describe('published catalog sizes', () => {
     }
   });
 });
+
+describe('per identifier kind', () => {
+  const both: SegmentInfo[] = [
+    { ...segment('a'), kinds: ['email', 'phone'] },
+    { ...segment('b'), kinds: ['email'] },
+  ];
+  const summary = { ...listSummary, byKind: { email: 4000, phone: 1000 } };
+
+  it('releases the partner people matched through each kind under the k-threshold, with its rate', () => {
+    const r = applyPrivacy({
+      tally: { matched: 700, perSegment: { a: 600, b: 300 }, byKind: { email: 650, phone: 49 } },
+      snapshot: snapshotOf(both),
+      listSummary: summary,
+      settings: noNoise,
+    });
+    expect(r.byKind).toEqual([
+      { kind: 'email', matched: 650, suppressed: false, matchRate: 0.1625 },
+      { kind: 'phone', matched: null, suppressed: true, reason: 'below-k', matchRate: null },
+    ]);
+    expect(r.privacy.noise.sensitivity2).toBe(2 + 1 + 2);
+    expect(r.list.byKind).toEqual({ email: 4000, phone: 1000 });
+    // A replay at a higher k post-processes the per-kind counts too.
+    const again = reuseRelease(r, { k: 700, now: new Date(), replayOf: 'm1', budget: null });
+    expect(again.byKind?.[0]).toMatchObject({ kind: 'email', matched: null, suppressed: true });
+  });
+
+  it('draws noise for each kind count after the total and the segments, in kind order', () => {
+    const tally = { matched: 700, perSegment: { a: 600, b: 300 }, byKind: { email: 650, phone: 400 } };
+    const r = applyPrivacy({
+      tally,
+      snapshot: snapshotOf(both),
+      listSummary: summary,
+      settings: DEFAULT_PRIVACY_SETTINGS,
+      budget,
+      random: seededWords(7),
+    });
+    expect(r.privacy.noise.sensitivity2).toBe(5);
+    expect(r.byKind?.map((k) => k.kind)).toEqual(['email', 'phone']);
+    // Noisy, not the true counts (a sigma of 15.8: equal to both true values by chance only rarely).
+    expect(r.byKind?.map((k) => k.matched)).not.toEqual([650, 400]);
+  });
+
+  it('a partner of one kind releases no kind count of its own: its row is the total again', () => {
+    const r = applyPrivacy({
+      tally: { matched: 700, perSegment: { a: 600 }, byKind: { email: 700, phone: 0 } },
+      snapshot: snapshotOf([segment('a')]),
+      listSummary,
+      settings: noNoise,
+    });
+    expect(r.privacy.noise.sensitivity2).toBe(2);
+    expect(r.byKind).toEqual([{ kind: 'email', matched: 700, suppressed: false, matchRate: 0.14 }]);
+  });
+});

@@ -63,6 +63,15 @@ describe('normalizeEmail: every profile', () => {
     ['a\u0000b@x.com', 'control-character'],
     ['a\u007Fb@x.com', 'control-character'],
     ['a\uD800@x.com', 'malformed-unicode'],
+    // A whole CSV row read as one identifier, a display name, quotes, brackets: never an address.
+    ['jane@example.com,Jane,Doe,10001', 'forbidden-character'],
+    ['jane@example.com;bob@example.com', 'forbidden-character'],
+    ['Jane Doe <jane@example.com>', 'forbidden-character'],
+    ['"jane doe"@example.com', 'forbidden-character'],
+    ['jane@[192.168.0.1]', 'forbidden-character'],
+    ['jane(work)@example.com', 'forbidden-character'],
+    ['jane\\doe@example.com', 'forbidden-character'],
+    ['mailto:jane@example.com', 'forbidden-character'],
     ['a665a45920422f9d417e4867efdc4fb8a04a1f3fff1fa07e998e86f7f7a27aeX', 'invalid-hash'],
   ])('%j is refused as %s', (raw, why) => {
     expect(normalizeEmail(raw, 'basic')).toEqual(reason(why));

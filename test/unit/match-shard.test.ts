@@ -4,12 +4,15 @@ import { MemoryAudienceStore } from '../../shared/adapters/memory/memory-audienc
 import { DomainError } from '../../shared/domain/errors.ts';
 import { base64url, createPortableKeyer } from '../../shared/domain/matching/keyer.ts';
 import {
+  type ListPerson,
   matchShard,
   partitionDigests,
+  partitionPeople,
   reduceTallies,
-  type ShardTally,
+  type ShardMatch,
   shardOf,
 } from '../../shared/domain/matching/match-shard.ts';
+import { encodeRun, mergeRuns } from '../../shared/domain/matching/matched-people.ts';
 import type { AudienceSnapshot } from '../../shared/domain/model.ts';
 import type { AudienceStore } from '../../shared/domain/ports.ts';
 
@@ -36,6 +39,10 @@ function seededStore(): MemoryAudienceStore {
   store.putSegment('p1', { segmentId: 'golf', name: 'Golf', description: '' }, emails('g', 10).map(keyOf));
   return store;
 }
+
+/** A shard's counts without its run of matched people. */
+const counts = ({ run: _run, ...tally }: ShardMatch) => tally;
+const kinds = (email: number, phone = 0) => ({ email, phone });
 
 async function snapshotOf(store: AudienceStore, partnerId = 'p1'): Promise<AudienceSnapshot> {
   const snapshot = await store.snapshot(partnerId);
@@ -66,10 +73,12 @@ describe('matchShard', () => {
     // a0..a119 (a100..a119 match nothing), every digest twice, plus strangers.
     const list = [...emails('a', 120), ...emails('a', 120), ...emails('z', 30)].map(digestOf);
     const tally = await matchShard({ digests: list, snapshot, store, keyer });
-    expect(tally).toEqual({
+    expect(counts(tally)).toEqual({
       distinct: 150,
+      listByKind: kinds(150),
       matched: 100,
       perSegment: { auto: 60, outdoor: 60 },
+      byKind: kinds(100),
       maxSegmentsPerPerson: 2,
     });
   });
@@ -120,10 +129,18 @@ describe('matchShard', () => {
     const snapshot = await snapshotOf(inner);
     const odd: AudienceStore = {
       snapshot: (id) => inner.snapshot(id),
-      memberships: async (_s, keys) => keys.map(() => ['auto', 'auto', 'unknown']),
+      memberships: async (_s, keys) =>
+        keys.map((key) => [{ person: key, kind: 'email' as const, segments: ['auto', 'auto', 'unknown'] }]),
     };
     const tally = await matchShard({ digests: emails('x', 5).map(digestOf), snapshot, store: odd, keyer });
-    expect(tally).toEqual({ distinct: 5, matched: 5, perSegment: { auto: 5 }, maxSegmentsPerPerson: 1 });
+    expect(counts(tally)).toEqual({
+      distinct: 5,
+      listByKind: kinds(5),
+      matched: 5,
+      perSegment: { auto: 5 },
+      byKind: kinds(5),
+      maxSegmentsPerPerson: 1,
+    });
   });
 
   it('propagates a failed lookup after the others settle', async () => {
@@ -156,12 +173,16 @@ describe('matchShard', () => {
   it('returns an empty tally for an empty shard', async () => {
     const store = seededStore();
     const snapshot = await snapshotOf(store);
-    expect(await matchShard({ digests: [], snapshot, store, keyer })).toEqual({
+    const empty = await matchShard({ digests: [], snapshot, store, keyer });
+    expect(counts(empty)).toEqual({
       distinct: 0,
+      listByKind: kinds(0),
       matched: 0,
       perSegment: {},
+      byKind: kinds(0),
       maxSegmentsPerPerson: 0,
     });
+    expect(empty.run).toHaveLength(0);
   });
 
   it('gives the same tally partitioned into shards as in one shard', async () => {
@@ -174,8 +195,147 @@ describe('matchShard', () => {
       const tallies = await Promise.all(
         shards.map((digests) => matchShard({ digests, snapshot, store, keyer })),
       );
-      expect(reduceTallies(tallies)).toEqual(whole);
+      expect(await reduceTallies(tallies, snapshot)).toEqual(counts(whole));
     }
+  });
+});
+
+describe('people with several identifiers', () => {
+  const phoneDigest = (n: number) => digestOf(`+1555010${String(n).padStart(4, '0')}`);
+  const phoneKey = (n: number) => keyer.key(phoneDigest(n));
+  /**
+   * Partner people 0..99, each with an email and a phone (person key: the email's key); p0..p59 in
+   * auto, p40..p99 in outdoor; a household phone (9999) shared by p0 and p1.
+   */
+  function peopleStore(): MemoryAudienceStore {
+    const store = new MemoryAudienceStore();
+    const person = (n: number) => ({
+      person: keyOf(`p${n}@example.com`),
+      ids: [
+        { key: keyOf(`p${n}@example.com`), kind: 'email' as const },
+        { key: phoneKey(n), kind: 'phone' as const },
+        ...(n < 2 ? [{ key: phoneKey(9999), kind: 'phone' as const }] : []),
+      ],
+    });
+    const range = (a: number, b: number) => Array.from({ length: b - a }, (_, i) => person(a + i));
+    store.putSegmentPeople('p2', { segmentId: 'auto', name: 'Auto', description: '' }, range(0, 60));
+    store.putSegmentPeople('p2', { segmentId: 'outdoor', name: 'Outdoor', description: '' }, range(40, 100));
+    return store;
+  }
+  const email = (n: number) => ({ kind: 'email' as const, digest: digestOf(`p${n}@example.com`) });
+  const phone = (n: number) => ({ kind: 'phone' as const, digest: phoneDigest(n) });
+
+  it('matches a Customer Match row on email or phone, counting each partner person once', async () => {
+    const store = peopleStore();
+    const snapshot = await snapshotOf(store, 'p2');
+    expect(snapshot.baseSize).toBe(100);
+    const list: ListPerson[] = [
+      [email(0), phone(0)], // both identifiers hit p0: once
+      [email(1)], // email only
+      [phone(2)], // phone only
+      [{ kind: 'email', digest: digestOf('stranger@example.com') }, phone(3)], // a new email, p3's phone
+      [email(4)],
+      [email(4), phone(4)], // another row of the same partner person (a list duplicate)
+      [{ kind: 'email', digest: digestOf('other@example.com') }, phone(4)], // a third list person hitting p4
+      [email(50), phone(50)], // in both segments
+      [{ kind: 'email', digest: digestOf('nobody@example.com') }],
+    ];
+    const tally = await matchShard({ people: list, snapshot, store, keyer });
+    expect(counts(tally)).toEqual({
+      // By primary identifier: p0, p1, phone 2, stranger, p4, other, p50, nobody.
+      distinct: 8,
+      listByKind: kinds(7, 6), // phones: p0, phone 2, stranger, p4 (its second row), other, p50
+      matched: 6, // p0, p1, p2, p3, p4, p50
+      perSegment: { auto: 6, outdoor: 1 },
+      byKind: kinds(4, 5), // email: p0, p1, p4, p50; phone: p0, p2, p3, p4, p50
+      maxSegmentsPerPerson: 2,
+    });
+  });
+
+  it('counts everyone a shared identifier belongs to (a household phone): one added person moves each count by 1', async () => {
+    const store = peopleStore();
+    const snapshot = await snapshotOf(store, 'p2');
+    const tally = await matchShard({ people: [[phone(9999)]], snapshot, store, keyer });
+    expect(counts(tally)).toMatchObject({ matched: 2, perSegment: { auto: 2 }, byKind: kinds(0, 2) });
+  });
+
+  it('dedupes partner people across shards: partitioned == single shard, for any shard count', async () => {
+    const store = peopleStore();
+    const snapshot = await snapshotOf(store, 'p2');
+    // Every partner person hit twice, by two list people with different primaries (so in
+    // different shards): once by email, once by a row whose email is unknown and phone is theirs.
+    const list: ListPerson[] = [];
+    for (let n = 0; n < 120; n++) {
+      list.push([email(n)]);
+      list.push([{ kind: 'email', digest: digestOf(`alias${n}@example.org`) }, phone(n)]);
+    }
+    const whole = await matchShard({ people: list, snapshot, store, keyer });
+    expect(counts(whole)).toMatchObject({
+      distinct: 240,
+      matched: 100,
+      perSegment: { auto: 60, outdoor: 60 },
+    });
+    for (const shardCount of [2, 16, 256]) {
+      const shards = partitionPeople(list, shardCount);
+      const matches = await Promise.all(
+        shards.map((people) => matchShard({ people, snapshot, store, keyer })),
+      );
+      // Summing the shards alone would count partner people twice; the merge counts them once.
+      expect(matches.reduce((a, m) => a + m.matched, 0)).toBeGreaterThan(100);
+      expect(await reduceTallies(matches, snapshot)).toEqual(counts(whole));
+    }
+  });
+
+  it('calls onPerson once per distinct (primary, identifier) pair, whatever the order and duplicates', async () => {
+    const store = peopleStore();
+    const snapshot = await snapshotOf(store, 'p2');
+    const seen = async (list: ListPerson[]) => {
+      const out: string[] = [];
+      await matchShard({
+        people: list,
+        snapshot,
+        store,
+        keyer,
+        onPerson: (primary, id) => out.push(`${primary[0]}/${id.kind}/${id.digest[0]}`),
+      });
+      return out.sort();
+    };
+    const a = await seen([[email(1), phone(1)], [email(2)], [email(1)]]);
+    const b = await seen([[email(2)], [email(1)], [email(1), phone(1)], [email(1), phone(1)]]);
+    expect(a).toEqual(b);
+    expect(a).toHaveLength(3);
+  });
+});
+
+describe('matched-people runs', () => {
+  it('merge sorted runs counting each person once, with the union of its kinds and segments', async () => {
+    const run1 = encodeRun(
+      new Map([
+        ['bb', { kinds: 1, segments: new Set([0]) }],
+        ['aa', { kinds: 1, segments: new Set([1]) }],
+      ]),
+    );
+    const run2 = encodeRun(
+      new Map([
+        ['bb', { kinds: 2, segments: new Set([2]) }],
+        ['cc', { kinds: 2, segments: new Set([0, 2]) }],
+      ]),
+    );
+    // Chunked at every byte: records cross chunk boundaries.
+    const bytes = (run: Uint8Array) => Array.from(run, (b) => Uint8Array.of(b));
+    expect(await mergeRuns([bytes(run1), [run2], []], 3)).toEqual({
+      matched: 3,
+      perSegment: [2, 1, 2],
+      byKind: { email: 2, phone: 2 },
+      maxSegmentsPerPerson: 2,
+    });
+  });
+
+  it('refuses an unsorted or truncated run', async () => {
+    const sorted = encodeRun(new Map([['aa', { kinds: 1, segments: new Set([0]) }]]));
+    await expect(mergeRuns([[sorted.subarray(0, sorted.length - 1)]], 1)).rejects.toThrow(DomainError);
+    const twice = new Uint8Array([...sorted, ...sorted]);
+    await expect(mergeRuns([[twice]], 1)).rejects.toThrow(DomainError);
   });
 });
 
@@ -209,20 +369,6 @@ describe('shardOf and partitionDigests', () => {
   });
 });
 
-describe('reduceTallies', () => {
-  it('sums disjoint shards and keeps the largest per-person maximum', () => {
-    const a: ShardTally = { distinct: 10, matched: 4, perSegment: { x: 3, y: 2 }, maxSegmentsPerPerson: 2 };
-    const b: ShardTally = { distinct: 5, matched: 1, perSegment: { y: 1, z: 1 }, maxSegmentsPerPerson: 3 };
-    expect(reduceTallies([a, b])).toEqual({
-      distinct: 15,
-      matched: 5,
-      perSegment: { x: 3, y: 3, z: 1 },
-      maxSegmentsPerPerson: 3,
-    });
-    expect(reduceTallies([])).toEqual({ distinct: 0, matched: 0, perSegment: {}, maxSegmentsPerPerson: 0 });
-  });
-});
-
 describe('MemoryAudienceStore versions', () => {
   it('keeps a snapshot on the version it pinned while a replacement is written', async () => {
     const store = seededStore();
@@ -252,12 +398,11 @@ describe('MemoryAudienceStore versions', () => {
     expect(after.baseSize).toBe(80);
 
     const key = keyOf('a30@example.com');
-    expect(await store.memberships(before, [key])).toEqual([['auto']]);
+    const hit = (k: string, ...segments: string[]) => [{ person: k, kind: 'email', segments }];
+    expect(await store.memberships(before, [key])).toEqual([hit(key, 'auto')]);
     expect(await store.memberships(after, [key])).toEqual([[]]);
-    expect(await store.memberships(after, [keyOf('a5@example.com'), keyOf('a45@example.com')])).toEqual([
-      ['auto'],
-      ['outdoor'],
-    ]);
+    const [a5, a45] = [keyOf('a5@example.com'), keyOf('a45@example.com')];
+    expect(await store.memberships(after, [a5, a45])).toEqual([hit(a5, 'auto'), hit(a45, 'outdoor')]);
 
     const old = await matchShard({ digests: emails('a', 100).map(digestOf), snapshot: before, store, keyer });
     const now = await matchShard({ digests: emails('a', 100).map(digestOf), snapshot: after, store, keyer });
@@ -265,7 +410,7 @@ describe('MemoryAudienceStore versions', () => {
     expect(now.perSegment.auto).toBe(10);
 
     expect(store.dropSupersededVersions('p1')).toBe(1);
-    expect(await store.memberships(after, [keyOf('a5@example.com')])).toEqual([['auto']]);
+    expect(await store.memberships(after, [a5])).toEqual([hit(a5, 'auto')]);
     // Versions keep going up after a prune.
     expect(store.putSegment('p1', { segmentId: 'auto', name: 'Auto', description: '' }, []).version).toBe(3);
   });

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { knownHeader } from '../../shared/domain/lists/known-headers.ts';
 import {
   type Classify,
+  type IdentifierColumn,
   isListFormatError,
   KNOWN_HEADERS,
   type ListFormatError,
@@ -147,8 +149,83 @@ describe('CSV mode', () => {
       const { layout } = await openList([bytes(`${header}\r\na\r\n`)], { classify });
       expect(layout.mode, header).toBe('csv');
     }
-    const { layout } = await openList([bytes('name,notes\na,b\n')], { classify });
+    const { layout } = await openList([bytes('notes\na\n')], { classify });
     expect(layout.mode).toBe('lines');
+  });
+
+  it('refuses several columns with none known, listing them and the --column to use', async () => {
+    const error = await formatError(rows([bytes('Name,Contact Mail Addr,Zip\nJane,jane@x.com,10001\n')]));
+    expect(error.reason).toBe('no-identifier-column');
+    expect(error.message).toContain('(columns: Name, Contact Mail Addr, Zip)');
+    expect(error.message).toContain('--column "Contact Mail Addr"');
+    const data = await formatError(rows([bytes('jane@example.com,Jane,Doe,10001\n')]));
+    expect(data.reason).toBe('no-identifier-column');
+    expect(data.message).toContain('add a header row');
+    expect(data.message).not.toContain('jane');
+    for (const d of [';', '\t', '|']) {
+      const e = await formatError(rows([bytes(`a${d}b\n1${d}2\n`)]));
+      expect(e.reason, JSON.stringify(d)).toBe('no-identifier-column');
+    }
+  });
+
+  it('refuses a column of phones read as emails, and of emails read as phones, with a hint', async () => {
+    const phones = ['+1 555 010 0001', '(555) 010-0002', '555.010.0003', '+44 20 7946 0004', '5550100005'];
+    const asEmail = await formatError(rows([bytes(`${phones.join('\n')}\n`)], { kind: 'email' }));
+    expect(asEmail.reason).toBe('wrong-kind');
+    expect(asEmail.message).toContain('--kind phone');
+    expect(asEmail.message).not.toContain('555');
+    const emails = ['a@x.com', 'b@x.com', 'c@x.com', 'd@x.com', 'e@x.com'];
+    const csv = `Phone\n${emails.join('\n')}\n`;
+    const asPhone = await formatError(rows([bytes(csv)]));
+    expect(asPhone.reason).toBe('wrong-kind');
+    expect(asPhone.message).toContain('column "Phone" holds email addresses');
+    // One real email among the first values: no verdict, the rows are judged one by one.
+    const mixed = await rows([bytes(`${['a@x.com', ...phones].join('\n')}\n`)], { kind: 'email' });
+    expect(mixed).toHaveLength(6);
+  });
+
+  it('reads a Customer Match row as one person: every identifier column, email first', async () => {
+    const csv =
+      'Phone,First Name,Email,Country,Zip\n+15550100001,Jane,jane@x.com,US,10001\n,Bob,bob@x.com,US,1\n+15550100003,Al,,US,2\n,,,US,3\n';
+    const tag =
+      (column: IdentifierColumn): Classify =>
+      (raw) =>
+        raw.includes('bad')
+          ? { ok: false, reason: 'no-at-sign' }
+          : { ok: true, key: `${column.kind}:${raw}`, output: raw.slice(0, 4) };
+    const { layout, batches } = await openList([bytes(csv)], { classify, classifyAs: tag });
+    expect(layout.columns.map((c) => [c.name, c.kind, c.index])).toEqual([
+      ['Email', 'email', 2],
+      ['Phone', 'phone', 0],
+    ]);
+    const list: ListRow[] = [];
+    for await (const batch of batches) list.push(...batch);
+    expect(list.map((r) => r.outcome)).toEqual([
+      { ok: true, key: 'email:jane@x.com', output: 'e:jane,p:+155' },
+      { ok: true, key: 'email:bob@x.com', output: 'e:bob@' },
+      { ok: true, key: 'phone:+15550100003', output: 'p:+155' },
+      { ok: false, reason: 'empty' },
+    ]);
+    expect(list[0]?.cells?.map((c) => c.ok)).toEqual([true, true]);
+  });
+
+  it('knows common export headers in several languages, in one table', () => {
+    const email = [
+      'Customer Email',
+      'Primary Email',
+      'Work Email',
+      'Email 1',
+      'Courriel',
+      'E-Mail-Adresse',
+      'correo electrónico',
+    ];
+    const phone = ['Phone Number', 'Mobile', 'Téléphone', 'Telefonnummer', 'Cell Phone', 'phone_2'];
+    for (const h of email) expect(knownHeader(h), h).toEqual({ kind: 'email', hashed: false });
+    for (const h of phone) expect(knownHeader(h), h).toEqual({ kind: 'phone', hashed: false });
+    expect(knownHeader('email_sha256')).toEqual({ kind: 'email', hashed: true });
+    expect(knownHeader('sha256')).toEqual({ kind: 'any', hashed: true });
+    for (const h of ['First Name', 'Zip', 'Country', 'segment_id', 'notes'])
+      expect(knownHeader(h), h).toBeUndefined();
   });
 
   it('parses quoted fields with delimiters, escaped quotes and line breaks', async () => {

@@ -2,8 +2,11 @@
  * Partner audiences in DynamoDB (the Audiences table, partition key `pk` only):
  * - `catalog#{partnerId}`: the catalog (profile, key id, segments with their current versions,
  *   base size, retired versions awaiting sweep), written with an optimistic revision check;
- * - `member#{partnerId}#{keyId}#{key}`: one item a person, `s` = string set of
- *   `segmentId#version` tokens, where key = base64url HMAC-SHA256(pepper, digest);
+ * - `member#{partnerId}#{keyId}#{key}`: one item an identifier of a partner person, where key =
+ *   base64url HMAC-SHA256(pepper, digest): `k` = its kind, `m` = a map from each person key it
+ *   identifies (the keyed value of that person's primary identifier) to the string set of its
+ *   `segmentId#version` tokens. Items written before people had several identifiers hold only
+ *   `s` (the tokens): they read as an email that is its own person;
  * - `lock#{partnerId}`: the ingest lock, expiring so a crashed ingest cannot wedge a partner, with
  *   the embedded stack's start that took it (recovery releases a lock of a start that is gone).
  * A segment is replaced by writing tokens of a new version and then flipping the catalog: a
@@ -18,8 +21,14 @@ import {
   PutItemCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import type { AudienceSnapshot, PartnerCatalog } from '../../domain/model.ts';
-import type { AudienceStore, AudienceWriter, LockState, MemberRecord } from '../../domain/ports.ts';
+import type { AudienceSnapshot, IdentifierKind, PartnerCatalog } from '../../domain/model.ts';
+import type {
+  AudienceStore,
+  AudienceWriter,
+  LockState,
+  MemberHit,
+  MemberRecord,
+} from '../../domain/ports.ts';
 import { type BatchOptions, type BatchStats, batchGetAll, batchWriteAll } from './batch.ts';
 
 const catalogPk = (partnerId: string) => `catalog#${partnerId}`;
@@ -103,18 +112,22 @@ export class DynamoAudienceStore implements AudienceStore, AudienceWriter {
   async memberships(
     snapshot: AudienceSnapshot,
     keys: readonly string[],
-  ): Promise<ReadonlyArray<readonly string[]>> {
+  ): Promise<ReadonlyArray<readonly MemberHit[]>> {
     const keyId = snapshot.keyId ?? '';
-    const tokens = await this.readMembers(snapshot.partnerId, keyId, keys);
+    const records = await this.readMembers(snapshot.partnerId, keyId, keys);
     const pinned = new Set(snapshot.segments.map((s) => `${s.segmentId}#${s.version}`));
     return keys.map((key) => {
-      const held = tokens.get(key);
-      if (!held) return [];
-      const segments: string[] = [];
-      for (const token of held) {
-        if (pinned.has(token)) segments.push(token.slice(0, token.lastIndexOf('#')));
+      const record = records.get(key);
+      if (!record) return [];
+      const hits: MemberHit[] = [];
+      for (const { person, tokens } of record.people) {
+        const segments: string[] = [];
+        for (const token of tokens) {
+          if (pinned.has(token)) segments.push(token.slice(0, token.lastIndexOf('#')));
+        }
+        if (segments.length > 0) hits.push({ person, kind: record.kind, segments });
       }
-      return segments;
+      return hits;
     });
   }
 
@@ -122,7 +135,7 @@ export class DynamoAudienceStore implements AudienceStore, AudienceWriter {
     partnerId: string,
     keyId: string,
     keys: readonly string[],
-  ): Promise<Map<string, readonly string[]>> {
+  ): Promise<Map<string, MemberRecord>> {
     const prefix = memberPk(partnerId, keyId, '');
     const unique = [...new Set(keys)];
     const items = await batchGetAll(
@@ -132,8 +145,14 @@ export class DynamoAudienceStore implements AudienceStore, AudienceWriter {
       'pk',
       { ...this.batch, stats: this.stats },
     );
-    const out = new Map<string, readonly string[]>();
-    for (const [pk, item] of items) out.set(pk.slice(prefix.length), item.s?.SS ?? []);
+    const out = new Map<string, MemberRecord>();
+    for (const [pk, item] of items) {
+      const key = pk.slice(prefix.length);
+      const people = item.m?.M
+        ? Object.entries(item.m.M).map(([person, v]) => ({ person, tokens: v.SS ?? [] }))
+        : [{ person: key, tokens: item.s?.SS ?? [] }];
+      out.set(key, { key, kind: (item.k?.S ?? 'email') as IdentifierKind, people });
+    }
     return out;
   }
 
@@ -143,9 +162,11 @@ export class DynamoAudienceStore implements AudienceStore, AudienceWriter {
       this.table,
       records.map((r) => {
         const pk = { S: memberPk(partnerId, keyId, r.key) };
-        return r.tokens.length === 0
-          ? { DeleteRequest: { Key: { pk } } }
-          : { PutRequest: { Item: { pk, s: { SS: [...r.tokens] } } } };
+        const people = r.people.filter((p) => p.tokens.length > 0);
+        if (people.length === 0) return { DeleteRequest: { Key: { pk } } };
+        const m: Record<string, AttributeValue> = {};
+        for (const p of people) m[p.person] = { SS: [...p.tokens] };
+        return { PutRequest: { Item: { pk, k: { S: r.kind }, m: { M: m } } } };
       }),
       { ...this.batch, stats: this.stats },
     );

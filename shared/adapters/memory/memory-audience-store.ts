@@ -7,8 +7,8 @@
  * Memberships are kept as an inverted index, key -> version slots, so a lookup costs the number of
  * segments the key is in, not the number of segments in the catalog.
  */
-import type { AudienceSnapshot, Profile, SegmentInfo } from '../../domain/model.ts';
-import type { AudienceStore } from '../../domain/ports.ts';
+import type { AudienceSnapshot, IdentifierKind, Profile, SegmentInfo } from '../../domain/model.ts';
+import type { AudienceStore, MemberHit } from '../../domain/ports.ts';
 
 export interface SegmentDefinition {
   segmentId: string;
@@ -27,6 +27,14 @@ export interface MemoryAudienceSnapshot extends AudienceSnapshot {
 interface VersionSlot {
   segment: SegmentInfo;
   keys: readonly string[];
+  /** key -> the people it identifies in this version; a key absent here is its own person. */
+  owners?: ReadonlyMap<string, readonly string[]>;
+}
+
+/** A partner person: its person key and its identifiers (keyed digests with their kinds). */
+export interface MemoryPerson {
+  person: string;
+  ids: readonly { key: string; kind: IdentifierKind }[];
 }
 
 interface PartnerState {
@@ -70,8 +78,37 @@ export class MemoryAudienceStore implements AudienceStore {
     this.partner(partnerId).profile = profile;
   }
 
+  /** Kind of each key written with `putSegmentPeople` (others are emails). */
+  private readonly kinds = new Map<string, IdentifierKind>();
+
+  /** Writes a new version of a segment with exactly these people (several identifiers each). */
+  putSegmentPeople(
+    partnerId: string,
+    definition: SegmentDefinition,
+    people: Iterable<MemoryPerson>,
+  ): SegmentInfo {
+    const owners = new Map<string, string[]>();
+    const keys: string[] = [];
+    const persons = new Set<string>();
+    for (const p of people) {
+      persons.add(p.person);
+      for (const id of p.ids) {
+        owners.set(id.key, [...(owners.get(id.key) ?? []), p.person]);
+        this.kinds.set(id.key, id.kind);
+        keys.push(id.key);
+      }
+    }
+    const info = this.putSegment(partnerId, definition, keys, owners);
+    return { ...info, size: persons.size };
+  }
+
   /** Writes a new version of a segment with exactly these member keys and makes it current. */
-  putSegment(partnerId: string, definition: SegmentDefinition, keys: Iterable<string>): SegmentInfo {
+  putSegment(
+    partnerId: string,
+    definition: SegmentDefinition,
+    keys: Iterable<string>,
+    owners?: ReadonlyMap<string, readonly string[]>,
+  ): SegmentInfo {
     const state = this.partner(partnerId);
     const members = [...new Set(keys)];
     const version = (state.lastVersion.get(definition.segmentId) ?? 0) + 1;
@@ -84,7 +121,8 @@ export class MemoryAudienceStore implements AudienceStore {
     };
     // 1. Write the new version beside the old one (invisible: nothing points at it yet).
     const slot = this.nextSlot++;
-    state.slots.set(slot, { segment, keys: members });
+    if (owners) segment.size = new Set(members.flatMap((k) => owners.get(k) ?? [k])).size;
+    state.slots.set(slot, { segment, keys: members, ...(owners ? { owners } : {}) });
     for (const key of members) {
       const slots = state.index.get(key);
       if (slots) slots.push(slot);
@@ -119,19 +157,25 @@ export class MemoryAudienceStore implements AudienceStore {
   async memberships(
     snapshot: AudienceSnapshot,
     keys: readonly string[],
-  ): Promise<ReadonlyArray<readonly string[]>> {
+  ): Promise<ReadonlyArray<readonly MemberHit[]>> {
     const state = this.partners.get(snapshot.partnerId);
     if (!state) return keys.map(() => []);
     const pinned = this.pinnedSlots(snapshot);
     return keys.map((key) => {
       const slots = state.index.get(key);
       if (!slots) return [];
-      const segments: string[] = [];
+      const byPerson = new Map<string, string[]>();
       for (const slot of slots) {
         const segmentId = pinned.get(slot);
-        if (segmentId !== undefined) segments.push(segmentId);
+        if (segmentId === undefined) continue;
+        for (const person of state.slots.get(slot)?.owners?.get(key) ?? [key]) {
+          const segments = byPerson.get(person) ?? [];
+          byPerson.set(person, segments);
+          segments.push(segmentId);
+        }
       }
-      return segments;
+      const kind = this.kinds.get(key) ?? 'email';
+      return [...byPerson].map(([person, segments]) => ({ person, kind, segments }));
     });
   }
 
@@ -175,15 +219,21 @@ export class MemoryAudienceStore implements AudienceStore {
 
   private currentStats(state: PartnerState): { baseSize: number; maxSegmentsPerMember: number } {
     const live = new Set(state.current.values());
-    let baseSize = 0;
-    let maxSegmentsPerMember = 0;
-    for (const slots of state.index.values()) {
-      let n = 0;
-      for (const slot of slots) if (live.has(slot)) n++;
-      if (n > 0) baseSize++;
-      if (n > maxSegmentsPerMember) maxSegmentsPerMember = n;
+    // Per person: the live segments it is in, through any of its identifiers.
+    const segmentsOf = new Map<string, Set<number>>();
+    for (const [key, slots] of state.index) {
+      for (const slot of slots) {
+        if (!live.has(slot)) continue;
+        for (const person of state.slots.get(slot)?.owners?.get(key) ?? [key]) {
+          const set = segmentsOf.get(person) ?? new Set<number>();
+          segmentsOf.set(person, set);
+          set.add(slot);
+        }
+      }
     }
-    return { baseSize, maxSegmentsPerMember };
+    let maxSegmentsPerMember = 0;
+    for (const set of segmentsOf.values()) maxSegmentsPerMember = Math.max(maxSegmentsPerMember, set.size);
+    return { baseSize: segmentsOf.size, maxSegmentsPerMember };
   }
 }
 

@@ -29,6 +29,7 @@ export const INVALID_REASONS = [
   'invalid-hash',
   'invalid-phone',
   'not-e164',
+  'forbidden-character',
 ] as const;
 export type InvalidReason = (typeof INVALID_REASONS)[number];
 
@@ -77,6 +78,13 @@ const WHITESPACE = /\p{White_Space}/u;
 const WHITESPACE_G = /\p{White_Space}/gu;
 /** Controls other than whitespace (NUL, DEL, ...): garbage from a broken export, never an address. */
 const CONTROL = /(?![\t-\r\u0085])\p{Cc}/u;
+/**
+ * Characters no address holds unquoted (RFC 5322 specials other than '@' and '.'): a comma or a
+ * semicolon means a whole row or several addresses were read as one, angle brackets a display
+ * name (`Jane <jane@x.com>`), quotes and brackets a quoted local part or an address literal that
+ * no ad platform matches on.
+ */
+const FORBIDDEN = /[,;<>"()[\]\\:]/;
 /** With the u flag, a surrogate class only matches an unpaired half. */
 const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
 
@@ -196,6 +204,7 @@ function normalizeEmailFull(raw: string, profile: Profile): CompactOutcome {
   if (s === '') return REJECT.empty;
   if (LONE_SURROGATE.test(s)) return REJECT['malformed-unicode'];
   if (CONTROL.test(s)) return REJECT['control-character'];
+  if (FORBIDDEN.test(s)) return REJECT['forbidden-character'];
   const at = s.indexOf('@');
   if (at < 0) {
     const hashed = passThrough(s, profile);
@@ -217,9 +226,11 @@ function normalizeEmailFull(raw: string, profile: Profile): CompactOutcome {
 
 /**
  * A valid email made only of printable ASCII, with ASCII blanks around it: a local part of printable
- * characters starting with neither '+' nor '.', one '@', and dot-separated non-empty domain labels.
+ * characters starting with neither '+' nor '.', one '@', and dot-separated non-empty domain labels;
+ * none of the FORBIDDEN characters anywhere.
  */
-const PLAIN_EMAIL = /^[\t-\r ]*[!-*,\-/-?A-~][!-?A-~]*@[!-\-/-?A-~]+(?:\.[!-\-/-?A-~]+)+[\t-\r ]*$/;
+const PLAIN_EMAIL =
+  /^[\t-\r ]*[!#-'*\-/-9=?A-Z^-~][!#-'*+\-./-9=?A-Z^-~]*@[!#-'*+\-/-9=?A-Z^-~]+(?:\.[!#-'*+\-/-9=?A-Z^-~]+)+[\t-\r ]*$/;
 
 /**
  * Normalizes an email to the string that is hashed. Fast path for nearly every real row: a single

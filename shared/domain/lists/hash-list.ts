@@ -5,7 +5,7 @@
  * - Line mode: one output line per input line, same order: the hash, or an empty line where the
  *   identifier is invalid (or the line was empty or too long).
  * - CSV mode: the same CSV (header, other columns, row order) with the identifier column replaced by
- *   its hash, empty when invalid. A record that could not be read as fields (too long, malformed
+ *   its hash, empty when invalid (with `classifyAs`: every identifier column, each by its own hash). A record that could not be read as fields (too long, malformed
  *   quoting) becomes a row of empty fields, never its raw text: raw identifiers are not echoed.
  *
  * Output comes as strings of about `chunkChars` characters (not one per line) for throughput.
@@ -86,6 +86,15 @@ class CsvWriter {
     const fields = row.fields;
     if (fields === null)
       return row.outcome.ok === false && row.outcome.reason === 'empty' ? this.eol : this.blankRow;
+    if (row.cells) {
+      // Every identifier column replaced by its own hash, empty where that cell is invalid.
+      const out = [...fields];
+      row.cells.forEach((cell, i) => {
+        const index = this.layout.columns[i]?.index;
+        if (index !== undefined && index < out.length) out[index] = cell.ok ? cell.output : '';
+      });
+      return this.record(out, -1, '');
+    }
     return this.record(fields, this.columnIndex, row.outcome.ok ? row.outcome.output : '');
   }
 

@@ -12,7 +12,10 @@
  * No `node:` imports: this runs in the browser console too.
  */
 import { DomainError } from '../errors.ts';
-import type { IdentifierKind } from '../model.ts';
+import { IDENTIFIER_KINDS, type IdentifierKind } from '../model.ts';
+import { createKindGuard, type KindGuard } from './kind-guard.ts';
+import { type KnownHeader, knownHeader } from './known-headers.ts';
+import { personLine } from './person-line.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Contracts
@@ -37,58 +40,17 @@ export const ROW_REASONS = {
   malformedCsv: 'malformed-csv',
 } as const;
 
-export interface KnownHeader {
-  /** The identifier kind the column holds; `any` for a bare digest column such as `sha256`. */
-  kind: IdentifierKind | 'any';
+export { KNOWN_HEADERS, type KnownHeader } from './known-headers.ts';
+
+/** One identifier column of a CSV, with the kind its values are read as. */
+export interface IdentifierColumn {
+  index: number;
+  /** The header cell as read. */
+  name: string;
+  kind: IdentifierKind;
   /** The column holds digests rather than raw identifiers. */
   hashed: boolean;
 }
-
-/**
- * Header names that mark a CSV (compared trimmed, lowercased, BOM stripped). A first line with one of
- * these cells is a header; otherwise the input is one identifier per line.
- */
-export const KNOWN_HEADERS: Readonly<Record<string, KnownHeader>> = Object.freeze({
-  email: { kind: 'email', hashed: false },
-  'e-mail': { kind: 'email', hashed: false },
-  e_mail: { kind: 'email', hashed: false },
-  email_address: { kind: 'email', hashed: false },
-  emailaddress: { kind: 'email', hashed: false },
-  'email address': { kind: 'email', hashed: false },
-  'e-mail address': { kind: 'email', hashed: false },
-  'email-address': { kind: 'email', hashed: false },
-  mail: { kind: 'email', hashed: false },
-  primary_email: { kind: 'email', hashed: false },
-  phone: { kind: 'phone', hashed: false },
-  phone_number: { kind: 'phone', hashed: false },
-  phonenumber: { kind: 'phone', hashed: false },
-  'phone number': { kind: 'phone', hashed: false },
-  'phone-number': { kind: 'phone', hashed: false },
-  mobile: { kind: 'phone', hashed: false },
-  mobile_number: { kind: 'phone', hashed: false },
-  mobile_phone: { kind: 'phone', hashed: false },
-  cell: { kind: 'phone', hashed: false },
-  cellphone: { kind: 'phone', hashed: false },
-  cell_phone: { kind: 'phone', hashed: false },
-  tel: { kind: 'phone', hashed: false },
-  telephone: { kind: 'phone', hashed: false },
-  msisdn: { kind: 'phone', hashed: false },
-  hashed_email: { kind: 'email', hashed: true },
-  email_sha256: { kind: 'email', hashed: true },
-  sha256_email: { kind: 'email', hashed: true },
-  email_hash: { kind: 'email', hashed: true },
-  hem: { kind: 'email', hashed: true },
-  // Meta's Custom Audience schema keys.
-  em: { kind: 'email', hashed: true },
-  ph: { kind: 'phone', hashed: true },
-  hashed_phone: { kind: 'phone', hashed: true },
-  phone_sha256: { kind: 'phone', hashed: true },
-  sha256_phone: { kind: 'phone', hashed: true },
-  phone_hash: { kind: 'phone', hashed: true },
-  sha256: { kind: 'any', hashed: true },
-  sha256_hash: { kind: 'any', hashed: true },
-  hash: { kind: 'any', hashed: true },
-});
 
 /** How the list was read; known before the first row. */
 export interface ListLayout {
@@ -101,6 +63,11 @@ export interface ListLayout {
   columnIndex: number;
   /** CSV: the identifier column's header cell; null in line mode. */
   column: string | null;
+  /**
+   * With `classifyAs`: every identifier column read, primary kind first (IDENTIFIER_KINDS order,
+   * then header order). Otherwise the one column (CSV) or none (line mode).
+   */
+  columns: readonly IdentifierColumn[];
   /** The input's line ending (CRLF if the first line ends with one, else LF), for faithful output. */
   lineEnding: '\n' | '\r\n';
 }
@@ -117,17 +84,34 @@ export interface ListRow {
   fields: readonly string[] | null;
   /** The identifier as read (the line, or the identifier cell); null when it could not be read. */
   value: string | null;
+  /**
+   * With `classifyAs`: the row as one person. `key` is its primary identifier's key (the first
+   * valid one in `layout.columns` order) and `output` its upload form (`e:<hash>,p:<hash>`).
+   */
   outcome: ClassifyOutcome;
+  /** With `classifyAs` in CSV mode: the outcome of each of `layout.columns`, in that order. */
+  cells?: readonly ClassifyOutcome[];
 }
 
 export interface ParseListOptions {
+  /** Classifies the identifier of a line (line mode) or of the one identifier column (CSV). */
   classify: Classify;
+  /**
+   * Reads a CSV row as a person: every recognised identifier column (or the `column` given, or
+   * those of `kind`) is classified with the classifier of its kind. Line mode still uses `classify`.
+   */
+  classifyAs?: (column: IdentifierColumn) => Classify;
   /** Default `auto`: CSV when the first line has a known header name (or `column` is given). */
   mode?: 'auto' | ListMode;
   /** CSV identifier column by header name (case-insensitive, trimmed). Implies CSV mode. */
   column?: string;
   /** Which identifier kind to pick among known CSV columns; default: the first known column. */
   kind?: IdentifierKind;
+  /**
+   * The kind of a line in line mode (default: `kind`). When either is set, a list whose first
+   * values are plainly of another kind is refused (`wrong-kind`).
+   */
+  lineKind?: IdentifierKind;
   /** CSV delimiter; default detected from the header line among `,` `;` tab `|`. */
   delimiter?: string;
   /** Line mode: longest line in UTF-8 bytes (default 4096); longer lines are skipped and counted. */
@@ -145,7 +129,8 @@ export type ListFormatErrorReason =
   | 'binary-content'
   | 'malformed-csv'
   | 'unknown-column'
-  | 'no-identifier-column';
+  | 'no-identifier-column'
+  | 'wrong-kind';
 
 /**
  * The list as a whole cannot be read. A `DomainError` (`invalid-input`, 400) whose `reason` says
@@ -304,7 +289,11 @@ async function* readList(
   const newFramer = (firstText: string, final: boolean): Framer | null => {
     const detected = detectLayout(firstText, final, options);
     if (detected === null) return null;
-    if (detected.mode === 'lines') return new LineFramer(options.classify, maxLineBytes, detected.lineEnding);
+    if (detected.mode === 'lines') {
+      const lineKind = options.lineKind ?? options.kind;
+      const guard = lineKind === undefined ? undefined : createKindGuard(lineKind, null);
+      return new LineFramer(options.classify, maxLineBytes, detected.lineEnding, guard);
+    }
     return new CsvFramer(options, detected.delimiter, detected.lineEnding, maxRecordBytes);
   };
 
@@ -373,6 +362,7 @@ async function* readList(
       header: null,
       columnIndex: 0,
       column: null,
+      columns: [],
       lineEnding: '\n',
     };
   }
@@ -504,10 +494,11 @@ function detectLayout(text: string, final: boolean, options: ParseListOptions): 
   const wanted = options.column === undefined ? undefined : normalizeHeaderName(options.column);
   const candidates = options.delimiter === undefined ? CANDIDATE_DELIMITERS : [options.delimiter];
   let delimiter: string | undefined;
+  const unquote = (cell: string) => cell.replace(/^\s*"|"\s*$/g, '');
   for (const d of candidates) {
-    const cells = firstLine.split(d).map((cell) => normalizeHeaderName(cell.replace(/^\s*"|"\s*$/g, '')));
+    const cells = firstLine.split(d).map(unquote);
     const hit = cells.some((cell) =>
-      wanted === undefined ? Object.hasOwn(KNOWN_HEADERS, cell) : cell === wanted,
+      wanted === undefined ? knownHeader(cell) !== undefined : normalizeHeaderName(cell) === wanted,
     );
     if (hit) {
       delimiter = d;
@@ -515,8 +506,36 @@ function detectLayout(text: string, final: boolean, options: ParseListOptions): 
     }
   }
   const forced = options.mode === 'csv' || options.column !== undefined;
-  if (delimiter === undefined && !forced) return { mode: 'lines', delimiter: ',', lineEnding };
+  if (delimiter === undefined && !forced) {
+    // No silent guess: a first line of several columns, none of them known, is a CSV whose
+    // identifier column we cannot name (or a headerless one): reading it as one identifier a line
+    // would hash whole rows.
+    for (const d of candidates) {
+      const cells = firstLine.split(d).map(unquote);
+      if (cells.length > 1) throw unnamedColumns(cells, d);
+    }
+    return { mode: 'lines', delimiter: ',', lineEnding };
+  }
   return { mode: 'csv', delimiter: delimiter ?? options.delimiter ?? ',', lineEnding };
+}
+
+function unnamedColumns(cells: readonly string[], delimiter: string): ListFormatError {
+  const shown = describe(cells);
+  const what = delimiter === '\t' ? 'tab' : `"${delimiter}"`;
+  if (shown === '') {
+    return new ListFormatError(
+      'no-identifier-column',
+      `the first line has ${cells.length} ${what}-separated fields and looks like data, not a header: add a header row and name the identifier column with --column`,
+      1,
+    );
+  }
+  const candidate =
+    cells.find((c) => /mail|courriel|correo/i.test(c)) ?? cells.find((c) => /phone|tel|mobil|cell/i.test(c));
+  return new ListFormatError(
+    'no-identifier-column',
+    `the header has ${cells.length} columns and none is a known identifier column${shown}; name the one to hash with --column "${candidate ?? cells[0]?.trim() ?? ''}"${candidate ? '' : ' (and --kind phone for phone numbers)'}`,
+    1,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -534,8 +553,17 @@ class LineFramer implements Framer {
     private readonly classify: Classify,
     private readonly maxBytes: number,
     lineEnding: '\n' | '\r\n',
+    private readonly guard: KindGuard | undefined,
   ) {
-    this.layout = { mode: 'lines', delimiter: ',', header: null, columnIndex: 0, column: null, lineEnding };
+    this.layout = {
+      mode: 'lines',
+      delimiter: ',',
+      header: null,
+      columnIndex: 0,
+      column: null,
+      columns: [],
+      lineEnding,
+    };
   }
 
   get currentLine(): number {
@@ -612,6 +640,8 @@ class LineFramer implements Framer {
       out.push({ rowNumber: number, line: number, fields: null, value: null, outcome: TOO_LONG });
       return;
     }
+    const hint = this.guard?.(line);
+    if (hint !== undefined) throw new ListFormatError('wrong-kind', hint, number);
     out.push({
       rowNumber: number,
       line: number,
@@ -678,6 +708,9 @@ class CsvFramer implements Framer {
   private prevCR = false; // inside quotes: the previous character was a CR
   private rowNumber = 0;
   private columnIndex = 0;
+  private columns: readonly IdentifierColumn[] = [];
+  private cellClassifiers: { column: IdentifierColumn; classify: Classify }[] | null = null;
+  private guards: { index: number; guard: KindGuard }[] = [];
   private readonly batch: PendingRecord[] = [];
 
   constructor(
@@ -864,7 +897,16 @@ class CsvFramer implements Framer {
         out.push({ rowNumber, line, fields: null, value: null, outcome: MALFORMED });
         continue;
       }
-      out.push({ rowNumber, line, fields, value, outcome: classifyValue(this.options.classify, value) });
+      this.guardRow(fields, line);
+      if (this.cellClassifiers === null) {
+        out.push({ rowNumber, line, fields, value, outcome: classifyValue(this.options.classify, value) });
+        continue;
+      }
+      const cells = this.cellClassifiers.map(({ column, classify }) => {
+        const cell = fields[column.index];
+        return cell === undefined ? EMPTY : classifyValue(classify, cell);
+      });
+      out.push({ rowNumber, line, fields, value, outcome: personOutcome(cells, this.columns), cells });
     }
     batch.length = 0;
   }
@@ -878,16 +920,36 @@ class CsvFramer implements Framer {
         record.line,
       );
     }
-    const columnIndex = pickColumn(header, this.options);
+    const columns = this.options.classifyAs
+      ? pickColumns(header, this.options)
+      : [columnOf(header, pickColumn(header, this.options), this.options.kind)];
+    const columnIndex = (columns[0] as IdentifierColumn).index;
     this.columnIndex = columnIndex;
+    this.columns = columns;
+    const classifyAs = this.options.classifyAs;
+    this.cellClassifiers = classifyAs
+      ? columns.map((column) => ({ column, classify: classifyAs(column) }))
+      : null;
+    this.guards = columns
+      .filter((c) => !c.hashed)
+      .map((c) => ({ index: c.index, guard: createKindGuard(c.kind, safeName(c.name)) }));
     this.layout = {
       mode: 'csv',
       delimiter: this.delimiter,
       header,
       columnIndex,
       column: header[columnIndex] ?? null,
+      columns,
       lineEnding: this.lineEnding,
     };
+  }
+
+  private guardRow(fields: readonly string[], line: number): void {
+    for (const { index, guard } of this.guards) {
+      const cell = fields[index];
+      const hint = cell === undefined ? undefined : guard(cell);
+      if (hint !== undefined) throw new ListFormatError('wrong-kind', hint, line);
+    }
   }
 }
 
@@ -926,8 +988,8 @@ export function pickColumn(
   };
   let best = -1;
   let bestRank = 3;
-  names.forEach((name, index) => {
-    const info = Object.hasOwn(KNOWN_HEADERS, name) ? KNOWN_HEADERS[name] : undefined;
+  header.forEach((cell, index) => {
+    const info = knownHeader(cell);
     if (info === undefined) return;
     const rank = ranks(info);
     if (rank >= 0 && rank < bestRank) {
@@ -955,4 +1017,67 @@ function describe(header: readonly string[]): string {
 function safeName(name: string): string {
   if (name.length > 40 || name.includes('@') || /\d{5}/.test(name)) return '<redacted>';
   return name;
+}
+
+/** The identifier column at `index`, its kind read from a known header (else `kind`, else email). */
+function columnOf(
+  header: readonly string[],
+  index: number,
+  kind: IdentifierKind | undefined,
+): IdentifierColumn {
+  const name = header[index] ?? '';
+  const info = knownHeader(name);
+  const known = info && info.kind !== 'any' ? info.kind : undefined;
+  return { index, name, kind: known ?? kind ?? 'email', hashed: info?.hashed ?? false };
+}
+
+/**
+ * The identifier columns of a person row: the one named by `column`, else every known column of
+ * `kind` (when given) or of any kind. Primary kind first (IDENTIFIER_KINDS order), then header
+ * order. A bare digest column (`sha256`) reads as `kind`, else as email.
+ */
+export function pickColumns(
+  header: readonly string[],
+  options: Pick<ParseListOptions, 'column' | 'kind'>,
+): IdentifierColumn[] {
+  if (options.column !== undefined) return [columnOf(header, pickColumn(header, options), options.kind)];
+  const columns: IdentifierColumn[] = [];
+  header.forEach((cell, index) => {
+    const info = knownHeader(cell);
+    if (info === undefined) return;
+    const kind = info.kind === 'any' ? (options.kind ?? 'email') : info.kind;
+    if (options.kind !== undefined && kind !== options.kind) return;
+    columns.push({ index, name: cell, kind, hashed: info.hashed });
+  });
+  if (columns.length === 0) {
+    throw new ListFormatError(
+      'no-identifier-column',
+      `the header has no ${options.kind ?? 'identifier'} column${describe(header)}; name one with --column`,
+      1,
+    );
+  }
+  const rank = (kind: IdentifierKind) => IDENTIFIER_KINDS.indexOf(kind);
+  return columns.sort((a, b) => rank(a.kind) - rank(b.kind) || a.index - b.index);
+}
+
+/**
+ * A row read as one person: ok when at least one identifier is valid. Its key is the first valid
+ * identifier's (the primary, columns being in kind order) and its output the upload form.
+ */
+function personOutcome(
+  cells: readonly ClassifyOutcome[],
+  columns: readonly IdentifierColumn[],
+): ClassifyOutcome {
+  let key: string | undefined;
+  const ids: { kind: IdentifierKind; hash: string }[] = [];
+  let reason: string | undefined;
+  for (let i = 0; i < cells.length; i++) {
+    const cell = cells[i] as ClassifyOutcome;
+    if (cell.ok) {
+      key ??= cell.key;
+      ids.push({ kind: (columns[i] as IdentifierColumn).kind, hash: cell.output });
+    } else if (cell.reason !== ROW_REASONS.empty) reason ??= cell.reason;
+  }
+  if (key === undefined) return reason === undefined ? EMPTY : { ok: false, reason };
+  return { ok: true, key, output: personLine(ids) };
 }

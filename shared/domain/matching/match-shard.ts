@@ -1,15 +1,22 @@
 /**
  * Matching one shard of a hashed list against a partner's pinned audience snapshot, and reducing
- * shard tallies. Shards are disjoint ranges of the digest space (split by leading bits), so a digest
- * is in exactly one shard, distinct counts add up exactly, and a partitioned run equals a
- * single-shard run.
+ * the shards. A list person is a row of identifiers (email, phone...); shards are disjoint ranges
+ * of the space of primary identifiers (a person's first identifier in kind order, split by leading
+ * bits), so a list person is in exactly one shard and the list's distinct people add up exactly.
+ *
+ * A list person matches a partner person when any of its identifiers belongs to that person. A
+ * partner person is counted once however many list rows or identifiers hit it, within a shard (a
+ * map by person key) and across shards (each shard's matched people as a sorted run, merged by
+ * `reduceShards`), so a partitioned run equals a single-shard run.
  *
  * A tally holds true counts: it never leaves the service. Only `applyPrivacy` turns it into a
  * releasable Result.
  */
 import { DomainError } from '../errors.ts';
 import type { AudienceSnapshot } from '../model.ts';
-import type { AudienceKeyer, AudienceStore } from '../ports.ts';
+import { IDENTIFIER_KINDS, type IdentifierKind } from '../model.ts';
+import type { AudienceKeyer, AudienceStore, MemberHit } from '../ports.ts';
+import { encodeRun, kindBit, type MatchedPerson, mergeRuns } from './matched-people.ts';
 
 export const DIGEST_BYTES = 32;
 /** DynamoDB BatchGetItem reads at most 100 keys per call. */
@@ -17,26 +24,48 @@ export const DEFAULT_BATCH_SIZE = 100;
 export const DEFAULT_CONCURRENCY = 8;
 export const MAX_SHARDS = 256;
 
+/** One identifier of a list person: its kind and its 32-byte digest. */
+export interface TaggedDigest {
+  kind: IdentifierKind;
+  digest: Uint8Array;
+}
+
+/** A list person: its identifiers, primary first. */
+export type ListPerson = readonly TaggedDigest[];
+
 export interface ShardTally {
-  /** Distinct digests in the shard. */
+  /** Distinct list people (by primary identifier). */
   distinct: number;
-  /** Distinct people of the shard in at least one segment of the snapshot. */
+  /** Distinct list people holding an identifier of each kind. */
+  listByKind: Record<IdentifierKind, number>;
+  /** Distinct partner people in at least one segment of the snapshot. */
   matched: number;
-  /** Distinct people of the shard per segment id (segments with no match may be absent). */
+  /** Distinct partner people per segment id (segments with no match may be absent). */
   perSegment: Record<string, number>;
-  /** Largest number of snapshot segments one person of the shard was counted in. */
+  /** Distinct matched partner people hit through an identifier of each kind. */
+  byKind: Record<IdentifierKind, number>;
+  /** Largest number of snapshot segments one matched partner person is in. */
   maxSegmentsPerPerson: number;
 }
 
+/** A shard's tally (its own people only) and the run of its matched partner people, for the reduce. */
+export interface ShardMatch extends ShardTally {
+  run: Uint8Array;
+}
+
 export interface MatchShardProgress {
-  /** Digests read so far (with duplicates). */
+  /** List people read so far (with duplicates). */
   read: number;
   /** Distinct digests whose memberships have been looked up. */
   looked: number;
 }
 
 export interface MatchShardOptions {
-  digests: AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
+  /** The shard's list people. */
+  people?: AsyncIterable<ListPerson> | Iterable<ListPerson>;
+  /** A list of one identifier a person (of kind `kind`, email by default): the form before kinds. */
+  digests?: AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
+  kind?: IdentifierKind;
   snapshot: AudienceSnapshot;
   store: AudienceStore;
   keyer: AudienceKeyer;
@@ -47,17 +76,26 @@ export interface MatchShardOptions {
   /** Called after each lookup completes; cheap to ignore. */
   onProgress?: (progress: MatchShardProgress) => void;
   /**
-   * Called once per distinct person with its digest (for list fingerprints); what it returns is
-   * handed back to `onMatched` if the person matches, so callers need not keep a map.
+   * Called once per distinct pair of a list person's primary identifier and one of its identifiers
+   * (the primary itself included, first): what a list fingerprint sums, independent of row order,
+   * duplicates and shards.
    */
-  onDistinct?: (digest: Uint8Array) => string;
-  /** Called once per matched person with the snapshot segments it counts in (for difference checks). */
-  onMatched?: (person: string, segments: ReadonlySet<string>) => void;
+  onPerson?: (primary: Uint8Array, id: TaggedDigest) => void;
 }
 
 export function emptyTally(): ShardTally {
-  return { distinct: 0, matched: 0, perSegment: {}, maxSegmentsPerPerson: 0 };
+  return {
+    distinct: 0,
+    listByKind: emptyByKind(),
+    matched: 0,
+    perSegment: {},
+    byKind: emptyByKind(),
+    maxSegmentsPerPerson: 0,
+  };
 }
+
+const emptyByKind = () =>
+  Object.fromEntries(IDENTIFIER_KINDS.map((k) => [k, 0])) as Record<IdentifierKind, number>;
 
 /** The 32 bytes as a one-byte-per-char string: half the memory of hex, exact for dedupe. */
 function digestId(digest: Uint8Array): string {
@@ -70,39 +108,56 @@ function positiveInt(value: number, what: string): number {
   return value;
 }
 
-export async function matchShard(options: MatchShardOptions): Promise<ShardTally> {
+async function* asPeople(options: MatchShardOptions): AsyncGenerator<ListPerson, void, undefined> {
+  if (options.people) yield* options.people;
+  if (options.digests) {
+    const kind = options.kind ?? 'email';
+    for await (const digest of options.digests) yield [{ kind, digest }];
+  }
+}
+
+const byId = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+export async function matchShard(options: MatchShardOptions): Promise<ShardMatch> {
   const { snapshot, store, keyer, onProgress } = options;
   const batchSize = positiveInt(options.batchSize ?? DEFAULT_BATCH_SIZE, 'batchSize');
   const concurrency = positiveInt(options.concurrency ?? DEFAULT_CONCURRENCY, 'concurrency');
-  const segmentIds = new Set(snapshot.segments.map((s) => s.segmentId));
+  const segmentIndex = new Map(snapshot.segments.map((s, i) => [s.segmentId, i]));
 
+  /** Digests looked up (each once, whoever's identifier it is). */
   const seen = new Set<string>();
-  const perSegment = new Map<string, number>();
-  let matched = 0;
-  let maxSegmentsPerPerson = 0;
+  /** Distinct list people, by primary identifier. */
+  const primaries = new Set<string>();
+  /** Distinct (primary, other identifier) pairs, for `onPerson`. */
+  const pairs = new Set<string>();
+  /** Distinct (primary, kind) pairs: list people per kind. */
+  const personKinds = new Set<string>();
+  const listByKind = emptyByKind();
+  /** Matched partner people, by person key. */
+  const matchedPeople = new Map<string, MatchedPerson>();
   let read = 0;
   let looked = 0;
 
-  const tallyBatch = (
-    memberships: ReadonlyArray<readonly string[]>,
-    keys: readonly string[],
-    people: readonly string[],
-  ): void => {
-    const expected = keys.length;
-    if (memberships.length !== expected) {
-      throw new Error(`audience store returned ${memberships.length} membership rows for ${expected} keys`);
+  const tallyBatch = (hits: ReadonlyArray<readonly MemberHit[]>, expected: number): void => {
+    if (hits.length !== expected) {
+      throw new Error(`audience store returned ${hits.length} membership rows for ${expected} keys`);
     }
-    for (let i = 0; i < memberships.length; i++) {
-      const segments = memberships[i] as readonly string[];
-      if (segments.length === 0) continue;
-      // Count each person once per segment, and only in segments of the pinned snapshot.
-      const distinct = new Set<string>();
-      for (const id of segments) if (segmentIds.has(id)) distinct.add(id);
-      if (distinct.size === 0) continue;
-      matched++;
-      if (distinct.size > maxSegmentsPerPerson) maxSegmentsPerPerson = distinct.size;
-      for (const id of distinct) perSegment.set(id, (perSegment.get(id) ?? 0) + 1);
-      options.onMatched?.(people[i] ?? (keys[i] as string), distinct);
+    for (const row of hits) {
+      for (const hit of row) {
+        // Only segments of the pinned snapshot count.
+        let person: MatchedPerson | undefined;
+        for (const id of hit.segments) {
+          const index = segmentIndex.get(id);
+          if (index === undefined) continue;
+          person ??= matchedPeople.get(hit.person);
+          if (!person) {
+            person = { kinds: 0, segments: new Set() };
+            matchedPeople.set(hit.person, person);
+          }
+          person.segments.add(index);
+        }
+        if (person) person.kinds |= kindBit(hit.kind);
+      }
     }
     looked += expected;
     onProgress?.({ read, looked });
@@ -112,10 +167,10 @@ export async function matchShard(options: MatchShardOptions): Promise<ShardTally
   // the reader is busy can never become an unhandled rejection.
   const inFlight = new Set<Promise<void>>();
   let failure: { error: unknown } | undefined;
-  const dispatch = (keys: string[], people: string[]): void => {
+  const dispatch = (keys: string[]): void => {
     const lookup: Promise<void> = store
       .memberships(snapshot, keys)
-      .then((rows) => tallyBatch(rows, keys, people))
+      .then((rows) => tallyBatch(rows, keys.length))
       .catch((error: unknown) => {
         failure ??= { error };
       })
@@ -127,50 +182,114 @@ export async function matchShard(options: MatchShardOptions): Promise<ShardTally
   };
 
   let batch: string[] = [];
-  let people: string[] = [];
-  for await (const digest of options.digests) {
+  for await (const person of asPeople(options)) {
     read++;
-    if (!(digest instanceof Uint8Array) || digest.length !== DIGEST_BYTES) {
-      await Promise.all(inFlight);
-      throw new DomainError('invalid-digest', `Digest ${read} of the shard is not ${DIGEST_BYTES} bytes.`);
-    }
-    const id = digestId(digest);
-    if (seen.has(id)) continue;
-    seen.add(id);
-    batch.push(keyer.key(digest));
-    if (options.onDistinct) people.push(options.onDistinct(digest));
-    if (batch.length >= batchSize) {
-      dispatch(batch, people);
-      batch = [];
-      people = [];
-      while (inFlight.size >= concurrency) await Promise.race(inFlight);
-      throwIfFailed();
+    let primaryId: string | undefined;
+    let primary: Uint8Array | undefined;
+    for (const id of person) {
+      const digest = id.digest;
+      if (!(digest instanceof Uint8Array) || digest.length !== DIGEST_BYTES) {
+        await Promise.all(inFlight);
+        throw new DomainError('invalid-digest', `Digest ${read} of the shard is not ${DIGEST_BYTES} bytes.`);
+      }
+      const did = digestId(digest);
+      const personKind = `${primaryId ?? did}${IDENTIFIER_KINDS.indexOf(id.kind)}`;
+      if (!personKinds.has(personKind)) {
+        personKinds.add(personKind);
+        listByKind[id.kind]++;
+      }
+      if (primaryId === undefined) {
+        primaryId = did;
+        primary = digest;
+        if (!primaries.has(did)) {
+          primaries.add(did);
+          options.onPerson?.(digest, id);
+        }
+      } else if (options.onPerson) {
+        const pair = `${primaryId}${IDENTIFIER_KINDS.indexOf(id.kind)}${did}`;
+        if (!pairs.has(pair)) {
+          pairs.add(pair);
+          options.onPerson(primary as Uint8Array, id);
+        }
+      }
+      if (seen.has(did)) continue;
+      seen.add(did);
+      batch.push(keyer.key(digest));
+      if (batch.length >= batchSize) {
+        dispatch(batch);
+        batch = [];
+        while (inFlight.size >= concurrency) await Promise.race(inFlight);
+        throwIfFailed();
+      }
     }
   }
-  if (batch.length > 0) dispatch(batch, people);
+  if (batch.length > 0) dispatch(batch);
   await Promise.all(inFlight);
   throwIfFailed();
 
+  const tally = countPeople(matchedPeople.values(), snapshot);
+  return { ...tally, distinct: primaries.size, listByKind, run: encodeRun(matchedPeople) };
+}
+
+function countPeople(people: Iterable<MatchedPerson>, snapshot: AudienceSnapshot): ShardTally {
+  const tally = emptyTally();
+  const perSegment = new Array<number>(snapshot.segments.length).fill(0);
+  for (const person of people) {
+    tally.matched++;
+    tally.maxSegmentsPerPerson = Math.max(tally.maxSegmentsPerPerson, person.segments.size);
+    for (const s of person.segments) perSegment[s] = (perSegment[s] ?? 0) + 1;
+    IDENTIFIER_KINDS.forEach((kind, i) => {
+      if (person.kinds & (1 << i)) tally.byKind[kind]++;
+    });
+  }
+  tally.perSegment = segmentCounts(perSegment, snapshot);
+  return tally;
+}
+
+function segmentCounts(perSegment: readonly number[], snapshot: AudienceSnapshot): Record<string, number> {
+  const entries: [string, number][] = [];
+  snapshot.segments.forEach((s, i) => {
+    const n = perSegment[i] ?? 0;
+    if (n > 0) entries.push([s.segmentId, n]);
+  });
+  return Object.fromEntries(entries.sort(([a], [b]) => byId(a, b)));
+}
+
+/**
+ * The whole list's tally from its shards: list people add up (shards are disjoint in list people);
+ * partner people are counted once across shards by merging the shards' sorted runs.
+ */
+export async function reduceShards(
+  shards: Iterable<
+    Pick<ShardTally, 'distinct' | 'listByKind'> & { run: AsyncIterable<Uint8Array> | Iterable<Uint8Array> }
+  >,
+  snapshot: AudienceSnapshot,
+): Promise<ShardTally> {
+  let distinct = 0;
+  const listByKind = emptyByKind();
+  const runs: (AsyncIterable<Uint8Array> | Iterable<Uint8Array>)[] = [];
+  for (const shard of shards) {
+    distinct += shard.distinct;
+    for (const kind of IDENTIFIER_KINDS) listByKind[kind] += shard.listByKind?.[kind] ?? 0;
+    runs.push(shard.run);
+  }
+  const counts = await mergeRuns(runs, snapshot.segments.length);
   return {
-    distinct: seen.size,
-    matched,
-    perSegment: Object.fromEntries([...perSegment].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
-    maxSegmentsPerPerson,
+    distinct,
+    listByKind,
+    matched: counts.matched,
+    perSegment: segmentCounts(counts.perSegment, snapshot),
+    byKind: counts.byKind,
+    maxSegmentsPerPerson: counts.maxSegmentsPerPerson,
   };
 }
 
-/** Sums shard tallies: shards are disjoint, so distinct and matched counts add up exactly. */
-export function reduceTallies(tallies: Iterable<ShardTally>): ShardTally {
-  const total = emptyTally();
-  const perSegment = new Map<string, number>();
-  for (const tally of tallies) {
-    total.distinct += tally.distinct;
-    total.matched += tally.matched;
-    total.maxSegmentsPerPerson = Math.max(total.maxSegmentsPerPerson, tally.maxSegmentsPerPerson);
-    for (const [id, n] of Object.entries(tally.perSegment)) perSegment.set(id, (perSegment.get(id) ?? 0) + n);
-  }
-  total.perSegment = Object.fromEntries([...perSegment].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-  return total;
+/** `reduceShards` of shards matched in memory. */
+export function reduceTallies(shards: Iterable<ShardMatch>, snapshot: AudienceSnapshot): Promise<ShardTally> {
+  return reduceShards(
+    [...shards].map((s) => ({ distinct: s.distinct, listByKind: s.listByKind, run: [s.run] })),
+    snapshot,
+  );
 }
 
 /** log2 of a valid shard count (a power of two from 1 to 256). */
@@ -205,6 +324,17 @@ export function partitionDigests(digests: Iterable<Uint8Array>, shardCount: numb
   for (const digest of digests) {
     const shard = bits === 0 ? 0 : (digest[0] ?? 0) >>> (8 - bits);
     shards[shard]?.push(digest);
+  }
+  return shards;
+}
+
+/** Splits list people into `shardCount` disjoint shards by their primary identifier. */
+export function partitionPeople(people: Iterable<ListPerson>, shardCount: number): ListPerson[][] {
+  const bits = shardBits(shardCount);
+  const shards: ListPerson[][] = Array.from({ length: shardCount }, () => []);
+  for (const person of people) {
+    const first = person[0]?.digest[0] ?? 0;
+    shards[bits === 0 ? 0 : first >>> (8 - bits)]?.push(person);
   }
   return shards;
 }

@@ -13,9 +13,15 @@
  */
 import { DomainError } from '../errors.ts';
 import type { ShardTally } from '../matching/match-shard.ts';
-import type { AudienceSnapshot } from '../model.ts';
+import { type AudienceSnapshot, catalogKinds, type IdentifierKind } from '../model.ts';
 import type { RandomWords } from '../ports.ts';
-import type { ListSummary, MatchResult, SegmentResult, SuppressionReason } from '../result/result-schema.ts';
+import type {
+  KindResult,
+  ListSummary,
+  MatchResult,
+  SegmentResult,
+  SuppressionReason,
+} from '../result/result-schema.ts';
 import { MatchResultSchema } from '../result/result-schema.ts';
 import {
   createDiscreteGaussianSampler,
@@ -26,8 +32,8 @@ import {
 import { type PrivacySettings, resolveK, roundingBase } from './privacy-params.ts';
 
 export interface ApplyPrivacyInput {
-  /** True counts of the whole list (shards reduced). */
-  tally: Pick<ShardTally, 'matched' | 'perSegment'>;
+  /** True counts of the whole list (shards reduced); `byKind` when the partner holds several kinds. */
+  tally: Pick<ShardTally, 'matched' | 'perSegment'> & Partial<Pick<ShardTally, 'byKind'>>;
   /** The snapshot the match read: its segments, and their published sizes for affinities. */
   snapshot: AudienceSnapshot;
   listSummary: ListSummary;
@@ -54,12 +60,23 @@ export function assertListSize(listSummary: Pick<ListSummary, 'distinct'>, minLi
 }
 
 /**
+ * The identifier kinds whose counts a match against this snapshot releases: every kind of the
+ * catalog when it holds several (partner people matched through email, through phone), none when
+ * it holds one (its count would be the matched total again). A public property of the catalog.
+ */
+export function releasedKinds(snapshot: Pick<AudienceSnapshot, 'segments'>): IdentifierKind[] {
+  const kinds = catalogKinds(snapshot.segments);
+  return kinds.length > 1 ? kinds : [];
+}
+
+/**
  * The squared L2 sensitivity of a match's release: one partner person is counted at most once in
- * the total and once in each segment of the snapshot. The snapshot's segment count is public
- * (the catalog), so the noise scale reveals nothing about anybody.
+ * the total, once in each segment of the snapshot and once in each released per-kind count
+ * (however many of its identifiers were hit). The snapshot's segments and kinds are public (the
+ * catalog), so the noise scale reveals nothing about anybody.
  */
 export function matchSensitivity2(snapshot: Pick<AudienceSnapshot, 'segments'>): number {
-  return snapshot.segments.length + 1;
+  return snapshot.segments.length + 1 + releasedKinds(snapshot).length;
 }
 
 /** The discrete Gaussian's sigma^2 for a match against this snapshot at this rho. */
@@ -113,6 +130,12 @@ export function applyPrivacy(input: ApplyPrivacyInput): MatchResult {
     released: releaseNoisy((tally.perSegment[segment.segmentId] ?? 0) + noise(), k, base),
   }));
 
+  // Then one count per released kind, in kind order.
+  const kindCounts = releasedKinds(snapshot).map((kind) => ({
+    kind,
+    released: releaseNoisy((tally.byKind?.[kind] ?? 0) + noise(), k, base),
+  }));
+
   const matchedTotal = total.value;
   const publishedBase = snapshot.publishedBaseSize ?? null;
   const segments: SegmentResult[] = perSegment.map(({ segment, released }) => {
@@ -148,6 +171,7 @@ export function applyPrivacy(input: ApplyPrivacyInput): MatchResult {
       invalidByReason: { ...listSummary.invalidByReason },
       duplicates: listSummary.duplicates,
       distinct: listSummary.distinct,
+      ...(listSummary.byKind ? { byKind: { ...listSummary.byKind } } : {}),
     },
     matched: matchedTotal,
     matchRate:
@@ -155,6 +179,7 @@ export function applyPrivacy(input: ApplyPrivacyInput): MatchResult {
         ? round(Math.min(1, matchedTotal / listSummary.distinct), 4)
         : null,
     segments,
+    byKind: byKindResults(snapshot, kindCounts, total, listSummary),
     privacy: {
       k,
       noise: {
@@ -172,6 +197,34 @@ export function applyPrivacy(input: ApplyPrivacyInput): MatchResult {
   if (total.reason !== undefined) result.matchedSuppressedReason = total.reason;
   // The contract is checked on the way out: a Result that does not parse is never released.
   return MatchResultSchema.parse(result);
+}
+
+/**
+ * Partner people matched through each kind, and the rate over the list people holding that kind.
+ * With one kind in the catalog, its count is the released total (nothing more is released).
+ */
+function byKindResults(
+  snapshot: Pick<AudienceSnapshot, 'segments'>,
+  kindCounts: { kind: IdentifierKind; released: Released }[],
+  total: Released,
+  listSummary: ListSummary,
+): KindResult[] {
+  const counts =
+    kindCounts.length > 0
+      ? kindCounts
+      : catalogKinds(snapshot.segments).map((kind) => ({ kind, released: total }));
+  return counts.map(({ kind, released }) => {
+    const listed = listSummary.byKind?.[kind] ?? (kindCounts.length === 0 ? listSummary.distinct : 0);
+    const row: KindResult = {
+      kind,
+      matched: released.value,
+      suppressed: released.value === null,
+      matchRate:
+        released.value !== null && listed > 0 ? round(Math.min(1, released.value / listed), 4) : null,
+    };
+    if (released.reason !== undefined) row.reason = released.reason;
+    return row;
+  });
 }
 
 export function round(value: number, digits: number): number {

@@ -31,6 +31,11 @@ export function reuseRelease(
     matched = null;
     matchedSuppressedReason = 'below-k';
   }
+  const byKind = earlier.byKind?.map((row) =>
+    row.matched !== null && row.matched < effectiveK
+      ? { kind: row.kind, matched: null, suppressed: true, reason: 'below-k' as const, matchRate: null }
+      : { ...row },
+  );
   const withoutTotal = matched === null;
   return {
     ...earlier,
@@ -38,6 +43,7 @@ export function reuseRelease(
     matchRate: withoutTotal ? null : earlier.matchRate,
     ...(matchedSuppressedReason ? { matchedSuppressedReason } : {}),
     segments: withoutTotal ? segments.map((s) => ({ ...s, share: null, affinity: null })) : segments,
+    ...(byKind ? { byKind } : {}),
     privacy: {
       ...earlier.privacy,
       k: effectiveK,

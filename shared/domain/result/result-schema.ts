@@ -23,8 +23,10 @@ export const ListSummarySchema = z.object({
   invalid: count,
   invalidByReason: z.record(z.string(), count),
   duplicates: count,
-  /** Distinct valid identifiers: what the minimum list size is checked against. */
+  /** Distinct list people (by primary identifier): what the minimum list size is checked against. */
   distinct: count,
+  /** Distinct list people holding an identifier of each kind (the denominators of the per-kind rates). */
+  byKind: z.record(z.string(), count).optional(),
 });
 export type ListSummary = z.infer<typeof ListSummarySchema>;
 
@@ -41,6 +43,18 @@ export const SegmentResultSchema = z.object({
   affinity: z.number().int().min(0).nullable().describe(AFFINITY_DEFINITION),
 });
 export type SegmentResult = z.infer<typeof SegmentResultSchema>;
+
+/** Partner people matched through one identifier kind (released under the same rules as a segment). */
+export const KindResultSchema = z.object({
+  kind: z.enum(['email', 'phone']),
+  /** Released (noisy, rounded) count of partner people hit through an identifier of this kind. */
+  matched: count.nullable(),
+  suppressed: z.boolean(),
+  reason: SuppressionReasonSchema.optional(),
+  /** matched over the list people holding an identifier of this kind; null when withheld. */
+  matchRate: z.number().min(0).max(1).nullable(),
+});
+export type KindResult = z.infer<typeof KindResultSchema>;
 
 export const PrivacyAppliedSchema = z.object({
   k: z.number().int().positive(),
@@ -88,6 +102,8 @@ export const MatchResultSchema = z.object({
       "match rate: the released matched total over the list's distinct valid identifiers; null when the total is withheld.",
     ),
   segments: z.array(SegmentResultSchema),
+  /** Per identifier kind of the catalog; absent from results released before kinds existed. */
+  byKind: z.array(KindResultSchema).optional(),
   privacy: PrivacyAppliedSchema,
   partner: z.object({ partnerId: z.string(), profile: z.enum(['basic', 'google', 'uid2']) }),
   generatedAt: z.iso.datetime(),
