@@ -43,13 +43,13 @@ async function countsOf(
   shards: number,
 ) {
   const store = new MemoryAudienceStore();
-  SEGMENTS.forEach((segmentId, s) =>
+  SEGMENTS.forEach((segmentId, s) => {
     store.putSegmentPeople(
       'p',
       { segmentId, name: segmentId, description: '' },
       people.filter((x) => x.segments[s]).map((x) => x.p),
-    ),
-  );
+    );
+  });
   // The same public catalog on both sides: every segment, both kinds (a neighbour differs in people).
   const segments: SegmentInfo[] = SEGMENTS.map((segmentId) => ({
     segmentId,
