@@ -1,5 +1,5 @@
 /** The CLI's user flows over the HTTP API: partner upload, match (hash locally, upload, wait, download). */
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { createReadStream, createWriteStream, mkdirSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -147,8 +147,9 @@ export async function runMatch(client: ApiClient, options: MatchOptions): Promis
       'stream' in options.list
         ? [kind]
         : await listKinds(
-            listFile?.createReadStream({ start: 0, autoClose: false }) ??
-              Readable.from(['text' in options.list ? options.list.text : '']),
+            'file' in options.list
+              ? createReadStream(options.list.file)
+              : Readable.from(['text' in options.list ? options.list.text : '']),
             { ...hashing, ...(options.column ? { column: options.column } : {}) },
           );
     const check = {
@@ -169,7 +170,7 @@ export async function runMatch(client: ApiClient, options: MatchOptions): Promis
       const input =
         'stream' in options.list
           ? options.list.stream
-          : (listFile?.createReadStream({ start: 0 }) ?? Readable.from([text ?? Buffer.alloc(0)]));
+          : (listFile?.createReadStream() ?? Readable.from([text ?? Buffer.alloc(0)]));
       const summary = createListSummary();
       const bar = options.quiet ? undefined : progressBar('hashing ');
       let seen = 0;

@@ -21,6 +21,7 @@ import { downloadResult, type MatchView, runMatch, uploadPartnerAudience, waitFo
 import { runHashCommand } from './hash-command.ts';
 import { assertReadable, readSegmentsFile } from './input-files.ts';
 import { addLoginCommands } from './login-command.ts';
+import { prepareMembersFile } from './partner-file.ts';
 import {
   renderIngestReport,
   renderMatches,
@@ -228,7 +229,7 @@ connection(
     .requiredOption('--partner <id>', 'your partner id')
     .requiredOption(
       '--file <path>',
-      'members file: CSV with a header of identifier columns (email_sha256, phone_sha256) and segment_id, one row a person in a segment',
+      'members file: CSV with a header of identifier columns and segment_id, one row a person in a segment; hashed columns (email_sha256, phone_sha256) are uploaded as they are, raw ones (email, phone, as CRM exports name them) are hashed here first',
     )
     .requiredOption('--segments <path>', 'JSON array of {segmentId, name, description}')
     .addOption(
@@ -251,12 +252,25 @@ connection(
     const segments = await readSegmentsFile(o.segments);
     await assertReadable(o.file, 'the members file');
     const client = connect({ ...o, tenant: o.tenant ?? o.partner }, 'partner');
-    const report = await uploadPartnerAudience(client, {
-      partnerId: o.partner,
-      profile: o.profile,
-      segments,
-      source: { file: o.file },
-    });
+    // A raw export (email, phone columns) is hashed here first; only hashes are uploaded.
+    const members = await prepareMembersFile(o.file, { profile: o.profile });
+    if (members.hashed) {
+      const h = members.hashed;
+      say(
+        `hashed locally with the ${o.profile} profile: ${h.rows.toLocaleString('en-US')} rows, ${h.hashed.email.toLocaleString('en-US')} emails and ${h.hashed.phone.toLocaleString('en-US')} phones (${(h.invalid.email + h.invalid.phone).toLocaleString('en-US')} invalid, left empty)`,
+      );
+    }
+    let report: Awaited<ReturnType<typeof uploadPartnerAudience>>;
+    try {
+      report = await uploadPartnerAudience(client, {
+        partnerId: o.partner,
+        profile: o.profile,
+        segments,
+        source: { file: members.file },
+      });
+    } finally {
+      await members.done();
+    }
     if (o.json) printJson(report);
     else out(renderIngestReport(report));
     if (report.status !== 'SUCCEEDED') process.exitCode = EXIT.failure;

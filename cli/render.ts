@@ -96,22 +96,32 @@ export function renderPartners(
   partners: readonly {
     partnerId: string;
     profile: string;
-    segments: readonly { segmentId: string; name: string; size: number | null }[];
+    kinds?: readonly string[];
+    baseSize: number | null;
+    segments: readonly {
+      segmentId: string;
+      name: string;
+      description?: string;
+      kinds?: readonly string[];
+      size: number | null;
+    }[];
   }[],
 ): string {
-  // Published sizes: noisy, rounded to 10, and none under k ("—").
-  const rows = partners.flatMap((p) =>
-    p.segments.length === 0
-      ? [[p.partnerId, p.profile, '', '(no segments yet)', '']]
-      : p.segments.map((s) => [
-          p.partnerId,
-          p.profile,
-          s.segmentId,
-          s.name,
-          s.size === null ? '—' : `~${num(s.size)}`,
-        ]),
-  );
-  return renderTable(['partner', 'profile', 'segment', 'name', 'members'], rows, [4]);
+  // Published sizes: noisy, rounded to 10, and none under k ("—"): shown as approximate.
+  const size = (n: number | null) => (n === null ? '—' : `~${num(n)}`);
+  const rows = partners.flatMap((p) => [
+    [p.partnerId, p.profile, (p.kinds ?? []).join('+'), '(all segments)', '', size(p.baseSize), ''],
+    ...p.segments.map((s) => [
+      '',
+      '',
+      (s.kinds ?? []).join('+'),
+      s.segmentId,
+      s.name,
+      size(s.size),
+      s.description ?? '',
+    ]),
+  ]);
+  return renderTable(['partner', 'profile', 'kinds', 'segment', 'name', 'people', 'description'], rows, [5]);
 }
 
 /** The match list, newest first. */

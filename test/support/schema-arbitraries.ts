@@ -46,7 +46,8 @@ const jsonValue = (): fc.Arbitrary<unknown> =>
 function stringOf(schema: JsonSchema): fc.Arbitrary<string> {
   if (schema.pattern) return fc.stringMatching(new RegExp(schema.pattern));
   if (schema.format === 'date-time') return fc.date({ noInvalidDate: true }).map((d) => d.toISOString());
-  return fc.string({ minLength: schema.minLength ?? 0, maxLength: Math.min(schema.maxLength ?? 40, 40) });
+  const minLength = schema.minLength ?? 0;
+  return fc.string({ minLength, maxLength: Math.max(minLength, Math.min(schema.maxLength ?? 40, 40)) });
 }
 
 function numberOf(schema: JsonSchema, integer: boolean): fc.Arbitrary<number> {
@@ -117,7 +118,13 @@ export function invalidValue(schema: JsonSchema): fc.Arbitrary<unknown> {
   const type = Array.isArray(schema.type) ? schema.type[0] : schema.type;
   const near: fc.Arbitrary<unknown>[] = [wrongType];
   if (type === 'string' || schema.enum) {
-    near.push(hostileString(), fc.string({ minLength: (schema.maxLength ?? 64) + 1, maxLength: 300 }));
+    near.push(
+      hostileString(),
+      fc.string({
+        minLength: (schema.maxLength ?? 64) + 1,
+        maxLength: Math.max(300, (schema.maxLength ?? 64) + 1),
+      }),
+    );
   }
   if (type === 'integer' || type === 'number') {
     near.push(

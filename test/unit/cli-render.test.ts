@@ -112,19 +112,26 @@ describe('renderSegmentTable', () => {
 });
 
 describe('lists', () => {
-  it('the partner catalog has a header and a row per segment', () => {
+  it('the partner catalog has a header, the kinds, profile, base size, sizes and descriptions', () => {
     const lines = renderPartners([
       {
         partnerId: 'northwind-data',
         profile: 'google',
-        segments: [{ segmentId: 'auto', name: 'Auto', size: 36000 }],
+        kinds: ['email', 'phone'],
+        baseSize: 150_000,
+        segments: [
+          { segmentId: 'auto', name: 'Auto', description: 'in market', kinds: ['email'], size: 36000 },
+          { segmentId: 'tiny', name: 'Tiny', description: '', kinds: ['email'], size: null },
+        ],
       },
-      { partnerId: 'contoso-media', profile: 'basic', segments: [] },
+      { partnerId: 'contoso-media', profile: 'basic', kinds: [], baseSize: null, segments: [] },
     ]).split('\n');
-    expect(lines[0]).toMatch(/^partner\s+profile\s+segment\s+name\s+members$/);
-    // Published sizes are noisy and rounded: shown as approximate.
-    expect(lines[2]).toMatch(/^northwind-data\s+google\s+auto\s+Auto\s+~36,000$/);
-    expect(lines[3]).toMatch(/^contoso-media\s+basic\s+\(no segments yet\)$/);
+    expect(lines[0]).toMatch(/^partner\s+profile\s+kinds\s+segment\s+name\s+people\s+description$/);
+    // Published sizes are noisy and rounded: shown as approximate; none under k.
+    expect(lines[2]).toMatch(/^northwind-data\s+google\s+email\+phone\s+\(all segments\)\s+~150,000$/);
+    expect(lines[3]).toMatch(/^\s+email\s+auto\s+Auto\s+~36,000\s+in market$/);
+    expect(lines[4]).toMatch(/^\s+email\s+tiny\s+Tiny\s+—$/);
+    expect(lines[5]).toMatch(/^contoso-media\s+basic\s+\(all segments\)\s+—$/);
   });
 
   it('the match list has a header', () => {
