@@ -388,6 +388,33 @@ connection(
   if (match.status === 'FAILED') process.exitCode = EXIT.failure;
 });
 
+const deletion = program
+  .command('delete')
+  .description(
+    'Delete a list or a finished match of yours, with its files (audited; spent budget stays spent)',
+  );
+for (const what of ['list', 'match'] as const) {
+  connection(
+    deletion
+      .command(what)
+      .description(
+        what === 'list'
+          ? 'Delete a list: its record and its hashed and raw objects'
+          : 'Delete a finished match: its record, its result files and its replay entry',
+      )
+      .argument(`<${what}Id>`)
+      .addOption(jsonFlag('the answer')),
+  ).action(async (id: string, o: ConnectionFlags & { json?: boolean }) => {
+    const client = connect(o, 'advertiser');
+    const answer =
+      what === 'list'
+        ? await client.call('deleteList', { params: { id } })
+        : await client.call('deleteMatch', { params: { id } });
+    if (o.json) printJson(answer);
+    else out(`${what} ${id} deleted`);
+  });
+}
+
 connection(
   program
     .command('download')

@@ -409,6 +409,23 @@ describe('results', () => {
   });
 });
 
+describe('deletion from the CLI', () => {
+  it('`onboard delete match` and `onboard delete list` remove them; a second delete is one clear line and status 1', async () => {
+    const box = await sandbox();
+    const adv = t.client(ADV, 'advertiser');
+    const match = await matchLines(adv, PARTNER, hexLines(range(7_200_000, 20)), { profile: 'google' });
+    const gone = await onboard(box, ['delete', 'match', match.matchId], { env: asAdvertiser() });
+    expect(gone.status, gone.stderr).toBe(0);
+    expect(gone.stdout).toBe(`match ${match.matchId} deleted\n`);
+    const again = await onboard(box, ['delete', 'match', match.matchId], { env: asAdvertiser() });
+    expect(again.status).toBe(1);
+    expectOneLine(again, /^onboard: not-found: /);
+    const list = await onboard(box, ['delete', 'list', match.listId, '--json'], { env: asAdvertiser() });
+    expect(list.status, list.stderr).toBe(0);
+    expect(JSON.parse(list.stdout)).toEqual({ listId: match.listId, deleted: true });
+  });
+});
+
 describe('the demo', () => {
   it('exits 0 and leaves nothing in the temp directory', async () => {
     const box = await sandbox();
