@@ -69,11 +69,20 @@ export async function uploadPartnerAudience(
     profile: Profile;
     segments: SegmentDeclaration[];
     source: { file: string } | { text: string };
+    /** The most rows the ingest may reject before it fails (a share; the service default is 0.1). */
+    maxRejectedShare?: number;
+    /** Read and report only. */
+    dryRun?: boolean;
   },
 ): Promise<IngestReportView> {
   const { audienceId, upload } = await client.post<{ audienceId: string; upload: UploadTicket }>(
     `/v1/partners/${encodeURIComponent(input.partnerId)}/audiences`,
-    { profile: input.profile, segments: input.segments.map((s) => ({ description: '', ...s })) },
+    {
+      profile: input.profile,
+      segments: input.segments.map((s) => ({ description: '', ...s })),
+      ...(input.maxRejectedShare !== undefined ? { maxRejectedShare: input.maxRejectedShare } : {}),
+      ...(input.dryRun ? { dryRun: true } : {}),
+    },
   );
   await uploadTo(upload, input.source);
   return poll(

@@ -89,6 +89,13 @@ const jsonFlag = (what: string) => new Option('--json', `print ${what} as JSON`)
 
 addLoginCommands(program);
 
+function shareOf(v: string) {
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1)
+    throw new InvalidArgumentError('must be a number from 0 to 1 (a share of the rows, e.g. 0.05).');
+  return n;
+}
+
 function positiveInt(v: string) {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
@@ -237,6 +244,12 @@ connection(
         .choices(['basic', 'google', 'uid2'])
         .default('basic'),
     )
+    .option('--dry-run', 'read and report only: nothing is written, published or spent')
+    .option(
+      '--max-rejected <share>',
+      'the most rows the ingest may reject (0 to 1) before it fails and changes nothing; default 0.1',
+      shareOf,
+    )
     .addOption(jsonFlag('the ingest report')),
 ).action(
   async (
@@ -245,6 +258,8 @@ connection(
       file: string;
       segments: string;
       profile: Profile;
+      dryRun?: boolean;
+      maxRejected?: number;
       json?: boolean;
     },
   ) => {
@@ -267,6 +282,8 @@ connection(
         profile: o.profile,
         segments,
         source: { file: members.file },
+        ...(o.maxRejected !== undefined ? { maxRejectedShare: o.maxRejected } : {}),
+        ...(o.dryRun ? { dryRun: true } : {}),
       });
     } finally {
       await members.done();

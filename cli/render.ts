@@ -180,6 +180,7 @@ export function renderIngestReport(view: {
     duplicates: number;
     rejectedByRule: Record<string, { count: number; rows: number[] }>;
     segments: { segmentId: string; members: number }[];
+    dryRun?: boolean;
   };
 }): string {
   const lines = [
@@ -187,6 +188,7 @@ export function renderIngestReport(view: {
   ];
   const r = view.report;
   if (!r) return lines.join('\n');
+  if (r.dryRun) lines.push('dry run: nothing was written, published or spent');
   lines.push(
     `rows read ${num(r.rowsRead)}, accepted ${num(r.accepted)}, rejected ${num(r.rejected)}, duplicate rows ${num(r.duplicates)}`,
   );

@@ -160,6 +160,15 @@ export const CreateAudienceRequestSchema = z
       .min(1)
       .max(500)
       .refine((s) => new Set(s.map((x) => x.segmentId)).size === s.length, 'segment ids must be unique'),
+    maxRejectedShare: z
+      .number()
+      .min(0)
+      .max(1)
+      .optional()
+      .describe(
+        'The most rows the ingest may reject, as a share of rows read, before it fails and changes nothing (default 0.1).',
+      ),
+    dryRun: z.boolean().optional().describe('Read and report only: nothing is written, published or spent.'),
   })
   .strict();
 
@@ -179,6 +188,7 @@ export const IngestReportViewSchema = z.object({
       rejectedByRule: z.record(z.string(), z.object({ count, rows: z.array(z.number().int()) })),
       duplicates: count,
       segments: z.array(z.object({ segmentId: z.string(), members: count, version: z.number().int() })),
+      dryRun: z.boolean().optional().describe('A dry run: read and counted, nothing written or published.'),
     })
     .optional(),
   code: z.string().optional(),

@@ -31,6 +31,7 @@ export const DOMAIN_ERROR_CODES = [
   'too-many-running-matches',
   'interrupted',
   'no-common-identifier-kind',
+  'ingest-rejected',
 ] as const;
 
 export type DomainErrorCode = (typeof DOMAIN_ERROR_CODES)[number];
@@ -69,6 +70,8 @@ export const DEFAULT_STATUS: Readonly<Record<DomainErrorCode, number>> = {
   interrupted: 500,
   // The list holds no identifier kind the partner has: it could match nobody, so nothing runs.
   'no-common-identifier-kind': 422,
+  // A members file that accepts nothing, or rejects more rows than its upload allows: nothing changed.
+  'ingest-rejected': 422,
 };
 
 export class DomainError extends Error {

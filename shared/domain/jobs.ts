@@ -82,6 +82,8 @@ export interface IngestReport {
   rejectedByRule: Record<string, { count: number; rows: number[] }>;
   duplicates: number;
   segments: { segmentId: string; members: number; version: number }[];
+  /** A dry run: the file was read and counted, nothing was written or published. */
+  dryRun?: boolean;
 }
 
 export interface AudienceUploadRecord extends InFlightMarks {
@@ -92,6 +94,10 @@ export interface AudienceUploadRecord extends InFlightMarks {
   status: IngestStatus;
   profile: Profile;
   segments: SegmentDeclaration[];
+  /** The most rows an ingest may reject (a share of rows read) before it fails; default 0.1. */
+  maxRejectedShare?: number;
+  /** Read and report only: nothing is written, published or spent. */
+  dryRun?: boolean;
   report?: IngestReport;
   errorCode?: string;
   errorDetail?: string;

@@ -57,6 +57,19 @@ export interface IngestDeps {
   publishSizes(partnerId: string, chargeId: string, counts: CatalogCounts): Promise<PublishedCounts>;
 }
 
+/** An ingest rejecting more than this share of its rows fails, unless its upload allows more. */
+export const DEFAULT_MAX_REJECTED_SHARE = 0.1;
+
+/** A file refused by the gate: nothing changed; its report says why. */
+class IngestRefused extends DomainError {
+  constructor(
+    detail: string,
+    readonly report: IngestReport,
+  ) {
+    super('ingest-rejected', detail);
+  }
+}
+
 /** Row numbers kept per rejection rule, so a partner can find and fix rows without a huge report. */
 const SAMPLE_ROWS = 20;
 /** Members read and written per step: bounded memory and request sizes. */
@@ -153,6 +166,8 @@ export async function ingestAudience(
       status: 'FAILED',
       errorCode: code,
       errorDetail: detail,
+      // A refused file keeps its report: the rows and rules to fix.
+      ...(error instanceof IngestRefused ? { report: error.report } : {}),
     });
     return 'FAILED';
   } finally {
@@ -293,6 +308,32 @@ async function ingestLocked(
       }
     }
   }
+
+  // The gate, before anything is written: a file that accepts nothing, or rejects more than its
+  // upload allows, fails with its report and leaves the live version untouched; a dry run stops
+  // here with the report.
+  const counted: IngestReport = {
+    rowsRead,
+    accepted,
+    rejected: rules.total,
+    rejectedByRule: rules.byRule,
+    duplicates,
+    segments: [...declared.keys()].map((id) => ({ segmentId: id, members: sizes.get(id) ?? 0, version: 0 })),
+  };
+  const allowed = upload.maxRejectedShare ?? DEFAULT_MAX_REJECTED_SHARE;
+  if (accepted === 0) {
+    throw new IngestRefused(
+      `No row of the file was accepted (${rowsRead} read, ${rules.total} rejected); the segments keep their current members. The report lists the rules.`,
+      counted,
+    );
+  }
+  if (rowsRead > 0 && rules.total / rowsRead > allowed) {
+    throw new IngestRefused(
+      `${rules.total} of ${rowsRead} rows were rejected (${((rules.total / rowsRead) * 100).toFixed(1)} %), more than the ${(allowed * 100).toFixed(1)} % this upload allows; the segments keep their current members. Fix the rows the report names, or declare a higher maxRejectedShare.`,
+      counted,
+    );
+  }
+  if (upload.dryRun) return { ...counted, dryRun: true };
 
   // 2. New versions for every declared segment; touched = the upload's identifiers and those of
   // the replaced versions.

@@ -47,7 +47,7 @@ export async function createAudienceUpload(
   ctx: UseCaseContext,
   principal: Principal,
   partnerId: string,
-  input: { profile: Profile; segments: SegmentDeclaration[] },
+  input: { profile: Profile; segments: SegmentDeclaration[]; maxRejectedShare?: number; dryRun?: boolean },
 ) {
   requirePartnerAccess(principal, partnerId);
   const catalog = await ctx.audiences.readCatalog(partnerId);
@@ -66,6 +66,8 @@ export async function createAudienceUpload(
     status: 'AWAITING_UPLOAD',
     profile: input.profile,
     segments: input.segments,
+    ...(input.maxRejectedShare !== undefined ? { maxRejectedShare: input.maxRejectedShare } : {}),
+    ...(input.dryRun ? { dryRun: true } : {}),
     createdAt: now,
     updatedAt: now,
   };
