@@ -86,18 +86,7 @@ export async function splitMatch(ctx: UseCaseContext, job: MatchJob): Promise<Sp
       ctx.objects.read(ctx.buckets.uploads, OBJECT_KEYS.hashedList(job.tenantId, list.listId)),
       {
         mode: 'lines',
-        classify: (raw) => {
-          const value = raw.trim();
-          if (value === '') return { ok: false, reason: 'empty' };
-          const ids = value.length <= MAX_LINE ? parsePersonLine(value, list.identifierKind) : undefined;
-          if (
-            ids &&
-            ids.length <= MAX_IDS &&
-            ids.every((id) => HEX64.test(id.hash) || BASE64_32.test(id.hash))
-          )
-            return { ok: true, key: '', output: value };
-          return { ok: false, reason: RAW_IDENTIFIER.test(value) ? 'raw-identifier' : 'invalid-hash' };
-        },
+        classify: (raw) => classifyHashedRow(raw, list.identifierKind),
       },
     );
     for await (const batch of opened.batches) {
@@ -108,13 +97,22 @@ export async function splitMatch(ctx: UseCaseContext, job: MatchJob): Promise<Sp
         else invalidByReason[row.outcome.reason] = (invalidByReason[row.outcome.reason] ?? 0) + 1;
       }
     }
-    if ((invalidByReason['raw-identifier'] ?? 0) > 0) {
-      // Emails or phone numbers where hashes belong (the CLI writes an empty line for an invalid
-      // row, never its text): raw identifiers must not stay at rest, so the upload goes at once.
+    const stray = invalidByReason['raw-identifier'] ?? 0;
+    if (stray > strayRowsAllowed(rows)) {
+      // Emails or phone numbers where hashes belong, more than a stray few (the CLI writes an empty
+      // line for an invalid row, never its text): raw identifiers must not stay at rest, so the
+      // upload goes at once.
       await ctx.objects.delete(ctx.buckets.uploads, OBJECT_KEYS.hashedList(job.tenantId, list.listId));
       throw new DomainError(
         'invalid-input',
-        `${invalidByReason['raw-identifier']} rows of the uploaded list look like raw emails or phone numbers, not SHA-256 hashes, so the upload was deleted. Upload hashes (onboard hash), or register the list as raw.`,
+        `${stray} rows of the uploaded list look like raw emails or phone numbers, not SHA-256 hashes (at most ${strayRowsAllowed(rows)} are skipped), so the upload was deleted. Upload hashes (onboard hash), or register the list as raw.`,
+      );
+    }
+    if (stray > 0) {
+      // A stray few are skipped and counted; the stored list is rewritten without them, so no raw
+      // value stays at rest while the list waits for other matches.
+      await rewriteWithoutRawRows(ctx, OBJECT_KEYS.hashedList(job.tenantId, list.listId), dir, (line) =>
+        classifyHashedRow(line, list.identifierKind),
       );
     }
     const written = await shards.close();
@@ -158,6 +156,52 @@ export async function splitMatch(ctx: UseCaseContext, job: MatchJob): Promise<Sp
 }
 
 const HEX64 = /^[0-9a-fA-F]{64}$/;
+
+/** One row of a hashed upload: a person's tagged hashes, or why it is not one. */
+function classifyHashedRow(raw: string, kind: Parameters<typeof parsePersonLine>[1]) {
+  const value = raw.trim();
+  if (value === '') return { ok: false as const, reason: 'empty' };
+  const ids = value.length <= MAX_LINE ? parsePersonLine(value, kind) : undefined;
+  if (ids && ids.length <= MAX_IDS && ids.every((id) => HEX64.test(id.hash) || BASE64_32.test(id.hash)))
+    return { ok: true as const, key: '', output: value };
+  return { ok: false as const, reason: RAW_IDENTIFIER.test(value) ? 'raw-identifier' : 'invalid-hash' };
+}
+
+/** Raw-looking rows a hashed list may hold and still match (skipped): 1 % of its rows, at most 100. */
+export function strayRowsAllowed(rows: number): number {
+  return Math.min(100, Math.floor(rows / 100));
+}
+
+/**
+ * Rewrites a stored hashed list with every raw-looking row emptied (row numbers kept), through a
+ * private local file: the raw values leave the bucket, the hashes stay for the list's other matches.
+ */
+async function rewriteWithoutRawRows(
+  ctx: UseCaseContext,
+  key: string,
+  dir: string,
+  classify: (line: string) => ReturnType<typeof classifyHashedRow>,
+): Promise<void> {
+  const path = join(dir, 'rewritten.txt');
+  const out = createWriteStream(path, { mode: 0o600 });
+  let carry = '';
+  const emit = async (line: string) => {
+    const outcome = classify(line);
+    const text = `${!outcome.ok && outcome.reason === 'raw-identifier' ? '' : line}\n`;
+    if (!out.write(text)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
+  };
+  const decoder = new TextDecoder();
+  for await (const chunk of ctx.objects.read(ctx.buckets.uploads, key)) {
+    const lines = (carry + decoder.decode(chunk, { stream: true })).split('\n');
+    carry = lines.pop() ?? '';
+    for (const line of lines) await emit(line);
+  }
+  carry += decoder.decode();
+  if (carry !== '') await emit(carry);
+  await new Promise<void>((resolve, reject) => out.end((e?: Error | null) => (e ? reject(e) : resolve())));
+  await ctx.objects.write(ctx.buckets.uploads, key, createReadStream(path));
+  await rm(path, { force: true });
+}
 /** What an unhashed identifier looks like: an at sign, or seven digits in a row (a phone). */
 const RAW_IDENTIFIER = /@|\d[\d\s().-]{5,}\d/;
 const BASE64_32 = /^[A-Za-z0-9+/]{43}=$/;

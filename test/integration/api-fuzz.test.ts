@@ -69,7 +69,7 @@ const scenario = exactCountScenario({
 });
 
 beforeAll(async () => {
-  t = await startTestStack({ MIN_LIST_SIZE: '100', NOISE_ENABLED: 'false', SHARD_COUNT: '2' });
+  t = await startTestStack({ MIN_LIST_SIZE: '100', UNSAFE_NOISE_OFF_FOR_TESTS: 'true', SHARD_COUNT: '2' });
   tokens.advertiser = t.token(ADV, 'advertiser');
   tokens.partner = t.token(PARTNER, 'partner');
   tokens.admin = t.token('fz-operator', 'admin');

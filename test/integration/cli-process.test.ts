@@ -39,7 +39,7 @@ let advToken: string;
 
 beforeAll(async () => {
   t = await startTestStack({
-    NOISE_ENABLED: 'false',
+    UNSAFE_NOISE_OFF_FOR_TESTS: 'true',
     MIN_LIST_SIZE: '100',
     MIN_SEGMENT_SIZE: String(K),
     SHARD_COUNT: '4',

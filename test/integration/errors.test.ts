@@ -18,6 +18,7 @@ import {
   putTo,
   type RawResponse,
   range,
+  readObject,
   seedPartner,
   sha256Hex,
   startTestStack,
@@ -577,6 +578,41 @@ describe('hostile uploads', () => {
     expect(match.detail).toMatch(/150 rows .* look like raw emails or phone numbers/);
     expect(match.detail).not.toContain('@');
     expect(await listKeys(t, 'UPLOADS_BUCKET', 'lists/raw-as-hashed/')).toEqual([]);
+  });
+
+  it('one stray raw email among 200 hashes is skipped and counted, and erased from the stored list', async () => {
+    const token = t.token('stray-row', 'advertiser');
+    const client = t.client('stray-row', 'advertiser');
+    const created = await http(t, 'POST', '/v1/lists', {
+      token,
+      body: { format: 'hashed', profile: 'google', kind: 'email' },
+    });
+    const hashes = range(0, 200).map((n) => sha256Hex(personEmail(n)));
+    const stray = 'someone.unhashed@example.com';
+    expect(
+      await putTo(
+        created.json.upload,
+        `${[...hashes.slice(0, 100), stray, ...hashes.slice(100)].join('\n')}\n`,
+      ),
+    ).toBe(200);
+    const started = await http(t, 'POST', '/v1/matches', {
+      token,
+      body: { listId: created.json.listId, partnerId: PARTNER },
+    });
+    const match = await waitForMatch(client, started.json.matchId, true);
+    expect(match.status, `${match.code}: ${match.detail}`).toBe('SUCCEEDED');
+    expect(match.result?.list).toMatchObject({
+      rows: 201,
+      valid: 200,
+      invalid: 1,
+      invalidByReason: { 'raw-identifier': 1 },
+    });
+    // The stored list (kept for other matches) no longer holds the raw value; its hashes remain.
+    const keys = await listKeys(t, 'UPLOADS_BUCKET', 'lists/stray-row/');
+    expect(keys).toHaveLength(1);
+    const stored = await readObject(t, 'UPLOADS_BUCKET', keys[0] as string);
+    expect(stored).not.toContain('@');
+    expect(stored.split('\n').filter(Boolean)).toHaveLength(200);
   });
 
   it('a UTF-16 raw list (with a BOM) is FAILED with a clear code and deleted', async () => {

@@ -9,7 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { ApiClient } from '../../cli/api-client.ts';
 import {
   type IngestReportView,
@@ -75,6 +75,12 @@ export async function startTestStack(env: Record<string, string> = {}): Promise<
 export async function listKeys(t: TestStack, bucketEnv: string, prefix = ''): Promise<string[]> {
   const out = await t.s3().send(new ListObjectsV2Command({ Bucket: t.stack.env[bucketEnv], Prefix: prefix }));
   return (out.Contents ?? []).map((o) => o.Key as string);
+}
+
+/** One object's body as text. */
+export async function readObject(t: TestStack, bucketEnv: string, key: string): Promise<string> {
+  const out = await t.s3().send(new GetObjectCommand({ Bucket: t.stack.env[bucketEnv], Key: key }));
+  return (await out.Body?.transformToString()) ?? '';
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -38,7 +38,7 @@ const scenario = exactCountScenario({
 beforeAll(async () => {
   t = await startTestStack({
     MIN_LIST_SIZE: '100',
-    NOISE_ENABLED: 'false',
+    UNSAFE_NOISE_OFF_FOR_TESTS: 'true',
     MAX_RUNNING_MATCHES: String(LIMIT),
   });
   dynamodb = new DynamoDBClient({

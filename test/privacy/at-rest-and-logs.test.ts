@@ -81,7 +81,12 @@ const hashedPeople = [...range(50, 250), ...range(800_000, 50)];
 
 beforeAll(async () => {
   capture = captureOutput();
-  t = await startTestStack({ MIN_LIST_SIZE: '100', SHARD_COUNT: '4', EPSILON_BUDGET: '100' });
+  t = await startTestStack({
+    MIN_LIST_SIZE: '100',
+    SHARD_COUNT: '4',
+    RHO_PER_ADVERTISER_PARTNER: '10',
+    RHO_PER_PARTNER: '10',
+  });
   expect(t.stack.env.POWERTOOLS_LOG_LEVEL).toBe('DEBUG');
   const partner = t.client(PARTNER, 'partner');
   const adv = t.client(ADV, 'advertiser');

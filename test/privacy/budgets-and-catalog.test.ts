@@ -50,7 +50,6 @@ const segments: SeedSegment[] = [
 
 beforeAll(async () => {
   t = await startTestStack({
-    NOISE_ENABLED: 'true',
     RHO_PER_MATCH: String(RHO),
     RHO_PER_ADVERTISER_PARTNER: String(BUDGET),
     RHO_PER_PARTNER: String(PARTNER_BUDGET),

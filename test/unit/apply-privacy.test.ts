@@ -114,6 +114,11 @@ describe('privacy settings', () => {
       /exceeds RHO_PER_PARTNER=1/,
     );
     expect(codeOf(() => parsePrivacySettings({ minSegmentSize: 19 }))).toBe('invalid-privacy-settings');
+    // The first version's variables are refused, never silently ignored (a stack would run with noise).
+    expect(() => privacySettingsFromEnv({ NOISE_ENABLED: 'false' })).toThrow(
+      /NOISE_ENABLED is no longer read: noise is always on; test stacks turn it off with UNSAFE_NOISE_OFF_FOR_TESTS=true/,
+    );
+    expect(() => privacySettingsFromEnv({ EPSILON_BUDGET: '10' })).toThrow(/use RHO_PER_ADVERTISER_PARTNER/);
     expect(privacySettingsFromEnv({ MIN_SEGMENT_SIZE: '20' }).minSegmentSize).toBe(20);
   });
 

@@ -272,8 +272,22 @@ export function parsePrivacySettings(
 /** The defaults: k 50, lists of at least 1,000, rho 0.01 a match, 0.4 per advertiser and 1 per partner a month. */
 export const DEFAULT_PRIVACY_SETTINGS: PrivacySettings = parsePrivacySettings({});
 
+/** Variables of the first version, refused rather than silently ignored (a stack would run with noise). */
+const RETIRED_ENV: Readonly<Record<string, string>> = {
+  NOISE_ENABLED: 'noise is always on; test stacks turn it off with UNSAFE_NOISE_OFF_FOR_TESTS=true',
+  EPSILON_PER_MATCH: 'the budget is zCDP rho now: use RHO_PER_MATCH',
+  EPSILON_BUDGET: 'the budget is zCDP rho per period now: use RHO_PER_ADVERTISER_PARTNER and RHO_PER_PARTNER',
+};
+
 /** Reads the settings from environment variables (the functions and the embedded stack). */
 export function privacySettingsFromEnv(env: Record<string, string | undefined>): PrivacySettings {
+  const retired = Object.keys(RETIRED_ENV).filter((name) => env[name] !== undefined);
+  if (retired.length > 0) {
+    throw new DomainError(
+      'invalid-privacy-settings',
+      `Invalid privacy settings: ${retired.map((name) => `${name} is no longer read: ${RETIRED_ENV[name]}`).join('; ')}.`,
+    );
+  }
   const input: PrivacySettingsInput = {};
   for (const name of Object.keys(PRIVACY_SETTINGS) as PrivacySettingName[]) {
     const value = env[PRIVACY_SETTINGS[name].env];
