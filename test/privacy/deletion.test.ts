@@ -43,6 +43,8 @@ afterAll(async () => {
 
 /** Every object key and body, and every item, that mentions the id. */
 async function traces(id: string) {
+  // Background work (sweeps, cleanups) settles first: the dump is of what stays at rest.
+  await t.stack.idle();
   const objects = (await dumpBuckets(t.stack, s3ClientFor(t.stack))).filter(
     (o) => o.key.includes(id) || o.body.includes(id),
   );

@@ -12,7 +12,12 @@ import {
   ListTablesCommand,
   ScanCommand,
 } from '@aws-sdk/client-dynamodb';
-import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import {
+  GetObjectCommand,
+  type GetObjectCommandOutput,
+  ListObjectsV2Command,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import { type ApiClient, ApiError, uploadTo } from '../../cli/api-client.ts';
 import { type MatchView, waitForMatch } from '../../cli/flows.ts';
 import type { EmbeddedStack } from '../../local/embedded-stack.ts';
@@ -179,7 +184,14 @@ export async function dumpBuckets(stack: EmbeddedStack, s3: S3Client): Promise<S
   const out: StoredObject[] = [];
   for (const bucket of Object.values(bucketsOf(stack))) {
     for (const key of await listAllKeys(s3, bucket)) {
-      const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      let got: GetObjectCommandOutput;
+      try {
+        got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      } catch (error) {
+        // Deleted between the listing and the read (a live stack's cleanup): it is not at rest.
+        if ((error as { name?: string }).name === 'NoSuchKey') continue;
+        throw error;
+      }
       const bytes = await got.Body?.transformToByteArray();
       out.push({ bucket, key, body: Buffer.from(bytes ?? new Uint8Array()).toString('latin1') });
     }
