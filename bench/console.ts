@@ -12,12 +12,12 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { buildConsole } from '../console/build.ts';
 import { consoleFiles } from '../local/console-server.ts';
+import { CHROMIUM, CHROMIUM_ARGS } from '../test/browser/browser.ts';
 import { type BenchOutput, check, round } from './table.ts';
 
 export const CONSOLE_GZIP_BAR = 300 * 1024;
 export const FIRST_LOAD_MS_BAR = 1000;
 const RUNS = 5;
-const CHROMIUM = '/usr/bin/chromium';
 
 export async function benchConsole(): Promise<BenchOutput> {
   const assets = await buildConsole();
@@ -71,16 +71,7 @@ export async function benchConsole(): Promise<BenchOutput> {
       const context = await chromium.launchPersistentContext(dir, {
         executablePath: CHROMIUM,
         headless: true,
-        args: [
-          '--headless',
-          '--no-sandbox',
-          '--disable-gpu',
-          '--disable-quic',
-          '--no-first-run',
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--disable-sync',
-        ],
+        args: [...CHROMIUM_ARGS],
       });
       try {
         const page = await context.newPage();

@@ -11,6 +11,7 @@ import {
   type Budget,
   type BudgetAccount,
   type BudgetAccountKind,
+  budgetExhaustedDetail,
   budgetLeft,
   fromMicro,
   periodEnd,
@@ -51,14 +52,8 @@ export async function assertMatchAffordable(deps: BudgetDeps, advertiserId: stri
 }
 
 function exhausted(deps: Pick<BudgetDeps, 'settings' | 'now'>, state: Budget, cost: number): DomainError {
-  const who =
-    state.account.kind === 'advertiser-partner'
-      ? 'Your privacy budget against this partner'
-      : "This partner's privacy budget across all advertisers";
-  return new DomainError(
-    'privacy-budget-exhausted',
-    `${who} is spent for ${state.account.period}: rho ${fromMicro(budgetLeft(state))} left of ${fromMicro(state.allowance + state.granted)}, a match needs ${fromMicro(cost)}. It renews on ${periodEnd(deps.now(), deps.settings.budgetPeriod).toISOString().slice(0, 10)}; only the operator can grant more before then.`,
-  );
+  const renewsOn = periodEnd(deps.now(), deps.settings.budgetPeriod).toISOString().slice(0, 10);
+  return new DomainError('privacy-budget-exhausted', budgetExhaustedDetail(state, cost, renewsOn));
 }
 
 /**

@@ -12,7 +12,8 @@ import { type BrowserContext, chromium, type Page, type Request } from 'playwrig
 
 export const CHROMIUM = '/usr/bin/chromium';
 
-const ARGS = [
+/** Chromium's flags on these machines: headless, and no background networking to a closed network. */
+export const CHROMIUM_ARGS = [
   '--headless',
   '--no-sandbox',
   '--disable-gpu',
@@ -52,7 +53,7 @@ export async function launchChromium(): Promise<Browser> {
   const context = await chromium.launchPersistentContext(dir, {
     executablePath: CHROMIUM,
     headless: true,
-    args: ARGS,
+    args: CHROMIUM_ARGS,
     acceptDownloads: true,
     viewport: { width: 1280, height: 900 },
   });

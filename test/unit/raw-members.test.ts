@@ -58,5 +58,9 @@ describe("a partner's raw export hashed on its own machine", () => {
     expect(holdsRawIdentifiers(['sha256', 'segment_id'])).toBe(false);
     await expect(hashed('email,name\na@b.co,x\n')).rejects.toThrow(/needs a segment column/);
     await expect(hashed('name,segment_id\nx,s\n')).rejects.toThrow(/no raw email or phone column/);
+    // A headerless file: its first row is data, and no value of it reaches the message.
+    const headerless = hashed('jane@example.com,+12125550123,auto\n');
+    await expect(headerless).rejects.toThrow(/\(a value, not a column name\)/);
+    await expect(hashed('jane@example.com,+12125550123,auto\n')).rejects.not.toThrow(/jane|212555/);
   });
 });

@@ -19,7 +19,12 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { DomainError } from '../../domain/errors.ts';
 import type { AuditEntry, Ledger, ReleaseEntry } from '../../domain/ports.ts';
-import { type Budget, type BudgetAccount, fromMicro, type MicroRho } from '../../domain/privacy/budget.ts';
+import {
+  type Budget,
+  type BudgetAccount,
+  budgetExhaustedDetail,
+  type MicroRho,
+} from '../../domain/privacy/budget.ts';
 
 const accountKey = (a: BudgetAccount) => ({
   pk: `budget#${a.kind}#${a.partnerId}${a.advertiserId ? `#${a.advertiserId}` : ''}`,
@@ -72,6 +77,32 @@ export class DynamoLedger implements Ledger {
     }
   }
 
+  /** One conditional update of an account; undefined when its condition does not hold. */
+  private async conditionalUpdate(
+    account: BudgetAccount,
+    update: string,
+    condition: string,
+    values: Record<string, unknown>,
+  ): Promise<Record<string, unknown> | undefined> {
+    try {
+      const out = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: accountKey(account),
+          UpdateExpression: update,
+          ConditionExpression: condition,
+          ExpressionAttributeNames: { '#left': 'left' },
+          ExpressionAttributeValues: values,
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return out.Attributes ?? {};
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return undefined;
+      throw error;
+    }
+  }
+
   async budget(account: BudgetAccount, allowance: MicroRho): Promise<Budget> {
     return this.stateOf(account, await this.read(account), allowance);
   }
@@ -83,53 +114,27 @@ export class DynamoLedger implements Ledger {
     allowance: MicroRho,
   ): Promise<Budget> {
     await this.open(account, allowance);
-    try {
-      const out = await this.doc.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: accountKey(account),
-          UpdateExpression: 'SET spent = spent + :cost, #left = #left - :cost ADD charges :charge',
-          // Room left, and this charge not yet made (a retried reduce must not pay twice).
-          ConditionExpression: '#left >= :cost AND NOT contains(charges, :chargeId)',
-          ExpressionAttributeNames: { '#left': 'left' },
-          ExpressionAttributeValues: { ':cost': cost, ':charge': new Set([chargeId]), ':chargeId': chargeId },
-          ReturnValues: 'ALL_NEW',
-        }),
-      );
-      return this.stateOf(account, out.Attributes, allowance);
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      const item = await this.read(account);
-      const state = this.stateOf(account, item, allowance);
-      if ((item?.charges as Set<string> | undefined)?.has(chargeId)) return state;
-      const who =
-        account.kind === 'advertiser-partner'
-          ? 'your budget against this partner'
-          : account.kind === 'partner'
-            ? "this partner's budget across all advertisers"
-            : "this partner's catalog budget";
-      throw new DomainError(
-        'privacy-budget-exhausted',
-        `The privacy budget is spent for ${account.period}: ${who} has rho ${fromMicro(Math.max(0, state.allowance + state.granted - state.spent))} left of ${fromMicro(state.allowance + state.granted)}, and this needs ${fromMicro(cost)}. It renews with the next period; only the operator can grant more before then.`,
-      );
-    }
+    // Room left, and this charge not yet made (a retried reduce must not pay twice).
+    const after = await this.conditionalUpdate(
+      account,
+      'SET spent = spent + :cost, #left = #left - :cost ADD charges :charge',
+      '#left >= :cost AND NOT contains(charges, :chargeId)',
+      { ':cost': cost, ':charge': new Set([chargeId]), ':chargeId': chargeId },
+    );
+    if (after) return this.stateOf(account, after, allowance);
+    const item = await this.read(account);
+    const state = this.stateOf(account, item, allowance);
+    if ((item?.charges as Set<string> | undefined)?.has(chargeId)) return state;
+    throw new DomainError('privacy-budget-exhausted', budgetExhaustedDetail(state, cost));
   }
 
   async refund(account: BudgetAccount, chargeId: string, cost: MicroRho): Promise<void> {
-    try {
-      await this.doc.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: accountKey(account),
-          UpdateExpression: 'SET spent = spent - :cost, #left = #left + :cost DELETE charges :charge',
-          ConditionExpression: 'contains(charges, :chargeId)',
-          ExpressionAttributeNames: { '#left': 'left' },
-          ExpressionAttributeValues: { ':cost': cost, ':charge': new Set([chargeId]), ':chargeId': chargeId },
-        }),
-      );
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-    }
+    await this.conditionalUpdate(
+      account,
+      'SET spent = spent - :cost, #left = #left + :cost DELETE charges :charge',
+      'contains(charges, :chargeId)',
+      { ':cost': cost, ':charge': new Set([chargeId]), ':chargeId': chargeId },
+    );
   }
 
   async grant(
@@ -139,23 +144,13 @@ export class DynamoLedger implements Ledger {
     allowance: MicroRho,
   ): Promise<Budget> {
     await this.open(account, allowance);
-    try {
-      const out = await this.doc.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: accountKey(account),
-          UpdateExpression: 'SET granted = granted + :amount, #left = #left + :amount ADD grants :grant',
-          ConditionExpression: 'NOT contains(grants, :grantId)',
-          ExpressionAttributeNames: { '#left': 'left' },
-          ExpressionAttributeValues: { ':amount': amount, ':grant': new Set([grantId]), ':grantId': grantId },
-          ReturnValues: 'ALL_NEW',
-        }),
-      );
-      return this.stateOf(account, out.Attributes, allowance);
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      return this.budget(account, allowance);
-    }
+    const after = await this.conditionalUpdate(
+      account,
+      'SET granted = granted + :amount, #left = #left + :amount ADD grants :grant',
+      'NOT contains(grants, :grantId)',
+      { ':amount': amount, ':grant': new Set([grantId]), ':grantId': grantId },
+    );
+    return after ? this.stateOf(account, after, allowance) : this.budget(account, allowance);
   }
 
   async recordRelease(entry: ReleaseEntry, expiresAt: number): Promise<void> {

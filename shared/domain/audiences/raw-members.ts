@@ -27,6 +27,15 @@ export class RawMembersError extends Error {
   override readonly name = 'RawMembersError';
 }
 
+/** A header's cells for a message; a cell that looks like an identifier (a headerless file) is never echoed. */
+function describeColumns(header: readonly string[]): string {
+  return header
+    .map((c) =>
+      /@|\d[\d\s().-]{5,}\d/.test(c) ? '(a value, not a column name)' : JSON.stringify(c.slice(0, 40)),
+    )
+    .join(', ');
+}
+
 /** Whether a header row names at least one raw identifier column (so the file needs hashing). */
 export function holdsRawIdentifiers(header: readonly string[]): boolean {
   return header.some((cell) => {
@@ -81,11 +90,11 @@ export async function* hashRawMembers(
       });
       if (segmentIndex < 0)
         throw new RawMembersError(
-          `The members file needs a segment column (segment_id) beside its identifier columns; its columns are: ${record.map((c) => JSON.stringify(c.slice(0, 40))).join(', ')}.`,
+          `The members file needs a segment column (segment_id) beside its identifier columns; its columns are: ${describeColumns(record)}.`,
         );
       if (columns.length === 0)
         throw new RawMembersError(
-          `The members file has no raw email or phone column; its columns are: ${record.map((c) => JSON.stringify(c.slice(0, 40))).join(', ')}.`,
+          `The members file has no raw email or phone column; its columns are: ${describeColumns(record)}.`,
         );
       continue;
     }

@@ -49,6 +49,17 @@ export function budgetLeft(budget: Budget): MicroRho {
   return Math.max(0, budget.allowance + budget.granted - budget.spent);
 }
 
+const ACCOUNT_IN_WORDS: Readonly<Record<BudgetAccountKind, string>> = {
+  'advertiser-partner': 'Your privacy budget against this partner',
+  partner: "This partner's privacy budget across all advertisers",
+  catalog: "This partner's catalog budget",
+};
+
+/** Why a spend of `cost` was refused, in words (no personal data: an account, a period, amounts). */
+export function budgetExhaustedDetail(state: Budget, cost: MicroRho, renewsOn?: string): string {
+  return `${ACCOUNT_IN_WORDS[state.account.kind]} is spent for ${state.account.period}: rho ${fromMicro(budgetLeft(state))} left of ${fromMicro(state.allowance + state.granted)}, and this needs ${fromMicro(cost)}. It renews ${renewsOn ? `on ${renewsOn}` : 'with the next period'}; only the operator can grant more before then.`;
+}
+
 /** The deployment's allowance of an account kind, per period. */
 export function allowanceOf(kind: BudgetAccountKind, settings: PrivacySettings): MicroRho {
   switch (kind) {
