@@ -105,7 +105,8 @@ export class StatefulStack extends Stack {
       results: dataBucket('results', {
         versioned: true,
         prefixExpirations: [
-          { prefix: RESULTS_PREFIX, days: deploy.retentionDays },
+          // A backstop: the maintenance sweep deletes each match's files at the retention age.
+          { prefix: RESULTS_PREFIX, days: deploy.retentionDays + 1 },
           ...INTERMEDIATE_PREFIXES.map((prefix) => ({ prefix, days: 1 })),
         ],
         // Swept manifests and overwritten objects stay recoverable for the retention window, then go.

@@ -83,7 +83,7 @@ export function parseDropKey(key: string): { partnerId: string; audienceId: stri
 }
 
 /** Hash format per profile: hex for basic and google; uid2 also takes its native base64. */
-function decodeMemberHash(value: string, profile: Profile): Uint8Array | undefined {
+export function decodeMemberHash(value: string, profile: Profile): Uint8Array | undefined {
   const v = value.trim();
   if (v.length === 64) return decodeHexDigest(v);
   if (profile === 'uid2' && v.length === 44) return decodeBase64Digest(v);
@@ -404,10 +404,14 @@ async function ingestLocked(
         for (const t of tokens) if (newCurrent.has(t)) current.add(t);
       }
       if (owner || dropped) {
+        // The item of a person's own key links that person's other identifiers (for erasure).
+        const links = new Set(had?.links ?? []);
+        for (const other of people.get(key)?.ids.keys() ?? []) if (other !== key) links.add(other);
         writes.push({
           key,
           kind: owner?.kind ?? had?.kind ?? 'email',
           people: [...tokensOf].map(([person, tokens]) => ({ person, tokens: [...tokens] })),
+          ...(links.size > 0 ? { links: [...links] } : {}),
         });
       }
     }
@@ -519,14 +523,14 @@ export async function sweepRetired(deps: IngestDeps, partnerId: string, now: () 
       const chunk = keys.slice(i, i + CHUNK);
       const existing = await deps.audiences.readMembers(partnerId, catalog.keyId, chunk);
       const writes: MemberRecord[] = [];
-      for (const [key, record] of existing) {
+      for (const record of existing.values()) {
         let changed = false;
         const kept = record.people.map(({ person, tokens }) => {
           const left = tokens.filter((t) => !dueTokens.has(t));
           changed ||= left.length !== tokens.length;
           return { person, tokens: left };
         });
-        if (changed) writes.push({ key, kind: record.kind, people: kept });
+        if (changed) writes.push({ ...record, people: kept });
       }
       await deps.audiences.writeMembers(partnerId, catalog.keyId, writes);
       swept += writes.length;
