@@ -111,6 +111,9 @@ export class StatefulStack extends Stack {
         ],
         // Swept manifests and overwritten objects stay recoverable for the retention window, then go.
         noncurrentVersionsExpireAfterDays: deploy.retentionDays,
+        // ... except manifests: an erasure rewrites them, and the old version (keyed values of the
+        // erased people) must not stay recoverable for weeks.
+        noncurrentPrefixExpirations: [{ prefix: 'manifests/', days: 1 }],
       }),
     };
 

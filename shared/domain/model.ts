@@ -70,6 +70,8 @@ export interface AudienceSnapshot {
    * sensitivity. A bound over the base, not the list, so the scale itself reveals nothing.
    */
   maxSegmentsPerMember?: number;
+  /** Erasures applied to the partner's members so far: part of what a replay must find unchanged. */
+  erasures?: number;
 }
 
 /** A segment version replaced by a newer one, kept until no running match can still read it. */
@@ -102,6 +104,8 @@ export interface PartnerCatalog {
   retired: RetiredVersion[];
   /** Key ids replaced by a rotation, awaiting their sweep (absent on catalogs never rotated). */
   retiredKeys?: RetiredKey[];
+  /** Erasures applied since the first upload (people removed in place, versions unchanged). */
+  erasures?: number;
   updatedAt: string;
 }
 

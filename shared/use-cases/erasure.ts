@@ -244,6 +244,8 @@ export async function erasePeople(
           size: Math.max(0, s.size - (lower.get(s.segmentId) ?? 0)),
         })),
         baseSize: Math.max(0, catalog.baseSize - baseDelta),
+        // A match after this is a new release, not a replay of one computed before it.
+        erasures: (catalog.erasures ?? 0) + 1,
         revision: catalog.revision + 1,
         updatedAt: ctx.now().toISOString(),
       };

@@ -45,6 +45,7 @@ export function snapshotOf(catalog: PartnerCatalog): AudienceSnapshot {
     baseSize: catalog.baseSize,
     publishedBaseSize: catalog.publishedBaseSize ?? null,
     maxSegmentsPerMember: catalog.maxSegmentsPerMember,
+    ...(catalog.erasures ? { erasures: catalog.erasures } : {}),
     segments: catalog.segments.map((s) => ({ ...s })),
   };
 }
