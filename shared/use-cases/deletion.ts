@@ -6,8 +6,8 @@
  * matched again after its match was deleted is a new release, paid again (docs/privacy.md).
  *
  * Retention runs through the same paths (`enforceRetention`, from the maintenance sweep): a list's
- * objects go when its lifetime ends, its record and every match after `retentionDays`. The bucket
- * lifecycles and the table's TTL are backstops a day later.
+ * objects go when its lifetime ends, its record, every match and every partner upload record after
+ * `retentionDays`. The bucket lifecycles and the table's TTL are backstops a day later.
  */
 import { DomainError } from '../domain/errors.ts';
 import type { Principal } from '../domain/principal.ts';
@@ -83,6 +83,8 @@ export interface RetentionReport {
   listObjectsPurged: number;
   listsExpired: number;
   matchesExpired: number;
+  /** Partner upload records (ingest reports: counts and row numbers, nothing personal). */
+  uploadsExpired: number;
 }
 
 /**
@@ -95,7 +97,12 @@ export async function enforceRetention(
   listLifetimeDays: number,
 ): Promise<RetentionReport> {
   const now = ctx.now();
-  const report: RetentionReport = { listObjectsPurged: 0, listsExpired: 0, matchesExpired: 0 };
+  const report: RetentionReport = {
+    listObjectsPurged: 0,
+    listsExpired: 0,
+    matchesExpired: 0,
+    uploadsExpired: 0,
+  };
   const retentionCutoff = new Date(now.getTime() - ctx.retentionDays * 86_400_000);
   const lifetimeCutoff = new Date(now.getTime() - listLifetimeDays * 86_400_000);
   for (const list of await ctx.jobs.listCreatedBefore('list', lifetimeCutoff)) {
@@ -117,8 +124,12 @@ export async function enforceRetention(
     await auditDeletion(ctx, match.tenantId, match.matchId, match.partnerId, 'match-expired');
     report.matchesExpired++;
   }
-  if (report.listsExpired + report.matchesExpired + report.listObjectsPurged > 0)
-    ctx.logger.info('retention: enforced', { ...report });
+  for (const upload of await ctx.jobs.listCreatedBefore('audience', retentionCutoff)) {
+    if (upload.status === 'INGESTING') continue;
+    await ctx.jobs.remove('audience', upload.tenantId, upload.audienceId);
+    report.uploadsExpired++;
+  }
+  if (Object.values(report).some((n) => n > 0)) ctx.logger.info('retention: enforced', { ...report });
   return report;
 }
 

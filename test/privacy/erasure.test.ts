@@ -292,10 +292,12 @@ describe('retention runs through the deletion paths', () => {
     );
     expect(retention.matchesExpired).toBe(matches.length);
     expect(retention.listsExpired).toBeGreaterThan(0);
+    expect(retention.uploadsExpired).toBe(1);
     const left = await dumpBuckets(t.stack, s3ClientFor(t.stack));
     expect(left.filter((o) => o.key.startsWith('results/') || o.key.startsWith('lists/'))).toEqual([]);
     const items = await dumpTables(dynamoClientFor(t.stack));
     expect(items.filter((i) => String(i.item.pk?.S).startsWith(`tenant#${ADV}`))).toEqual([]);
+    expect(items.filter((i) => String(i.item.pk?.S).startsWith(`tenant#${PARTNER}`))).toEqual([]);
     expect(items.filter((i) => String(i.item.pk?.S).startsWith(`releases#${ADV}`))).toEqual([]);
     const trail = await auditOf(adv);
     expect(trail.filter((e) => e.event === 'match-expired').length).toBe(matches.length);
