@@ -126,22 +126,12 @@ async function eraseUnderKey(deps: IngestDeps, partnerId: string, keyId: string,
   for (const record of named.values()) for (const p of record.people) erased.add(p.person);
   // Each erased person's own item holds the links to its other identifiers.
   const records = new Map(named);
-  for (const [key, record] of await readAll(
-    deps,
-    partnerId,
-    keyId,
-    [...erased].filter((p) => !records.has(p)),
-  ))
-    records.set(key, record);
-  const linked = new Set<string>();
-  for (const person of erased) for (const l of records.get(person)?.links ?? []) linked.add(l);
-  for (const [key, record] of await readAll(
-    deps,
-    partnerId,
-    keyId,
-    [...linked].filter((k) => !records.has(k)),
-  ))
-    records.set(key, record);
+  const readMissing = async (keys: Iterable<string>) => {
+    const missing = [...keys].filter((k) => !records.has(k));
+    for (const [key, record] of await readAll(deps, partnerId, keyId, missing)) records.set(key, record);
+  };
+  await readMissing(erased);
+  await readMissing([...erased].flatMap((person) => records.get(person)?.links ?? []));
 
   const tokensOf = new Map<string, Set<string>>();
   const writes: MemberRecord[] = [];

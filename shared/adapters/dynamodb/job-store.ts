@@ -162,43 +162,41 @@ export class DynamoJobStore implements JobStore {
   }
 
   async listInFlight(): Promise<JobRecord[]> {
+    return this.scanRecords('#record.#status IN (:hashing, :ingesting, :queued, :running)', {
+      names: { '#status': 'status' },
+      values: {
+        ':hashing': 'HASHING',
+        ':ingesting': 'INGESTING',
+        ':queued': 'QUEUED',
+        ':running': 'RUNNING',
+      },
+    });
+  }
+
+  async listCreatedBefore<K extends Kind>(kind: K, before: Date): Promise<RecordOf<K>[]> {
+    return this.scanRecords('begins_with(sk, :kind) AND #record.createdAt < :before', {
+      values: { ':kind': `${kind}#`, ':before': before.toISOString() },
+    }) as Promise<RecordOf<K>[]>;
+  }
+
+  /** Every record of every tenant matching a filter (a paginated Scan). */
+  private async scanRecords(
+    filter: string,
+    attributes: { names?: Record<string, string>; values: Record<string, string> },
+  ): Promise<JobRecord[]> {
     const records: JobRecord[] = [];
     let startKey: Record<string, unknown> | undefined;
     do {
       const out = await this.doc.send(
         new ScanCommand({
           TableName: this.table,
-          FilterExpression: '#record.#status IN (:hashing, :ingesting, :queued, :running)',
-          ExpressionAttributeNames: { '#record': 'record', '#status': 'status' },
-          ExpressionAttributeValues: {
-            ':hashing': 'HASHING',
-            ':ingesting': 'INGESTING',
-            ':queued': 'QUEUED',
-            ':running': 'RUNNING',
-          },
+          FilterExpression: filter,
+          ExpressionAttributeNames: { '#record': 'record', ...attributes.names },
+          ExpressionAttributeValues: attributes.values,
           ...(startKey ? { ExclusiveStartKey: startKey } : {}),
         }),
       );
       for (const item of out.Items ?? []) records.push(item.record as JobRecord);
-      startKey = out.LastEvaluatedKey;
-    } while (startKey);
-    return records;
-  }
-
-  async listCreatedBefore<K extends Kind>(kind: K, before: Date): Promise<RecordOf<K>[]> {
-    const records: RecordOf<K>[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const out = await this.doc.send(
-        new ScanCommand({
-          TableName: this.table,
-          FilterExpression: 'begins_with(sk, :kind) AND #record.createdAt < :before',
-          ExpressionAttributeNames: { '#record': 'record' },
-          ExpressionAttributeValues: { ':kind': `${kind}#`, ':before': before.toISOString() },
-          ...(startKey ? { ExclusiveStartKey: startKey } : {}),
-        }),
-      );
-      for (const item of out.Items ?? []) records.push(item.record as RecordOf<K>);
       startKey = out.LastEvaluatedKey;
     } while (startKey);
     return records;

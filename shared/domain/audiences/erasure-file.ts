@@ -5,9 +5,9 @@
  * digests leave this module. A value that cannot be read refuses the whole request, naming its row,
  * column and rule: an erasure must not half-happen because of a typo.
  */
-import { parse } from 'csv-parse';
 import { createIdentifierHasher, type IdentifierHasher } from '../identifiers/hash.ts';
 import type { CountryCode } from '../identifiers/normalize.ts';
+import { csvRecords } from '../lists/csv-records.ts';
 import { knownHeader } from '../lists/known-headers.ts';
 import type { Profile } from '../model.ts';
 
@@ -92,19 +92,9 @@ export async function readErasureFile(
   options: ErasureHashing,
 ): Promise<ErasureIdentifiers & { rows: number }> {
   const collector = new Collector(hashersFor(options));
-  const parser = parse({ bom: true, relax_column_count: true, skip_empty_lines: true, trim: false });
-  const feed = (async () => {
-    try {
-      for await (const chunk of source)
-        if (!parser.write(chunk)) await new Promise((r) => parser.once('drain', r));
-      parser.end();
-    } catch (error) {
-      parser.destroy(error as Error);
-    }
-  })();
   let columns: { index: number; kind: Kind; name: string }[] | undefined;
   let row = 0;
-  for await (const record of parser as AsyncIterable<string[]>) {
+  for await (const record of csvRecords(source)) {
     row++;
     if (!columns) {
       columns = [];
@@ -126,7 +116,6 @@ export async function readErasureFile(
       if (value.trim() !== '') collector.add(kind, value, `row ${row}, column "${name}"`);
     }
   }
-  await feed;
   if (!columns) throw new ErasureFileError('The erasure file is empty.');
   return { ...collector.result(), rows: row - 1 };
 }

@@ -6,10 +6,10 @@
  * report's row numbers point at the partner's own file. An invalid identifier becomes an empty
  * cell (the ingest rejects a row with no identifier, by rule); raw values never leave this module.
  */
-import { parse } from 'csv-parse';
 import { createIdentifierHasher, type IdentifierHasher } from '../identifiers/hash.ts';
 import type { CountryCode } from '../identifiers/normalize.ts';
 import { isUsableSegmentId } from '../jobs.ts';
+import { csvRecords } from '../lists/csv-records.ts';
 import { headerKey, knownHeader } from '../lists/known-headers.ts';
 import type { Profile } from '../model.ts';
 
@@ -63,20 +63,10 @@ export async function* hashRawMembers(
       ...(options.region ? { region: options.region } : {}),
     }),
   };
-  const parser = parse({ bom: true, relax_column_count: true, skip_empty_lines: true, trim: false });
-  const feed = (async () => {
-    try {
-      for await (const chunk of source)
-        if (!parser.write(chunk)) await new Promise((r) => parser.once('drain', r));
-      parser.end();
-    } catch (error) {
-      parser.destroy(error as Error);
-    }
-  })();
   let columns: { index: number; kind: 'email' | 'phone' }[] | undefined;
   let segmentIndex = -1;
   yield `${MEMBERS_HEADER}\n`;
-  for await (const record of parser as AsyncIterable<string[]>) {
+  for await (const record of csvRecords(source)) {
     if (!columns) {
       columns = [];
       record.forEach((cell, index) => {
@@ -113,6 +103,5 @@ export async function* hashRawMembers(
     // A segment id is an id, never free text: anything else goes as empty (rejected by rule).
     yield `${out.email},${out.phone},${isUsableSegmentId(segment) ? segment : ''}\n`;
   }
-  await feed;
   if (!columns) throw new RawMembersError('The members file is empty.');
 }
