@@ -191,7 +191,7 @@ describe('stateful stack: data at rest', () => {
   };
 
   it('expires the transient match files (shards, tallies) after 1 day as a backstop', () => {
-    expect([...INTERMEDIATE_PREFIXES].sort()).toEqual(['shards/', 'tallies/']);
+    expect([...INTERMEDIATE_PREFIXES].sort()).toEqual(['ingest/', 'shards/', 'tallies/']);
     for (const prefix of INTERMEDIATE_PREFIXES) {
       expect(resultsRules(), prefix).toContainEqual(
         expect.objectContaining({

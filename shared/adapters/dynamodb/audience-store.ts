@@ -45,6 +45,7 @@ export function snapshotOf(catalog: PartnerCatalog): AudienceSnapshot {
     publishedBaseSize: catalog.publishedBaseSize ?? null,
     maxSegmentsPerMember: catalog.maxSegmentsPerMember,
     segments: catalog.segments.map((s) => ({ ...s })),
+    ...(catalog.filter ? { filter: { ...catalog.filter } } : {}),
   };
 }
 
