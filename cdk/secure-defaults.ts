@@ -26,6 +26,8 @@ export interface SecureBucketOptions {
    * undo window instead of never.
    */
   readonly noncurrentVersionsExpireAfterDays?: number;
+  /** Noncurrent versions under these prefixes go sooner (what an erasure rewrote must not linger). */
+  readonly noncurrentPrefixExpirations?: ReadonlyArray<{ prefix: string; days: number }>;
 }
 
 export function secureBucketProps(options: SecureBucketOptions = {}): s3.BucketProps {
@@ -47,6 +49,13 @@ export function secureBucketProps(options: SecureBucketOptions = {}): s3.BucketP
     lifecycleRules.push({
       id: 'expire-noncurrent-versions',
       noncurrentVersionExpiration: Duration.days(options.noncurrentVersionsExpireAfterDays),
+    });
+  }
+  for (const { prefix, days } of options.versioned ? (options.noncurrentPrefixExpirations ?? []) : []) {
+    lifecycleRules.push({
+      id: `expire-noncurrent-${prefix.replace(/[^A-Za-z0-9]/g, '')}`,
+      prefix,
+      noncurrentVersionExpiration: Duration.days(days),
     });
   }
   if (options.versioned) {

@@ -106,11 +106,15 @@ export class StatefulStack extends Stack {
       results: dataBucket('results', {
         versioned: true,
         prefixExpirations: [
-          { prefix: RESULTS_PREFIX, days: deploy.retentionDays },
+          // A backstop: the maintenance sweep deletes each match's files at the retention age.
+          { prefix: RESULTS_PREFIX, days: deploy.retentionDays + 1 },
           ...INTERMEDIATE_PREFIXES.map((prefix) => ({ prefix, days: 1 })),
         ],
         // Swept manifests and overwritten objects stay recoverable for the retention window, then go.
         noncurrentVersionsExpireAfterDays: deploy.retentionDays,
+        // ... except manifests: an erasure rewrites them, and the old version (keyed values of the
+        // erased people) must not stay recoverable for weeks.
+        noncurrentPrefixExpirations: [{ prefix: 'manifests/', days: 1 }],
       }),
     };
 

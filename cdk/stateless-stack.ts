@@ -247,7 +247,7 @@ export class StatelessStack extends Stack {
     );
     this.maintenanceSchedule = new events.Rule(this, 'MaintenanceSchedule', {
       description:
-        'Hourly sweep: recovery of interrupted jobs, retired segment versions and pepper keys past their grace period',
+        'Hourly sweep: recovery of interrupted jobs, retired segment versions and pepper keys past their grace period, retention of lists and matches',
       schedule: events.Schedule.rate(Duration.hours(1)),
       targets: [
         new eventsTargets.LambdaFunction(maintenance, {
@@ -277,7 +277,10 @@ export class StatelessStack extends Stack {
       // Budget and audit reads; the operator's grants (conditional updates), deletion audit
       // entries and forgetting a deleted match's release entry. Matches are charged by match-reduce.
       .bindTable(ledger, 'readWrite')
-      .bindTable(audiences, 'read')
+      // Partner erasure and segment deletion: member items, the catalog and the partner lock.
+      .bindTable(audiences, 'readWrite')
+      // ... and the segment manifests they prune (erasure) or sweep (a deleted segment).
+      .bindBucket(results, ['get', 'put', 'delete'], 'manifests/')
       // Presigned uploads, and DELETE /v1/lists/{id} removes both objects of a list.
       .bindBucket(uploads, ['put', 'delete'], ['lists/', TRIGGERS.rawListPrefix])
       // HeadObject: has the hashed list been uploaded before a match starts?

@@ -16,6 +16,7 @@ import {
   type Profile,
 } from '../shared/domain/model.ts';
 import { type ConnectionFlags, connect } from './connection.ts';
+import { type EraseOptions, renderErase, runErase } from './erase-command.ts';
 import { EXIT, reportFailure } from './failure.ts';
 import { downloadResult, type MatchView, runMatch, uploadPartnerAudience, waitForMatch } from './flows.ts';
 import { runHashCommand } from './hash-command.ts';
@@ -293,6 +294,52 @@ connection(
     if (report.status !== 'SUCCEEDED') process.exitCode = EXIT.failure;
   },
 );
+
+connection(
+  partner
+    .command('erase')
+    .description(
+      'Remove people from every segment by any of their identifiers (an opt-out or erasure request); raw emails and phones are hashed here, only hashes are sent',
+    )
+    .requiredOption('--partner <id>', 'your partner id')
+    .option(
+      '--file <path>',
+      'CSV with a header naming email and/or phone columns, raw (as CRMs name them) or hashed (email_sha256, phone_sha256)',
+    )
+    .option('--email <address...>', 'an email to erase (repeatable)')
+    .option('--phone <number...>', 'a phone number to erase (repeatable)')
+    .addOption(
+      new Option('--profile <profile>', "how to hash (default: the partner's catalog profile)").choices([
+        'basic',
+        'google',
+        'uid2',
+      ]),
+    )
+    .option('--region <code>', 'default region for phone numbers without a country code', region, 'US')
+    .addOption(jsonFlag('what was erased')),
+).action(async (o: ConnectionFlags & EraseOptions & { json?: boolean }) => {
+  const client = connect({ ...o, tenant: o.tenant ?? o.partner }, 'partner');
+  const summary = await runErase(client, o);
+  if (o.json) printJson(summary);
+  else out(renderErase(summary));
+});
+
+connection(
+  partner
+    .command('delete-segment')
+    .description(
+      'Delete a segment: it leaves the catalog at once; its members are swept once running matches are done (audited)',
+    )
+    .argument('<segmentId>')
+    .requiredOption('--partner <id>', 'your partner id')
+    .addOption(jsonFlag('the answer')),
+).action(async (segmentId: string, o: ConnectionFlags & { partner: string; json?: boolean }) => {
+  const client = connect({ ...o, tenant: o.tenant ?? o.partner }, 'partner');
+  const answer = await client.call('deleteSegment', { params: { id: o.partner, segmentId } });
+  if (o.json) printJson(answer);
+  else
+    out(`segment ${segmentId} deleted from ${o.partner}; its members are swept by ${answer.membersPurgedBy}`);
+});
 
 connection(
   program

@@ -1,10 +1,13 @@
 /**
  * Maintenance: re-keying after a pepper rotation ({ action: 'rekey' }, invoked by the admin API),
  * and sweeps ({ action: 'sweep' }, or the hourly schedule): recovery of interrupted jobs first
- * (shared/use-cases/recover-jobs.ts), then retired segment versions and keys.
+ * (shared/use-cases/recover-jobs.ts), then retired segment versions and keys, then retention
+ * (lists and matches past their age, deleted as a user's deletion would).
  */
 import { z } from 'zod';
 import { domainLogger, runtime, useCaseContext } from '../shared/adapters/runtime.ts';
+import { enforceRetention, type RetentionReport } from '../shared/use-cases/deletion.ts';
+import { LIST_LIFETIME_DAYS } from '../shared/use-cases/lists.ts';
 import { rekeyDeps } from '../shared/use-cases/partners.ts';
 import { type RecoveryReport, recoverJobs } from '../shared/use-cases/recover-jobs.ts';
 import { rekeyAll, sweepAll } from '../shared/use-cases/rotate-pepper.ts';
@@ -29,6 +32,7 @@ export const handler = async (
   failed?: number;
   swept?: number;
   recovered?: RecoveryReport;
+  retention?: RetentionReport;
 }> => {
   const { action } = Input.parse(event);
   const ctx = useCaseContext();
@@ -47,6 +51,7 @@ export const handler = async (
     ...(remaining ? { remainingMs: remaining } : {}),
   });
   const swept = await sweepAll(deps);
-  logger.info('maintenance: sweep done', { swept, ...recovered });
-  return { action, swept, recovered };
+  const retention = await enforceRetention(ctx, LIST_LIFETIME_DAYS);
+  logger.info('maintenance: sweep done', { swept, ...recovered, ...retention });
+  return { action, swept, recovered, retention };
 };

@@ -151,6 +151,11 @@ export async function startHttpBridge(
       );
     }
   });
+  // Keep idle connections well past a client's own keep-alive (undici reuses a socket up to the
+  // server's hint less a second): with Node's 5 s default, a loaded machine could hand a client a
+  // socket the server was closing at that instant (ECONNRESET). API Gateway keeps them longer too.
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
   await new Promise<void>((resolve) => server.listen(port, host, resolve));
   const address = server.address() as AddressInfo;
   return {

@@ -3,12 +3,13 @@
  * the use case it calls. The router, the OpenAPI document and the CDK routes all read this table.
  */
 import { z } from 'zod';
-import type { MatchRecord } from '../domain/jobs.ts';
+import { type MatchRecord, SEGMENT_ID_PATTERN } from '../domain/jobs.ts';
 import type { Principal, Role } from '../domain/principal.ts';
 import { readAudit } from '../use-cases/audit.ts';
 import { type GrantInput, grantBudget, readBudget } from '../use-cases/budgets.ts';
 import type { UseCaseContext } from '../use-cases/context.ts';
 import { deleteList, deleteMatch } from '../use-cases/deletion.ts';
+import { deleteSegment, type ErasureInput, erasePeople } from '../use-cases/erasure.ts';
 import { createList, getList } from '../use-cases/lists.ts';
 import {
   type CheckMatchInput,
@@ -36,6 +37,8 @@ import {
   CreateMatchRequestSchema,
   DownloadQuerySchema,
   DownloadResponseSchema,
+  ErasureRequestSchema,
+  ErasureResponseSchema,
   HealthSchema,
   IdSchema,
   IngestReportViewSchema,
@@ -46,6 +49,7 @@ import {
   MatchViewSchema,
   PageQuerySchema,
   PartnerCatalogViewSchema,
+  SegmentDeletionResponseSchema,
 } from './schemas.ts';
 
 export interface RouteRequest {
@@ -332,6 +336,31 @@ export const ROUTE_TABLE = [
     status: 200,
     response: z.object({ matchId: z.string(), deleted: z.literal(true) }),
     handle: (ctx, r) => deleteMatch(ctx, r.principal, r.params.id as string),
+  },
+  {
+    method: 'POST',
+    path: '/v1/partners/{id}/erasures',
+    operationId: 'erasePeople',
+    summary:
+      'Partner: remove people from every segment by any of their identifiers (an opt-out or erasure request; audited with ids only). No budget is refilled.',
+    roles: PARTNER,
+    params: idParam,
+    body: ErasureRequestSchema,
+    status: 200,
+    response: ErasureResponseSchema,
+    handle: (ctx, r) => erasePeople(ctx, r.principal, r.params.id as string, r.body as ErasureInput),
+  },
+  {
+    method: 'DELETE',
+    path: '/v1/partners/{id}/segments/{segmentId}',
+    operationId: 'deleteSegment',
+    summary:
+      'Partner: delete a segment. It leaves the catalog at once; its members are swept once running matches are done (audited).',
+    roles: PARTNER,
+    params: z.object({ id: IdSchema, segmentId: z.string().regex(SEGMENT_ID_PATTERN, 'a segment id') }),
+    status: 200,
+    response: SegmentDeletionResponseSchema,
+    handle: (ctx, r) => deleteSegment(ctx, r.principal, r.params.id as string, r.params.segmentId as string),
   },
   {
     method: 'POST',

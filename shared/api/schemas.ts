@@ -172,6 +172,44 @@ export const CreateAudienceRequestSchema = z
   })
   .strict();
 
+const digestList = z.array(z.string().max(64)).max(1_000).optional();
+
+export const ErasureRequestSchema = z
+  .object({
+    email_sha256: digestList.describe(
+      'SHA-256 digests of normalized emails (hashed as the partner hashes its members).',
+    ),
+    phone_sha256: digestList.describe('SHA-256 digests of E.164 phone numbers.'),
+  })
+  .strict()
+  .describe(
+    'People to remove from every segment, by any of their identifiers (at most 1,000 a request). Each person an identifier identifies goes, with all their other identifiers; a shared identifier (a household phone) identifies everyone who gave it.',
+  );
+
+export const ErasureResponseSchema = z
+  .object({
+    erasureId: z.string(),
+    partnerId: z.string(),
+    identifiers: count.describe('Distinct identifiers named.'),
+    found: count.describe('Of those, how many the audience held.'),
+    people: count.describe('Partner people removed from every segment.'),
+    identifiersRemoved: count.describe('Identifier items deleted (those nobody else holds).'),
+  })
+  .describe(
+    'What the erasure removed. Published catalog sizes are unchanged until the next upload of a segment.',
+  );
+
+export const SegmentDeletionResponseSchema = z.object({
+  partnerId: z.string(),
+  segmentId: z.string(),
+  deleted: z.literal(true),
+  membersPurgedBy: z
+    .string()
+    .describe(
+      'When the members of the deleted segment are swept from the table (after running matches end).',
+    ),
+});
+
 export const CreateAudienceResponseSchema = z.object({ audienceId: z.string(), upload: UploadTicketSchema });
 
 export const IngestReportViewSchema = z.object({

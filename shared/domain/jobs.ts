@@ -38,6 +38,8 @@ export interface ListRecord extends InFlightMarks {
   summary?: ListSummary;
   errorCode?: string;
   errorDetail?: string;
+  /** When retention deleted the list's objects (past its lifetime); the record stays a while longer. */
+  objectsPurgedAt?: string;
   createdAt: string;
   updatedAt: string;
 }

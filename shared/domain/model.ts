@@ -70,6 +70,8 @@ export interface AudienceSnapshot {
    * sensitivity. A bound over the base, not the list, so the scale itself reveals nothing.
    */
   maxSegmentsPerMember?: number;
+  /** Erasures applied to the partner's members so far: part of what a replay must find unchanged. */
+  erasures?: number;
   /** The membership filter of this catalog version, when it has one (pinned with the snapshot). */
   filter?: FilterRef;
 }
@@ -125,6 +127,8 @@ export interface PartnerCatalog {
   retired: RetiredVersion[];
   /** Key ids replaced by a rotation, awaiting their sweep (absent on catalogs never rotated). */
   retiredKeys?: RetiredKey[];
+  /** Erasures applied since the first upload (people removed in place, versions unchanged). */
+  erasures?: number;
   /** The current membership filter (absent before the first ingest that builds one). */
   filter?: FilterRef;
   /** Filters of earlier versions, awaiting their sweep. */

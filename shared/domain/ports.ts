@@ -53,6 +53,11 @@ export interface MemberRecord {
   key: string;
   kind: IdentifierKind;
   people: ReadonlyArray<{ person: string; tokens: readonly string[] }>;
+  /**
+   * On the item of a person's own key (its first identifier in kind order): the keyed values of
+   * that person's other identifiers, so an erasure by any identifier finds all of them.
+   */
+  links?: readonly string[];
 }
 
 /** What partner ingest needs beyond reading: catalogs, member records and a per-partner lock. */
@@ -143,6 +148,8 @@ export interface JobStore {
    * (recovery runs hourly in AWS; in-flight records are few).
    */
   listInFlight(): Promise<JobRecord[]>;
+  /** Every tenant's records of a kind created before `before`: what retention judges (a scan). */
+  listCreatedBefore<K extends JobKind>(kind: K, before: Date): Promise<JobOf<K>[]>;
 }
 
 /** One line of the audit trail: a match, a catalog publication or a grant, with its spend. */
@@ -159,7 +166,11 @@ export interface AuditEntry {
     | 'catalog-published'
     | 'budget-granted'
     | 'list-deleted'
-    | 'match-deleted';
+    | 'match-deleted'
+    | 'match-expired'
+    | 'list-expired'
+    | 'people-erased'
+    | 'segment-deleted';
   k: number;
   /** zCDP rho spent (0 for refusals and replays; the grant's amount for grants). */
   rhoSpent: number;

@@ -4,6 +4,10 @@
  * that replays are recognised by). Each deletion is audited with ids only. Deleting never refunds
  * a privacy budget: the spend of a released match stays in its period's account, and a list
  * matched again after its match was deleted is a new release, paid again (docs/privacy.md).
+ *
+ * Retention runs through the same paths (`enforceRetention`, from the maintenance sweep): a list's
+ * objects go when its lifetime ends, its record, every match and every partner upload record after
+ * `retentionDays`. The bucket lifecycles and the table's TTL are backstops a day later.
  */
 import { DomainError } from '../domain/errors.ts';
 import type { Principal } from '../domain/principal.ts';
@@ -12,13 +16,20 @@ import { OBJECT_KEYS } from '../infra/definitions.ts';
 import type { UseCaseContext } from './context.ts';
 
 const IN_FLIGHT = new Set(['QUEUED', 'RUNNING']);
+const IN_FLIGHT_LIST = new Set(['HASHING']);
 
-async function auditDeletion(
+export async function auditDeletion(
   ctx: UseCaseContext,
   tenantId: string,
   id: string,
   partnerId: string,
-  event: 'list-deleted' | 'match-deleted',
+  event:
+    | 'list-deleted'
+    | 'match-deleted'
+    | 'list-expired'
+    | 'match-expired'
+    | 'people-erased'
+    | 'segment-deleted',
 ) {
   await ctx.ledger.audit({
     tenantId,
@@ -41,8 +52,7 @@ export async function deleteList(ctx: UseCaseContext, principal: Principal, list
   const list = await ctx.jobs.get('list', principal.tenantId, listId);
   if (!list) throw new DomainError('not-found', 'No such list.');
   // Objects first: a crash after this leaves a record pointing at nothing, never data without a record.
-  await ctx.objects.delete(ctx.buckets.uploads, OBJECT_KEYS.hashedList(principal.tenantId, listId));
-  await ctx.objects.delete(ctx.buckets.uploads, OBJECT_KEYS.rawList(principal.tenantId, listId));
+  await purgeListObjects(ctx, principal.tenantId, listId);
   await ctx.jobs.remove('list', principal.tenantId, listId);
   await auditDeletion(ctx, principal.tenantId, listId, '', 'list-deleted');
   ctx.logger.info('list: deleted', { listId });
@@ -61,6 +71,66 @@ export async function deleteMatch(ctx: UseCaseContext, principal: Principal, mat
   await auditDeletion(ctx, principal.tenantId, matchId, match.partnerId, 'match-deleted');
   ctx.logger.info('match: deleted', { matchId });
   return { matchId, deleted: true as const };
+}
+
+/** A list's hashed and raw objects. */
+async function purgeListObjects(ctx: UseCaseContext, tenantId: string, listId: string) {
+  await ctx.objects.delete(ctx.buckets.uploads, OBJECT_KEYS.hashedList(tenantId, listId));
+  await ctx.objects.delete(ctx.buckets.uploads, OBJECT_KEYS.rawList(tenantId, listId));
+}
+
+export interface RetentionReport {
+  listObjectsPurged: number;
+  listsExpired: number;
+  matchesExpired: number;
+  /** Partner upload records (ingest reports: counts and row numbers, nothing personal). */
+  uploadsExpired: number;
+}
+
+/**
+ * Retention, by the deletion paths: objects of lists past their lifetime, then records of lists and
+ * finished matches older than `retentionDays` (a match with its files and its replay entry).
+ * Audited like deletions. In-flight work is left to recovery.
+ */
+export async function enforceRetention(
+  ctx: UseCaseContext,
+  listLifetimeDays: number,
+): Promise<RetentionReport> {
+  const now = ctx.now();
+  const report: RetentionReport = {
+    listObjectsPurged: 0,
+    listsExpired: 0,
+    matchesExpired: 0,
+    uploadsExpired: 0,
+  };
+  const retentionCutoff = new Date(now.getTime() - ctx.retentionDays * 86_400_000);
+  const lifetimeCutoff = new Date(now.getTime() - listLifetimeDays * 86_400_000);
+  for (const list of await ctx.jobs.listCreatedBefore('list', lifetimeCutoff)) {
+    if (IN_FLIGHT_LIST.has(list.status)) continue;
+    if (Date.parse(list.createdAt) < retentionCutoff.getTime()) {
+      await purgeListObjects(ctx, list.tenantId, list.listId);
+      await ctx.jobs.remove('list', list.tenantId, list.listId);
+      await auditDeletion(ctx, list.tenantId, list.listId, '', 'list-expired');
+      report.listsExpired++;
+    } else if (!list.objectsPurgedAt) {
+      await purgeListObjects(ctx, list.tenantId, list.listId);
+      await ctx.jobs.update('list', list.tenantId, list.listId, { objectsPurgedAt: now.toISOString() });
+      report.listObjectsPurged++;
+    }
+  }
+  for (const match of await ctx.jobs.listCreatedBefore('match', retentionCutoff)) {
+    if (IN_FLIGHT.has(match.status)) continue;
+    await purgeMatch(ctx, match.tenantId, match.matchId, match.partnerId);
+    await auditDeletion(ctx, match.tenantId, match.matchId, match.partnerId, 'match-expired');
+    report.matchesExpired++;
+  }
+  for (const upload of await ctx.jobs.listCreatedBefore('audience', retentionCutoff)) {
+    if (upload.status === 'INGESTING') continue;
+    await ctx.jobs.remove('audience', upload.tenantId, upload.audienceId);
+    report.uploadsExpired++;
+  }
+  if (Object.values(report).some((n) => n > 0)) ctx.logger.info('retention: enforced', { ...report });
+  return report;
 }
 
 /** Everything kept for one match, gone: result files, leftovers of a run, the replay entry, the record. */

@@ -36,7 +36,7 @@ import {
   splitIngest,
 } from './ingest-pipeline.ts';
 
-export { DEFAULT_MAX_REJECTED_SHARE } from './ingest-pipeline.ts';
+export { DEFAULT_MAX_REJECTED_SHARE, decodeMemberHash } from './ingest-pipeline.ts';
 
 /**
  * Runs the map steps of an ingest: its people units, then its filter parts. Worker threads in the
@@ -232,6 +232,35 @@ async function manifestObjects(
   return (await deps.objects.exists(deps.buckets.results, legacy)) ? [legacy, ...parts] : parts;
 }
 
+/**
+ * Rewrites each object of a segment version's manifest (parts, and the older single object) with
+ * only the keys `keep` accepts; an object left unchanged is not written.
+ */
+export async function pruneManifest(
+  deps: Pick<IngestDeps, 'objects' | 'buckets'>,
+  partnerId: string,
+  keyId: string,
+  segmentId: string,
+  version: number,
+  keep: (key: string) => boolean,
+): Promise<void> {
+  for (const object of await manifestObjects(deps, partnerId, keyId, segmentId, version)) {
+    const keys: string[] = [];
+    let dropped = false;
+    for await (const key of linesOf(deps.objects.read(deps.buckets.results, object))) {
+      if (keep(key)) keys.push(key);
+      else dropped = true;
+    }
+    if (dropped)
+      await deps.objects.write(
+        deps.buckets.results,
+        object,
+        keys.length ? `${keys.join('\n')}\n` : '',
+        'text/plain',
+      );
+  }
+}
+
 export async function readManifest(
   deps: Pick<IngestDeps, 'objects' | 'buckets'>,
   partnerId: string,
@@ -278,14 +307,14 @@ export async function sweepRetired(deps: IngestDeps, partnerId: string, now: () 
     )) {
       const existing = await deps.audiences.readMembers(partnerId, catalog.keyId, chunk);
       const writes: MemberRecord[] = [];
-      for (const [key, record] of existing) {
+      for (const record of existing.values()) {
         let changed = false;
         const kept = record.people.map(({ person, tokens }) => {
           const left = tokens.filter((t) => !dueTokens.has(t));
           changed ||= left.length !== tokens.length;
           return { person, tokens: left };
         });
-        if (changed) writes.push({ key, kind: record.kind, people: kept });
+        if (changed) writes.push({ ...record, people: kept });
       }
       await deps.audiences.writeMembers(partnerId, catalog.keyId, writes);
       swept += writes.length;

@@ -140,7 +140,7 @@ class RuleCounter {
 }
 
 /** Hash format per profile: hex for basic and google; uid2 also takes its native base64. */
-function decodeMemberHash(value: string, profile: Profile): Uint8Array | undefined {
+export function decodeMemberHash(value: string, profile: Profile): Uint8Array | undefined {
   const v = value.trim();
   if (v.length === 64) return decodeHexDigest(v);
   if (profile === 'uid2' && v.length === 44) return decodeBase64Digest(v);
@@ -344,7 +344,8 @@ const personRecordLength = (data: Uint8Array, at: number) => {
 const idRecordLength = (data: Uint8Array, at: number) => {
   if (at + 2 * KEY_CHARS + 3 > data.length) return undefined;
   const n = (data[at + 2 * KEY_CHARS + 1] as number) | ((data[at + 2 * KEY_CHARS + 2] as number) << 8);
-  return 2 * KEY_CHARS + 3 + 2 * n;
+  const links = data[at + 2 * KEY_CHARS + 3 + 2 * n];
+  return links === undefined ? undefined : 2 * KEY_CHARS + 4 + 2 * n + links * KEY_CHARS;
 };
 
 /** The identifier partition of a keyed value: its first byte (two base64url characters). */
@@ -382,17 +383,28 @@ export async function ingestPeopleUnit(deps: IngestDeps, job: IngestJob & { unit
             counts.members[s] = (counts.members[s] ?? 0) + 1;
             counts.kinds[s] = (counts.kinds[s] ?? 0) | kinds;
           }
-          const record = Buffer.alloc(2 * KEY_CHARS + 3 + 2 * segs.length);
+          const keyed = [...person.ids].map(([id, kind]) => ({
+            key: id === primary ? personKey : keyer.key(Buffer.from(id, 'latin1')),
+            kind,
+          }));
+          // The item of the person's own key links its other identifiers (what an erasure follows).
+          const others = keyed.filter((k) => k.key !== personKey).map((k) => k.key);
+          const fixed = 2 * KEY_CHARS + 4 + 2 * segs.length;
+          const record = Buffer.alloc(fixed + others.length * KEY_CHARS);
           record.write(personKey, KEY_CHARS + 1, KEY_CHARS, 'latin1');
           record.writeUInt16LE(segs.length, 2 * KEY_CHARS + 1);
           segs.forEach((s, i) => {
             record.writeUInt16LE(s, 2 * KEY_CHARS + 3 + 2 * i);
           });
-          for (const [id, kind] of person.ids) {
-            const key = id === primary ? personKey : keyer.key(Buffer.from(id, 'latin1'));
+          others.forEach((k, i) => {
+            record.write(k, fixed + i * KEY_CHARS, KEY_CHARS, 'latin1');
+          });
+          for (const { key, kind } of keyed) {
             record.write(key, 0, KEY_CHARS, 'latin1');
             record[KEY_CHARS] = kind;
-            await runs.append(idPartitionOf(key) >>> 4, record);
+            record[fixed - 1] = key === personKey ? others.length : 0;
+            const length = key === personKey ? record.length : fixed;
+            await runs.append(idPartitionOf(key) >>> 4, record.subarray(0, length));
           }
         }
         people = new Map();
@@ -628,7 +640,7 @@ export async function ingestIdentifierPart(
 
       for (let partition = first; partition < first + PARTITIONS_PER_PART; partition++) {
         // This partition's identifiers of the upload: key -> kind and people -> segments.
-        const owners = new Map<string, { kind: number; people: Map<string, number[]> }>();
+        const owners = new Map<string, { kind: number; people: Map<string, number[]>; links: Set<string> }>();
         if (freshPartitions.has(partition)) {
           for await (const rec of recordsOf(fresh.read(partition), idRecordLength)) {
             const buf = Buffer.from(rec.buffer, rec.byteOffset, rec.length);
@@ -639,10 +651,13 @@ export async function ingestIdentifierPart(
             for (let i = 0; i < n; i++) segs.push(buf.readUInt16LE(2 * KEY_CHARS + 3 + 2 * i));
             let owner = owners.get(key);
             if (!owner) {
-              owner = { kind: buf[KEY_CHARS] as number, people: new Map() };
+              owner = { kind: buf[KEY_CHARS] as number, people: new Map(), links: new Set() };
               owners.set(key, owner);
             }
             owner.people.set(person, segs);
+            const fixed = 2 * KEY_CHARS + 4 + 2 * n;
+            for (let i = 0; i < (buf[fixed - 1] as number); i++)
+              owner.links.add(buf.toString('latin1', fixed + i * KEY_CHARS, fixed + (i + 1) * KEY_CHARS));
           }
         }
         const touched = new Set(owners.keys());
@@ -688,7 +703,10 @@ export async function ingestIdentifierPart(
               for (const s of inSegments) await manifests.append(s, Buffer.from(`${key}\n`, 'latin1'));
             }
             if (owner || dropped) {
+              // The item of a person's own key links that person's other identifiers (for erasure).
+              const links = new Set([...(had?.links ?? []), ...(owner?.links ?? [])]);
               writes.push({
+                ...(links.size > 0 ? { links: [...links] } : {}),
                 key,
                 kind: owner ? (IDENTIFIER_KINDS[owner.kind] ?? 'email') : (had?.kind ?? 'email'),
                 people: [...tokensOf].map(([person, tokens]) => ({ person, tokens: [...tokens] })),

@@ -395,11 +395,12 @@ function listFingerprinter(stable: AudienceKeyer, tenantId: string, partnerId: s
   };
 }
 
+/** The partner data a release was computed from: segment versions, and erasures applied since. */
 const versionsOf = (snapshot: AudienceSnapshot) =>
   snapshot.segments
     .map((s) => `${s.segmentId}#${s.version}`)
     .sort()
-    .join(',');
+    .join(',') + (snapshot.erasures ? `;erasures=${snapshot.erasures}` : '');
 
 /** Step 3. Applies the privacy rules once to the whole list and releases the result. */
 export async function reduceMatch(ctx: UseCaseContext, job: MatchJob): Promise<MatchRecord['status']> {

@@ -99,6 +99,7 @@ export async function rekeyPartner(deps: RekeyDeps, partnerId: string): Promise<
           key: rekey(key),
           kind: record.kind,
           people: record.people.map((p) => ({ person: rekey(p.person), tokens: p.tokens })),
+          ...(record.links ? { links: record.links.map(rekey) } : {}),
         });
       }
       await deps.audiences.writeMembers(partnerId, to, copies);

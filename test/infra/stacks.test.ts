@@ -167,7 +167,7 @@ describe('stateful stack: data at rest', () => {
     }
   });
 
-  it('versions the results bucket and keeps results for the retentionDays context (45)', () => {
+  it('versions the results bucket and keeps results a day past the retentionDays context (45): the sweep deletes them at 45, the lifecycle is a backstop', () => {
     app.statefulTemplate.hasResourceProperties('AWS::S3::Bucket', {
       LoggingConfiguration: { LogFilePrefix: `${BUCKETS.results.id.toLowerCase()}/` },
       VersioningConfiguration: { Status: 'Enabled' },
@@ -175,9 +175,11 @@ describe('stateful stack: data at rest', () => {
         Rules: Match.arrayWith([
           Match.objectLike({
             Prefix: RESULTS_PREFIX,
-            ExpirationInDays: 45,
-            NoncurrentVersionExpiration: { NoncurrentDays: 45 },
+            ExpirationInDays: 46,
+            NoncurrentVersionExpiration: { NoncurrentDays: 46 },
           }),
+          // What an erasure rewrote is not kept recoverable for weeks.
+          Match.objectLike({ Prefix: 'manifests/', NoncurrentVersionExpiration: { NoncurrentDays: 1 } }),
         ]),
       },
     });
@@ -616,7 +618,7 @@ describe('IAM: each function may do what its use cases call, nothing more', () =
     );
   });
 
-  it('api: presigned uploads and downloads, catalogs, budgets and grants, audit, deletions, match start, re-key start', () => {
+  it('api: presigned uploads and downloads, catalogs, budgets and grants, audit, deletions, erasure, match start, re-key start', () => {
     expect(grantsOf('ApiFunction')).toEqual(
       [
         ...objects('UploadsBucketArn', ['DeleteObject', 'PutObject'], 'lists/'),
@@ -631,8 +633,11 @@ describe('IAM: each function may do what its use cases call, nothing more', () =
         ...objects(R, ['DeleteObject'], 'shards/'),
         ...objects(R, ['DeleteObject'], 'tallies/'),
         listing(R, 'results/', 'shards/', 'tallies/'),
+        // Partner erasure prunes the segment manifests; a deleted segment's are swept.
+        ...objects(R, ['DeleteObject', 'GetObject', 'PutObject'], 'manifests/'),
         ...table('JobsTableArn', 'readWrite'),
-        ...table('AudiencesTableArn', 'read'),
+        // Erasure and segment deletion: member items, the catalog and the partner lock.
+        ...table('AudiencesTableArn', 'readWrite'),
         ...table('LedgerTableArn', 'readWrite'),
         PEPPER,
         'states:StartExecution MatchStateMachine',

@@ -426,6 +426,42 @@ describe('deletion from the CLI', () => {
   });
 });
 
+describe('partner erasure and segment deletion from the CLI', () => {
+  const asPartner = () => ({ ONBOARD_API_URL: apiUrl, ONBOARD_TOKEN: t.token(PARTNER, 'partner') });
+
+  it('`onboard partner erase --email` hashes locally and prints what went; a bad value sends nothing', async () => {
+    const box = await sandbox();
+    const person = scenario.segments[0]?.people[0] as number;
+    const bad = await onboard(box, ['partner', 'erase', '--partner', PARTNER, '--email', 'not-an-email'], {
+      env: asPartner(),
+    });
+    expect(bad.status).toBe(1);
+    expectOneLine(bad, /--email #1: /);
+    const run = await onboard(
+      box,
+      ['partner', 'erase', '--partner', PARTNER, '--email', personEmail(person).toUpperCase(), '--json'],
+      { env: asPartner() },
+    );
+    expect(run.status, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({ partnerId: PARTNER, requests: 1, found: 1, people: 1 });
+    expect(leftovers(box.tmp)).toEqual([]);
+  });
+
+  it('`onboard partner delete-segment` removes it; a second time is one clear line and status 1', async () => {
+    const box = await sandbox();
+    const run = await onboard(box, ['partner', 'delete-segment', 'few', '--partner', PARTNER], {
+      env: asPartner(),
+    });
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/^segment few deleted from /);
+    const again = await onboard(box, ['partner', 'delete-segment', 'few', '--partner', PARTNER], {
+      env: asPartner(),
+    });
+    expect(again.status).toBe(1);
+    expectOneLine(again, /^onboard: not-found: /);
+  });
+});
+
 describe('the demo', () => {
   it('exits 0 and leaves nothing in the temp directory', async () => {
     const box = await sandbox();

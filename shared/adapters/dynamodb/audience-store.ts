@@ -5,8 +5,9 @@
  * - `member#{partnerId}#{keyId}#{key}`: one item an identifier of a partner person, where key =
  *   base64url HMAC-SHA256(pepper, digest): `k` = its kind, `m` = a map from each person key it
  *   identifies (the keyed value of that person's primary identifier) to the string set of its
- *   `segmentId#version` tokens. Items written before people had several identifiers hold only
- *   `s` (the tokens): they read as an email that is its own person;
+ *   `segmentId#version` tokens; on the item of a person's own key, `l` = the keyed values of that
+ *   person's other identifiers (what an erasure follows). Items written before people had several
+ *   identifiers hold only `s` (the tokens): they read as an email that is its own person;
  * - `lock#{partnerId}`: the ingest lock, expiring so a crashed ingest cannot wedge a partner, with
  *   the embedded stack's start that took it (recovery releases a lock of a start that is gone).
  * A segment is replaced by writing tokens of a new version and then flipping the catalog: a
@@ -44,6 +45,7 @@ export function snapshotOf(catalog: PartnerCatalog): AudienceSnapshot {
     baseSize: catalog.baseSize,
     publishedBaseSize: catalog.publishedBaseSize ?? null,
     maxSegmentsPerMember: catalog.maxSegmentsPerMember,
+    ...(catalog.erasures ? { erasures: catalog.erasures } : {}),
     segments: catalog.segments.map((s) => ({ ...s })),
     ...(catalog.filter ? { filter: { ...catalog.filter } } : {}),
   };
@@ -152,7 +154,13 @@ export class DynamoAudienceStore implements AudienceStore, AudienceWriter {
       const people = item.m?.M
         ? Object.entries(item.m.M).map(([person, v]) => ({ person, tokens: v.SS ?? [] }))
         : [{ person: key, tokens: item.s?.SS ?? [] }];
-      out.set(key, { key, kind: (item.k?.S ?? 'email') as IdentifierKind, people });
+      const links = item.l?.SS;
+      out.set(key, {
+        key,
+        kind: (item.k?.S ?? 'email') as IdentifierKind,
+        people,
+        ...(links && links.length > 0 ? { links } : {}),
+      });
     }
     return out;
   }
@@ -167,7 +175,13 @@ export class DynamoAudienceStore implements AudienceStore, AudienceWriter {
         if (people.length === 0) return { DeleteRequest: { Key: { pk } } };
         const m: Record<string, AttributeValue> = {};
         for (const p of people) m[p.person] = { SS: [...p.tokens] };
-        return { PutRequest: { Item: { pk, k: { S: r.kind }, m: { M: m } } } };
+        // Links belong to the item's own person: they go when that person leaves the item.
+        const links = people.some((p) => p.person === r.key) ? [...new Set(r.links ?? [])] : [];
+        return {
+          PutRequest: {
+            Item: { pk, k: { S: r.kind }, m: { M: m }, ...(links.length > 0 ? { l: { SS: links } } : {}) },
+          },
+        };
       }),
       { ...this.batch, stats: this.stats },
     );

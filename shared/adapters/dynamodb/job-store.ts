@@ -40,7 +40,9 @@ export class DynamoJobStore implements JobStore {
   }
 
   async create(record: JobRecord): Promise<void> {
-    const expiresAt = Math.floor(Date.now() / 1000) + this.retentionDays * 86_400;
+    // A backstop a day after retention: the maintenance sweep deletes the record (and everything
+    // of it) at the retention age itself, through the same path as a deletion.
+    const expiresAt = Math.floor(Date.now() / 1000) + (this.retentionDays + 1) * 86_400;
     await this.doc.send(
       new PutCommand({
         TableName: this.table,
@@ -178,6 +180,25 @@ export class DynamoJobStore implements JobStore {
         }),
       );
       for (const item of out.Items ?? []) records.push(item.record as JobRecord);
+      startKey = out.LastEvaluatedKey;
+    } while (startKey);
+    return records;
+  }
+
+  async listCreatedBefore<K extends Kind>(kind: K, before: Date): Promise<RecordOf<K>[]> {
+    const records: RecordOf<K>[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const out = await this.doc.send(
+        new ScanCommand({
+          TableName: this.table,
+          FilterExpression: 'begins_with(sk, :kind) AND #record.createdAt < :before',
+          ExpressionAttributeNames: { '#record': 'record' },
+          ExpressionAttributeValues: { ':kind': `${kind}#`, ':before': before.toISOString() },
+          ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+        }),
+      );
+      for (const item of out.Items ?? []) records.push(item.record as RecordOf<K>);
       startKey = out.LastEvaluatedKey;
     } while (startKey);
     return records;
