@@ -6,7 +6,8 @@
  * SKIP, then the notes (what exactly was timed, assumptions). Timings are never asserted in tests;
  * this is where they are looked at.
  *
- * Benchmarks: hashing, bundles, match-memory, dynamodb-batch, memory-10m, cost, privacy, console.
+ * Benchmarks: hashing, bundles, match-memory, dynamodb-batch, memory-10m, ingest-10m,
+ * membership-filter, cost, privacy, console.
  * --quick: smaller sizes (for a smoke run); --only: a comma-separated subset.
  * The exit code is 0 even when a bar fails (the table says so); 1 if a benchmark crashed.
  */
@@ -26,6 +27,8 @@ export const BENCHES = [
   'match-memory',
   'dynamodb-batch',
   'memory-10m',
+  'ingest-10m',
+  'membership-filter',
   'cost',
   'privacy',
   'console',
@@ -189,6 +192,12 @@ export async function main(argv: readonly string[]): Promise<number> {
           out = r;
           break;
         }
+        case 'ingest-10m':
+          out = await (await import('./ingest-10m.ts')).benchIngest10m({ quick: args.quick });
+          break;
+        case 'membership-filter':
+          out = (await import('./membership-filter.ts')).benchMembershipFilter(args.quick);
+          break;
         case 'cost':
           out = (await import('./cost.ts')).benchCost(dynamo, memory);
           break;

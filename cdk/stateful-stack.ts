@@ -24,11 +24,12 @@ type TableKey = keyof typeof TABLES;
 type BucketKey = keyof typeof BUCKETS;
 
 /**
- * Prefixes of the results bucket holding one match's intermediate files (shards and shard
- * tallies). The pipeline deletes them when the match ends; a 1-day expiry is the
+ * Prefixes of the results bucket holding one match's or one ingest's intermediate files (shards,
+ * shard tallies, an ingest's people shards and identifier runs). The pipelines delete them when
+ * the job ends; a 1-day expiry is the
  * backstop for an execution that died in between.
  */
-export const INTERMEDIATE_PREFIXES = ['shards/', 'tallies/'] as const;
+export const INTERMEDIATE_PREFIXES = ['shards/', 'tallies/', 'ingest/'] as const;
 /** Prefix of the released results, kept for the deploy's retentionDays. */
 export const RESULTS_PREFIX = 'results/';
 /**

@@ -138,6 +138,8 @@ export class StatelessStack extends Stack {
       .bindBucket(results, ['get', 'delete', 'list'], 'shards/')
       // Its tally (true counts and the shard's list fingerprint; nothing per person).
       .bindBucket(results, 'put', 'tallies/')
+      // The partner's membership filter, pinned with the snapshot (reads it surely need not make).
+      .bindBucket(results, ['get', 'list'], 'filters/')
       .bindTable(audiences, 'read')
       // loadMatch and the shardDone counter.
       .bindTable(jobs, 'readWrite')
@@ -195,8 +197,9 @@ export class StatelessStack extends Stack {
       maxEventAge: Duration.hours(6),
     })
       .bindBucket(partnerDrops, ['get', 'delete', 'list'], TRIGGERS.partnerDropPrefix)
-      // Manifests of the catalog's key id and, in the sweep, of retired key ids: the whole prefix.
-      .bindBucket(results, ['get', 'put', 'delete', 'list'], 'manifests/')
+      // Manifests of the catalog's key id and, in the sweep, of retired key ids: the whole prefix;
+      // membership filters (written per part, swept when retired); the ingest's intermediate files.
+      .bindBucket(results, ['get', 'put', 'delete', 'list'], ['manifests/', 'filters/', 'ingest/'])
       .bindTable(audiences, 'readWrite')
       .bindTable(jobs, 'readWrite')
       // Published catalog sizes: the catalog budget spend (conditional updates, reads) and its audit entry.
@@ -219,7 +222,7 @@ export class StatelessStack extends Stack {
         maxEventAge: Duration.hours(6),
       },
     )
-      .bindBucket(results, ['get', 'put', 'delete', 'list'], 'manifests/')
+      .bindBucket(results, ['get', 'put', 'delete', 'list'], ['manifests/', 'filters/', 'ingest/'])
       .bindTable(audiences, 'readWrite')
       .bindSecret(refs.pepper)
       // Recovery (shared/use-cases/recover-jobs.ts), in every sweep: the Jobs records in flight

@@ -72,6 +72,29 @@ export interface AudienceSnapshot {
   maxSegmentsPerMember?: number;
   /** Erasures applied to the partner's members so far: part of what a replay must find unchanged. */
   erasures?: number;
+  /** The membership filter of this catalog version, when it has one (pinned with the snapshot). */
+  filter?: FilterRef;
+}
+
+/**
+ * A membership filter stored beside a catalog version (shared/domain/audiences/membership-filter.ts):
+ * its id (unique per build), its parts and its bits per key, under the catalog's key id.
+ */
+export interface FilterRef {
+  id: string;
+  keyId: string;
+  parts: number;
+  bitsPerKey: number;
+  /** Keyed values inserted (with repeats across segments). */
+  keys: number;
+}
+
+/** A filter replaced by a newer catalog version, kept until no running match can still load it. */
+export interface RetiredFilter {
+  id: string;
+  keyId: string;
+  parts: number;
+  retiredAt: string;
 }
 
 /** A segment version replaced by a newer one, kept until no running match can still read it. */
@@ -106,6 +129,10 @@ export interface PartnerCatalog {
   retiredKeys?: RetiredKey[];
   /** Erasures applied since the first upload (people removed in place, versions unchanged). */
   erasures?: number;
+  /** The current membership filter (absent before the first ingest that builds one). */
+  filter?: FilterRef;
+  /** Filters of earlier versions, awaiting their sweep. */
+  retiredFilters?: RetiredFilter[];
   updatedAt: string;
 }
 

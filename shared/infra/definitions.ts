@@ -105,8 +105,17 @@ export const OBJECT_KEYS = {
   tally: (matchId: string, shard: number) => `tallies/${matchId}/${String(shard).padStart(3, '0')}.json`,
   /** The shard's matched partner people, a sorted binary run (beside its tally: same lifetime). */
   matchedRun: (matchId: string, shard: number) => `tallies/${matchId}/${String(shard).padStart(3, '0')}.run`,
+  /** A segment version's keyed values as first written: one object (read, never written now). */
   manifest: (partnerId: string, keyId: string, segmentId: string, version: number) =>
     `manifests/${partnerId}/${keyId}/${segmentId}/${version}.keys`,
+  /** A segment version's keyed values of one filter part (by the keyed value's top bits). */
+  manifestPart: (partnerId: string, keyId: string, segmentId: string, version: number, part: number) =>
+    `manifests/${partnerId}/${keyId}/${segmentId}/${version}/${String(part).padStart(2, '0')}.keys`,
+  /** One part of a catalog version's membership filter. */
+  filterPart: (partnerId: string, keyId: string, filterId: string, part: number) =>
+    `filters/${partnerId}/${keyId}/${filterId}/${String(part).padStart(2, '0')}.bf`,
+  /** An ingest's intermediate files (people shards, identifier runs, counts): deleted when it ends. */
+  ingestWork: (partnerId: string, audienceId: string) => `ingest/${partnerId}/${audienceId}/`,
 } as const;
 
 /** S3 prefixes that trigger functions. */

@@ -29,6 +29,7 @@ import { auditDeletion } from './deletion.ts';
 import {
   decodeMemberHash,
   type IngestDeps,
+  pruneManifest,
   readManifest,
   sweepRetired,
   waitForLock,
@@ -163,15 +164,8 @@ async function pruneManifests(
 ) {
   if (removed.size === 0) return;
   for (const v of versions) {
-    const keys = await readManifest(deps, partnerId, keyId, v.segmentId, v.version);
-    const kept = keys.filter((k) => !removed.has(k));
-    if (kept.length === keys.length) continue;
-    await deps.objects.write(
-      deps.buckets.results,
-      OBJECT_KEYS.manifest(partnerId, keyId, v.segmentId, v.version),
-      kept.join('\n'),
-      'text/plain',
-    );
+    // Every object of the version (its filter parts, or the older single object).
+    await pruneManifest(deps, partnerId, keyId, v.segmentId, v.version, (k) => !removed.has(k));
   }
 }
 

@@ -2,29 +2,17 @@
  * Partner ingest: a members file (a header of identifier columns, `email_sha256`, `phone_sha256`
  * (`sha256` is an email), and `segment_id`; one row a person in a segment) replaces the segments
  * declared when its upload URL was asked for. Every row is validated and counted; accepted members
- * are keyed with the pepper and written as a new version of each segment; the catalog is flipped
- * to the new versions in one conditional write, so a running match sees the old or the new
- * version, never a mix; the replaced versions are swept once no match can still be reading them.
- * The drop is deleted whatever the outcome: partner hashes do not stay at rest.
+ * are keyed with the pepper and written as a new version of each segment, shard by shard
+ * (shared/use-cases/ingest-pipeline.ts); the catalog is flipped to the new versions in one
+ * conditional write, so a running match sees the old or the new version, never a mix; the
+ * replaced versions are swept once no match can still be reading them. The drop is deleted
+ * whatever the outcome: partner hashes do not stay at rest.
  */
-import {
-  countCurrent,
-  currentTokens,
-  emptyCatalog,
-  nextVersion,
-  token,
-} from '../domain/audiences/membership.ts';
+import { token } from '../domain/audiences/membership.ts';
+import { FILTER_PARTS } from '../domain/audiences/membership-filter.ts';
 import { DomainError, isDomainError } from '../domain/errors.ts';
-import { decodeBase64Digest, decodeHexDigest } from '../domain/identifiers/normalize.ts';
-import type { AudienceUploadRecord, IngestReport } from '../domain/jobs.ts';
-import { type IdentifierColumn, openList } from '../domain/lists/parse-list.ts';
-import {
-  type IdentifierKind,
-  orderedKinds,
-  type PartnerCatalog,
-  type Profile,
-  type SegmentInfo,
-} from '../domain/model.ts';
+import type { AudienceUploadRecord } from '../domain/jobs.ts';
+import type { PartnerCatalog } from '../domain/model.ts';
 import type {
   AudienceKeyer,
   AudienceWriter,
@@ -35,6 +23,26 @@ import type {
 } from '../domain/ports.ts';
 import type { CatalogCounts, PublishedCounts } from '../domain/privacy/catalog-release.ts';
 import { OBJECT_KEYS } from '../infra/definitions.ts';
+import { linesOf } from './ingest-files.ts';
+import {
+  deleteIngestWork,
+  finishIngest,
+  gateIngest,
+  type IngestJob,
+  IngestRefused,
+  ingestIdentifierPart,
+  ingestPeopleUnit,
+  mapInProcess,
+  splitIngest,
+} from './ingest-pipeline.ts';
+
+export { DEFAULT_MAX_REJECTED_SHARE, decodeMemberHash } from './ingest-pipeline.ts';
+
+/**
+ * Runs the map steps of an ingest: its people units, then its filter parts. Worker threads in the
+ * embedded stack; one after another in this process when absent.
+ */
+export type IngestMap = (step: 'people' | 'identifiers', job: IngestJob, items: number[]) => Promise<void>;
 
 export interface IngestDeps {
   jobs: JobStore;
@@ -55,24 +63,11 @@ export interface IngestDeps {
    * once per upload (`chargeId`), or withheld when that budget is spent.
    */
   publishSizes(partnerId: string, chargeId: string, counts: CatalogCounts): Promise<PublishedCounts>;
+  /** Where the map steps run (default: in this process, one item at a time). */
+  mapIngest?: IngestMap;
 }
 
-/** An ingest rejecting more than this share of its rows fails, unless its upload allows more. */
-export const DEFAULT_MAX_REJECTED_SHARE = 0.1;
-
-/** A file refused by the gate: nothing changed; its report says why. */
-class IngestRefused extends DomainError {
-  constructor(
-    detail: string,
-    readonly report: IngestReport,
-  ) {
-    super('ingest-rejected', detail);
-  }
-}
-
-/** Row numbers kept per rejection rule, so a partner can find and fix rows without a huge report. */
-const SAMPLE_ROWS = 20;
-/** Members read and written per step: bounded memory and request sizes. */
+/** Members read and written per step of a sweep. */
 const CHUNK = 1_000;
 
 const DROP_KEY = /^audiences\/([A-Za-z0-9][A-Za-z0-9_-]{0,63})\/([A-Za-z0-9][A-Za-z0-9_-]{0,63})\.csv$/;
@@ -80,26 +75,6 @@ const DROP_KEY = /^audiences\/([A-Za-z0-9][A-Za-z0-9_-]{0,63})\/([A-Za-z0-9][A-Z
 export function parseDropKey(key: string): { partnerId: string; audienceId: string } | undefined {
   const m = DROP_KEY.exec(key);
   return m ? { partnerId: m[1] as string, audienceId: m[2] as string } : undefined;
-}
-
-/** Hash format per profile: hex for basic and google; uid2 also takes its native base64. */
-export function decodeMemberHash(value: string, profile: Profile): Uint8Array | undefined {
-  const v = value.trim();
-  if (v.length === 64) return decodeHexDigest(v);
-  if (profile === 'uid2' && v.length === 44) return decodeBase64Digest(v);
-  return undefined;
-}
-
-class RuleCounter {
-  readonly byRule: IngestReport['rejectedByRule'] = {};
-  total = 0;
-  reject(rule: string, row: number) {
-    const entry = this.byRule[rule] ?? { count: 0, rows: [] };
-    this.byRule[rule] = entry;
-    entry.count++;
-    if (entry.rows.length < SAMPLE_ROWS) entry.rows.push(row);
-    this.total++;
-  }
 }
 
 export async function ingestAudience(
@@ -141,7 +116,7 @@ export async function ingestAudience(
       );
     }
     if (!(await deps.objects.exists(deps.buckets.partnerDrops, objectKey))) return 'ignored';
-    const report = await ingestLocked(deps, upload, objectKey, now);
+    const report = await ingestLocked(deps, upload, objectKey, owner, now);
     await deps.jobs.update('audience', partnerId, audienceId, { status: 'SUCCEEDED', report });
     deps.logger.info('ingest: succeeded', {
       partnerId,
@@ -189,305 +164,101 @@ async function ingestLocked(
   deps: IngestDeps,
   upload: AudienceUploadRecord,
   objectKey: string,
+  owner: string,
   now: () => Date,
-): Promise<IngestReport> {
-  const partnerId = upload.tenantId;
-  const stored = await deps.audiences.readCatalog(partnerId);
-  if (stored && stored.profile !== upload.profile) {
-    throw new DomainError(
-      'invalid-input',
-      `This partner's audiences are hashed with the ${stored.profile} profile; the upload declared ${upload.profile}.`,
+) {
+  const job: IngestJob = { partnerId: upload.tenantId, audienceId: upload.audienceId };
+  const map: IngestMap =
+    deps.mapIngest ??
+    ((step, j, items) =>
+      mapInProcess(items, (item) =>
+        step === 'people'
+          ? ingestPeopleUnit(deps, { ...j, unit: item })
+          : ingestIdentifierPart(deps, { ...j, part: item }),
+      ));
+  const t0 = Date.now();
+  const step = (name: string, fields: Record<string, unknown> = {}) =>
+    deps.logger.debug('ingest: step done', { ...job, step: name, ms: Date.now() - t0, ...fields });
+  try {
+    const plan = await splitIngest(deps, upload, objectKey, owner, now);
+    step('split', { rows: plan.rowsRead, units: plan.units.length });
+    // The drop is read: partner hashes leave it (the people shards go when the ingest ends).
+    await deps.objects.delete(deps.buckets.partnerDrops, objectKey);
+    await map(
+      'people',
+      job,
+      plan.units.map((_, i) => i),
     );
+    step('people');
+    const dryRun = await gateIngest(deps, upload, job);
+    if (dryRun) return dryRun;
+    await map(
+      'identifiers',
+      job,
+      Array.from({ length: FILTER_PARTS }, (_, i) => i),
+    );
+    step('identifiers');
+    const report = await finishIngest(deps, upload, job, now);
+    // Sweep versions retired long enough ago that no running match can still read them.
+    await sweepRetired(deps, upload.tenantId, now);
+    step('finish');
+    return report;
+  } finally {
+    await deleteIngestWork(deps, job);
   }
-  const keyer = await deps.keyer(stored?.keyId);
-  const catalog = stored ?? emptyCatalog(partnerId, upload.profile, keyer.keyId);
-  const declared = new Map(upload.segments.map((s) => [s.segmentId, s]));
+}
 
-  // 1. Read and validate every row; group accepted rows by partner person. A row is one person in
-  // one segment, with one or several identifier columns (email_sha256, phone_sha256; `sha256` is an
-  // email). Its person key is the keyed value of its first non-empty identifier in kind order, so
-  // every row of a person, and every re-ingest, agrees on it.
-  const rules = new RuleCounter();
-  const people = new Map<string, { ids: Map<string, IdentifierKind>; segments: Set<string> }>();
-  let rowsRead = 0;
-  let accepted = 0;
-  let duplicates = 0;
-  const opened = await openList(deps.objects.read(deps.buckets.partnerDrops, objectKey), {
-    mode: 'csv',
-    classify: () => ({ ok: false, reason: 'invalid-hash' }),
-    classifyAs: () => (raw) => {
-      const digest = decodeMemberHash(raw, upload.profile);
-      return digest
-        ? { ok: true, key: keyer.key(digest), output: '' }
-        : { ok: false, reason: 'invalid-hash' };
-    },
-  });
-  const header = opened.layout.header ?? [];
-  const columns = opened.layout.columns;
-  const raw = columns.filter((c) => !c.hashed).map((c) => c.name);
-  if (raw.length > 0) {
-    throw new DomainError(
-      'invalid-input',
-      `The members file must hold hashes (email_sha256, phone_sha256), not raw identifiers: hash the column(s) ${raw.map((n) => `"${n}"`).join(', ')} with \`onboard hash --profile ${upload.profile}\` first.`,
-    );
-  }
-  const segmentColumn = header.findIndex(
-    (h) =>
-      h
-        .trim()
-        .toLowerCase()
-        .replace(/[^a-z]/g, '') === 'segmentid',
-  );
-  if (segmentColumn < 0) {
-    throw new DomainError(
-      'invalid-input',
-      'The header must name a segment_id column beside the identifier columns (email_sha256, phone_sha256).',
-    );
-  }
-  for await (const batch of opened.batches) {
-    for (const row of batch) {
-      rowsRead++;
-      if (rowsRead > deps.maxRows) {
-        throw new DomainError(
-          'invalid-input',
-          `The file has more than ${deps.maxRows} rows; split it by segment.`,
-        );
-      }
-      if (!row.outcome.ok) {
-        rules.reject(row.outcome.reason, row.rowNumber);
-        continue;
-      }
-      // A row with an unreadable identifier is refused whole: its person key would otherwise
-      // depend on which of its identifiers happen to be readable.
-      const bad = row.cells?.find((c) => !c.ok && c.reason !== 'empty');
-      if (bad && !bad.ok) {
-        rules.reject(bad.reason, row.rowNumber);
-        continue;
-      }
-      const segmentId = row.fields?.[segmentColumn]?.trim() ?? '';
-      if (segmentId === '') {
-        rules.reject('missing-segment', row.rowNumber);
-        continue;
-      }
-      if (!declared.has(segmentId)) {
-        rules.reject('unknown-segment', row.rowNumber);
-        continue;
-      }
-      const personKey = row.outcome.key;
-      const person = people.get(personKey) ?? { ids: new Map(), segments: new Set<string>() };
-      people.set(personKey, person);
-      row.cells?.forEach((cell, i) => {
-        if (cell.ok) person.ids.set(cell.key, (columns[i] as IdentifierColumn).kind);
-      });
-      if (person.segments.has(segmentId)) duplicates++;
-      else {
-        person.segments.add(segmentId);
-        accepted++;
-      }
+/** The keyed values of a segment version: its part objects, and the older single object. */
+export async function* manifestKeys(
+  deps: Pick<IngestDeps, 'objects' | 'buckets'>,
+  partnerId: string,
+  keyId: string,
+  segmentId: string,
+  version: number,
+): AsyncIterable<string> {
+  for (const key of await manifestObjects(deps, partnerId, keyId, segmentId, version))
+    yield* linesOf(deps.objects.read(deps.buckets.results, key));
+}
+
+async function manifestObjects(
+  deps: Pick<IngestDeps, 'objects' | 'buckets'>,
+  partnerId: string,
+  keyId: string,
+  segmentId: string,
+  version: number,
+): Promise<string[]> {
+  const legacy = OBJECT_KEYS.manifest(partnerId, keyId, segmentId, version);
+  const parts = await deps.objects.list(deps.buckets.results, legacy.replace(/\.keys$/, '/'));
+  return (await deps.objects.exists(deps.buckets.results, legacy)) ? [legacy, ...parts] : parts;
+}
+
+/**
+ * Rewrites each object of a segment version's manifest (parts, and the older single object) with
+ * only the keys `keep` accepts; an object left unchanged is not written.
+ */
+export async function pruneManifest(
+  deps: Pick<IngestDeps, 'objects' | 'buckets'>,
+  partnerId: string,
+  keyId: string,
+  segmentId: string,
+  version: number,
+  keep: (key: string) => boolean,
+): Promise<void> {
+  for (const object of await manifestObjects(deps, partnerId, keyId, segmentId, version)) {
+    const keys: string[] = [];
+    let dropped = false;
+    for await (const key of linesOf(deps.objects.read(deps.buckets.results, object))) {
+      if (keep(key)) keys.push(key);
+      else dropped = true;
     }
+    if (dropped)
+      await deps.objects.write(
+        deps.buckets.results,
+        object,
+        keys.length ? `${keys.join('\n')}\n` : '',
+        'text/plain',
+      );
   }
-  // Every identifier of the upload, with its kind and the people it identifies (usually one; a
-  // shared identifier, such as a household phone, identifies each of them).
-  const owners = new Map<string, { kind: IdentifierKind; people: string[] }>();
-  const sizes = new Map<string, number>();
-  const kindsOf = new Map<string, Set<IdentifierKind>>();
-  const manifests = new Map<string, string[]>([...declared.keys()].map((id) => [id, []]));
-  for (const [personKey, person] of people) {
-    for (const [key, kind] of person.ids) {
-      const owner = owners.get(key) ?? { kind, people: [] };
-      owners.set(key, owner);
-      owner.people.push(personKey);
-    }
-    for (const segmentId of person.segments) {
-      sizes.set(segmentId, (sizes.get(segmentId) ?? 0) + 1);
-      const kinds = kindsOf.get(segmentId) ?? new Set<IdentifierKind>();
-      kindsOf.set(segmentId, kinds);
-      for (const [key, kind] of person.ids) {
-        kinds.add(kind);
-        manifests.get(segmentId)?.push(key);
-      }
-    }
-  }
-
-  // The gate, before anything is written: a file that accepts nothing, or rejects more than its
-  // upload allows, fails with its report and leaves the live version untouched; a dry run stops
-  // here with the report.
-  const counted: IngestReport = {
-    rowsRead,
-    accepted,
-    rejected: rules.total,
-    rejectedByRule: rules.byRule,
-    duplicates,
-    segments: [...declared.keys()].map((id) => ({ segmentId: id, members: sizes.get(id) ?? 0, version: 0 })),
-  };
-  const allowed = upload.maxRejectedShare ?? DEFAULT_MAX_REJECTED_SHARE;
-  if (accepted === 0) {
-    throw new IngestRefused(
-      `No row of the file was accepted (${rowsRead} read, ${rules.total} rejected); the segments keep their current members. The report lists the rules.`,
-      counted,
-    );
-  }
-  if (rowsRead > 0 && rules.total / rowsRead > allowed) {
-    throw new IngestRefused(
-      `${rules.total} of ${rowsRead} rows were rejected (${((rules.total / rowsRead) * 100).toFixed(1)} %), more than the ${(allowed * 100).toFixed(1)} % this upload allows; the segments keep their current members. Fix the rows the report names, or declare a higher maxRejectedShare.`,
-      counted,
-    );
-  }
-  if (upload.dryRun) return { ...counted, dryRun: true };
-
-  // 2. New versions for every declared segment; touched = the upload's identifiers and those of
-  // the replaced versions.
-  const nowMs = now().getTime();
-  const oldBySegment = new Map(catalog.segments.map((s) => [s.segmentId, s]));
-  const versions = new Map<string, number>();
-  for (const id of declared.keys()) versions.set(id, nextVersion(oldBySegment.get(id)?.version, nowMs));
-  const retiredNow = catalog.segments.filter((s) => declared.has(s.segmentId));
-  const touched = new Set(owners.keys());
-  for (const old of retiredNow) {
-    for (const key of await readManifest(deps, partnerId, catalog.keyId, old.segmentId, old.version))
-      touched.add(key);
-  }
-
-  const oldCurrent = currentTokens(catalog.segments);
-  const newSegments: SegmentInfo[] = [
-    ...catalog.segments.filter((s) => !declared.has(s.segmentId)),
-    ...[...declared.values()].map((d) => ({
-      segmentId: d.segmentId,
-      name: d.name,
-      description: d.description,
-      size: 0,
-      version: versions.get(d.segmentId) as number,
-      kinds: orderedKinds(kindsOf.get(d.segmentId) ?? []),
-    })),
-  ];
-  const newCurrent = currentTokens(newSegments);
-  // Tokens still worth keeping: current before or after the flip, or retired and awaiting their sweep.
-  const live = new Set([
-    ...oldCurrent,
-    ...newCurrent,
-    ...catalog.retired.map((r) => token(r.segmentId, r.version)),
-  ]);
-
-  // 3. Write the new versions' tokens beside the old ones; readers ignore them until the flip.
-  // Per touched person: whether it was in the base before, and its current segments after.
-  const before = new Map<string, boolean>();
-  const after = new Map<string, Set<string>>();
-  const touchedKeys = [...touched];
-  for (let i = 0; i < touchedKeys.length; i += CHUNK) {
-    const chunk = touchedKeys.slice(i, i + CHUNK);
-    // A partner's first ingest has nobody to merge with: items left by a failed attempt hold only
-    // tokens of versions never made current, so they may be overwritten unread.
-    const existing = stored
-      ? await deps.audiences.readMembers(partnerId, catalog.keyId, chunk)
-      : new Map<string, MemberRecord>();
-    const writes: MemberRecord[] = [];
-    for (const key of chunk) {
-      const had = existing.get(key);
-      const owner = owners.get(key);
-      const tokensOf = new Map<string, Set<string>>();
-      let dropped = false;
-      for (const p of had?.people ?? []) {
-        before.set(p.person, (before.get(p.person) ?? false) || countCurrent(p.tokens, oldCurrent) > 0);
-        const kept = p.tokens.filter((t) => live.has(t));
-        dropped ||= kept.length !== p.tokens.length;
-        tokensOf.set(p.person, new Set(kept));
-      }
-      for (const personKey of owner?.people ?? []) {
-        const tokens = tokensOf.get(personKey) ?? new Set<string>();
-        tokensOf.set(personKey, tokens);
-        for (const segmentId of people.get(personKey)?.segments ?? [])
-          tokens.add(token(segmentId, versions.get(segmentId) as number));
-      }
-      for (const [personKey, tokens] of tokensOf) {
-        const current = after.get(personKey) ?? new Set<string>();
-        after.set(personKey, current);
-        for (const t of tokens) if (newCurrent.has(t)) current.add(t);
-      }
-      if (owner || dropped) {
-        // The item of a person's own key links that person's other identifiers (for erasure).
-        const links = new Set(had?.links ?? []);
-        for (const other of people.get(key)?.ids.keys() ?? []) if (other !== key) links.add(other);
-        writes.push({
-          key,
-          kind: owner?.kind ?? had?.kind ?? 'email',
-          people: [...tokensOf].map(([person, tokens]) => ({ person, tokens: [...tokens] })),
-          ...(links.size > 0 ? { links: [...links] } : {}),
-        });
-      }
-    }
-    await deps.audiences.writeMembers(partnerId, catalog.keyId, writes);
-  }
-  let baseDelta = 0;
-  let maxSegments = 0;
-  for (const personKey of new Set([...before.keys(), ...after.keys()])) {
-    const count = after.get(personKey)?.size ?? 0;
-    baseDelta += (count > 0 ? 1 : 0) - (before.get(personKey) ? 1 : 0);
-    maxSegments = Math.max(maxSegments, count);
-  }
-  for (const [segmentId, keys] of manifests) {
-    await deps.objects.write(
-      deps.buckets.results,
-      OBJECT_KEYS.manifest(partnerId, catalog.keyId, segmentId, versions.get(segmentId) as number),
-      [...new Set(keys)].join('\n'),
-      'text/plain',
-    );
-  }
-
-  // 4. Publish the new versions' sizes (noisy, once), then flip: one conditional write makes every
-  // new version current at once.
-  const baseSize = catalog.baseSize + baseDelta;
-  const published = await deps.publishSizes(partnerId, upload.audienceId, {
-    segments: new Map([...declared.keys()].map((id) => [id, sizes.get(id) ?? 0])),
-    base: baseSize,
-  });
-  const flipped: PartnerCatalog = {
-    ...catalog,
-    segments: newSegments.map((s) =>
-      declared.has(s.segmentId)
-        ? {
-            ...s,
-            size: sizes.get(s.segmentId) ?? 0,
-            publishedSize: published.segments.get(s.segmentId) ?? null,
-          }
-        : s,
-    ),
-    baseSize,
-    publishedBaseSize: published.base,
-    maxSegmentsPerMember: Math.max(catalog.maxSegmentsPerMember, maxSegments),
-    revision: catalog.revision + 1,
-    retired: [
-      ...catalog.retired,
-      ...retiredNow.map((s) => ({
-        segmentId: s.segmentId,
-        version: s.version,
-        retiredAt: now().toISOString(),
-      })),
-    ],
-    updatedAt: now().toISOString(),
-  };
-  if (!(await deps.audiences.writeCatalog(flipped, catalog.revision))) {
-    throw new DomainError(
-      'conflict',
-      'The catalog changed during the ingest; nothing was released. Upload again.',
-    );
-  }
-  await deps.audiences.registerPartner(partnerId);
-
-  // 5. Sweep versions retired long enough ago that no running match can still read them.
-  await sweepRetired(deps, partnerId, now);
-
-  return {
-    rowsRead,
-    accepted,
-    rejected: rules.total,
-    rejectedByRule: rules.byRule,
-    duplicates,
-    segments: [...declared.keys()].map((id) => ({
-      segmentId: id,
-      members: sizes.get(id) ?? 0,
-      version: versions.get(id) as number,
-    })),
-  };
 }
 
 export async function readManifest(
@@ -497,11 +268,22 @@ export async function readManifest(
   segmentId: string,
   version: number,
 ): Promise<string[]> {
-  const text = await deps.objects.readText(
-    deps.buckets.results,
-    OBJECT_KEYS.manifest(partnerId, keyId, segmentId, version),
-  );
-  return text ? text.split('\n').filter((k) => k.length > 0) : [];
+  const keys: string[] = [];
+  for await (const key of manifestKeys(deps, partnerId, keyId, segmentId, version)) keys.push(key);
+  return keys;
+}
+
+/** A stream of keys in chunks of `size`. */
+async function* chunksOf(keys: AsyncIterable<string>, size: number): AsyncIterable<string[]> {
+  let chunk: string[] = [];
+  for await (const key of keys) {
+    chunk.push(key);
+    if (chunk.length >= size) {
+      yield chunk;
+      chunk = [];
+    }
+  }
+  if (chunk.length) yield chunk;
 }
 
 /**
@@ -514,13 +296,15 @@ export async function sweepRetired(deps: IngestDeps, partnerId: string, now: () 
   const cutoff = now().getTime() - deps.retireGraceSeconds * 1000;
   const due = catalog.retired.filter((r) => Date.parse(r.retiredAt) <= cutoff);
   const dueKeys = (catalog.retiredKeys ?? []).filter((r) => Date.parse(r.retiredAt) <= cutoff);
-  if (due.length === 0 && dueKeys.length === 0) return 0;
+  const dueFilters = (catalog.retiredFilters ?? []).filter((r) => Date.parse(r.retiredAt) <= cutoff);
+  if (due.length === 0 && dueKeys.length === 0 && dueFilters.length === 0) return 0;
   const dueTokens = new Set(due.map((r) => token(r.segmentId, r.version)));
   let swept = 0;
   for (const r of due) {
-    const keys = await readManifest(deps, partnerId, catalog.keyId, r.segmentId, r.version);
-    for (let i = 0; i < keys.length; i += CHUNK) {
-      const chunk = keys.slice(i, i + CHUNK);
+    for await (const chunk of chunksOf(
+      manifestKeys(deps, partnerId, catalog.keyId, r.segmentId, r.version),
+      CHUNK,
+    )) {
       const existing = await deps.audiences.readMembers(partnerId, catalog.keyId, chunk);
       const writes: MemberRecord[] = [];
       for (const record of existing.values()) {
@@ -539,9 +323,10 @@ export async function sweepRetired(deps: IngestDeps, partnerId: string, now: () 
   // Members keyed under a rotated-out key id: every item goes, then the key's manifests.
   for (const rk of dueKeys) {
     for (const m of rk.manifests) {
-      const keys = await readManifest(deps, partnerId, rk.keyId, m.segmentId, m.version);
-      for (let i = 0; i < keys.length; i += CHUNK) {
-        const chunk = keys.slice(i, i + CHUNK);
+      for await (const chunk of chunksOf(
+        manifestKeys(deps, partnerId, rk.keyId, m.segmentId, m.version),
+        CHUNK,
+      )) {
         await deps.audiences.writeMembers(
           partnerId,
           rk.keyId,
@@ -555,23 +340,25 @@ export async function sweepRetired(deps: IngestDeps, partnerId: string, now: () 
     ...catalog,
     retired: catalog.retired.filter((r) => !dueTokens.has(token(r.segmentId, r.version))),
     retiredKeys: (catalog.retiredKeys ?? []).filter((r) => !dueKeys.includes(r)),
+    retiredFilters: (catalog.retiredFilters ?? []).filter((r) => !dueFilters.includes(r)),
     revision: catalog.revision + 1,
     updatedAt: now().toISOString(),
   };
   if (await deps.audiences.writeCatalog(updated, catalog.revision)) {
-    for (const r of due) {
-      await deps.objects.delete(
-        deps.buckets.results,
-        OBJECT_KEYS.manifest(partnerId, catalog.keyId, r.segmentId, r.version),
-      );
+    const gone = [
+      ...due.map((r) => ({ keyId: catalog.keyId, ...r })),
+      ...dueKeys.flatMap((rk) => rk.manifests.map((m) => ({ keyId: rk.keyId, ...m }))),
+    ];
+    for (const m of gone) {
+      for (const key of await manifestObjects(deps, partnerId, m.keyId, m.segmentId, m.version))
+        await deps.objects.delete(deps.buckets.results, key);
     }
-    for (const rk of dueKeys) {
-      for (const m of rk.manifests) {
+    for (const f of dueFilters) {
+      for (let part = 0; part < f.parts; part++)
         await deps.objects.delete(
           deps.buckets.results,
-          OBJECT_KEYS.manifest(partnerId, rk.keyId, m.segmentId, m.version),
+          OBJECT_KEYS.filterPart(partnerId, f.keyId, f.id, part),
         );
-      }
     }
   }
   return swept;

@@ -39,6 +39,7 @@ import { OBJECT_KEYS } from '../infra/definitions.ts';
 import { budgetBlock, currentBudgets, spendForMatch } from './budgets.ts';
 import type { UseCaseContext } from './context.ts';
 import { commonKinds } from './matches.ts';
+import { loadMembershipFilter } from './membership-filters.ts';
 
 export interface MatchJob {
   tenantId: string;
@@ -325,13 +326,25 @@ export async function matchOneShard(
     return JSON.parse(done) as ShardTally;
   const keyer = await ctx.keyer(match.snapshot.keyId);
   const fingerprint = listFingerprinter(await ctx.stableKeyer(), job.tenantId, match.partnerId);
+  // The partner's membership filter, pinned with the snapshot: reads of people it surely lacks are skipped.
+  const filter = await loadMembershipFilter(ctx.objects, ctx.buckets.results, match.snapshot);
   const { run, ...tally } = await matchShard({
     people: peopleOf(ctx.objects.read(ctx.buckets.results, shardKey)),
     snapshot: match.snapshot,
     store: ctx.audiences,
     keyer,
     onPerson: fingerprint.add,
+    ...(filter ? { mayHold: filter.mayHold } : {}),
   });
+  if (filter) {
+    ctx.logger.debug('match: shard filtered', {
+      matchId: job.matchId,
+      shard: job.shard,
+      asked: filter.asked,
+      skipped: filter.skipped,
+      partsLoaded: filter.partsLoaded,
+    });
+  }
   // The run first: a tally is only there once the shard's matched people are.
   await ctx.objects.write(
     ctx.buckets.results,

@@ -7,7 +7,9 @@
  * - A raw list HASHING: hashed again from its raw object while that is still there (once: a list
  *   that kills its worker twice ends FAILED), else FAILED; its raw and partial hashed objects go.
  * - A raw list or a partner drop whose upload event never came: handled now, as the event would.
- * - A partner ingest INGESTING: FAILED, its drop deleted, the partner lock it held released.
+ * - A partner ingest INGESTING (in any of its steps): FAILED, its drop and intermediate files
+ *   deleted, the partner lock it held released. Tokens its shards wrote for versions never made
+ *   current are ignored by readers and dropped when their items are next merged.
  * - A match QUEUED or RUNNING: FAILED. A charge reduce already made stays spent: the noise may
  *   have been drawn, and the ledger is only ever refilled by the operator's audited grant.
  *   Its shards, tallies, unreleased result files and local split files are deleted.
@@ -167,6 +169,8 @@ async function interruptIngest(
   const live = catalog?.segments.filter((s) => declared.has(s.segmentId)) ?? [];
   const wentLive = live.length === declared.size && live.every((s) => s.version >= startedMs);
   await deleteObject(ctx, ctx.buckets.partnerDrops, OBJECT_KEYS.partnerDrop(partnerId, audienceId), report);
+  // Its people shards and identifier runs (partner hashes and keyed values) go with it.
+  await deletePrefix(ctx, ctx.buckets.results, OBJECT_KEYS.ingestWork(partnerId, audienceId), report);
   // The ingest's lock owner is `{audienceId}-{time}` (ingest-audience.ts): its holder is dead.
   const lock = await ctx.audiences.readLock(partnerId);
   if (lock?.owner.startsWith(`${audienceId}-`)) {

@@ -6,6 +6,12 @@
  * A match pins the key id with its snapshot, so it reads old items or new ones, never a mix; the
  * old items are swept once no running match can still read them.
  */
+import {
+  DEFAULT_BITS_PER_KEY,
+  FILTER_PARTS,
+  filterPartOf,
+  MembershipFilter,
+} from '../domain/audiences/membership-filter.ts';
 import { DomainError } from '../domain/errors.ts';
 import type { PartnerCatalog } from '../domain/model.ts';
 import type { MemberRecord } from '../domain/ports.ts';
@@ -45,14 +51,41 @@ export async function rekeyPartner(deps: RekeyDeps, partnerId: string): Promise<
       ...catalog.retired.map((r) => ({ segmentId: r.segmentId, version: r.version })),
     ];
     const members = new Set<string>();
+    // The membership filter is keyed too: rebuilt from the re-keyed values of the current versions.
+    const filterKeys: string[][] = Array.from({ length: FILTER_PARTS }, () => []);
+    const current = new Set(catalog.segments.map((s) => `${s.segmentId}#${s.version}`));
     for (const v of versions) {
       const keys = await readManifest(deps, partnerId, from, v.segmentId, v.version);
       for (const key of keys) members.add(key);
+      // Re-keyed values fall in other parts: the manifest is written again part by part.
+      const parts: string[][] = Array.from({ length: FILTER_PARTS }, () => []);
+      for (const key of keys) {
+        const rekeyed = rekey(key);
+        const part = filterPartOf(rekeyed);
+        parts[part]?.push(rekeyed);
+        if (current.has(`${v.segmentId}#${v.version}`)) filterKeys[part]?.push(rekeyed);
+      }
+      for (const [part, partKeys] of parts.entries()) {
+        if (partKeys.length === 0) continue;
+        await deps.objects.write(
+          deps.buckets.results,
+          OBJECT_KEYS.manifestPart(partnerId, to, v.segmentId, v.version, part),
+          `${partKeys.join('\n')}\n`,
+          'text/plain',
+        );
+      }
+    }
+    const filterId = `rekey-${to}-${now().getTime()}`;
+    let filtered = 0;
+    for (const [part, keys] of filterKeys.entries()) {
+      const filter = MembershipFilter.sized(keys.length, DEFAULT_BITS_PER_KEY);
+      for (const key of keys) filter.add(key);
+      filtered += keys.length;
       await deps.objects.write(
         deps.buckets.results,
-        OBJECT_KEYS.manifest(partnerId, to, v.segmentId, v.version),
-        keys.map(rekey).join('\n'),
-        'text/plain',
+        OBJECT_KEYS.filterPart(partnerId, to, filterId, part),
+        filter.bytes(),
+        'application/octet-stream',
       );
     }
     const all = [...members];
@@ -74,6 +107,26 @@ export async function rekeyPartner(deps: RekeyDeps, partnerId: string): Promise<
     const flipped: PartnerCatalog = {
       ...catalog,
       keyId: to,
+      filter: {
+        id: filterId,
+        keyId: to,
+        parts: FILTER_PARTS,
+        bitsPerKey: DEFAULT_BITS_PER_KEY,
+        keys: filtered,
+      },
+      retiredFilters: [
+        ...(catalog.retiredFilters ?? []),
+        ...(catalog.filter
+          ? [
+              {
+                id: catalog.filter.id,
+                keyId: catalog.filter.keyId,
+                parts: catalog.filter.parts,
+                retiredAt: now().toISOString(),
+              },
+            ]
+          : []),
+      ],
       retiredKeys: [
         ...(catalog.retiredKeys ?? []),
         { keyId: from, retiredAt: now().toISOString(), manifests: versions },

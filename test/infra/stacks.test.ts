@@ -193,7 +193,7 @@ describe('stateful stack: data at rest', () => {
   };
 
   it('expires the transient match files (shards, tallies) after 1 day as a backstop', () => {
-    expect([...INTERMEDIATE_PREFIXES].sort()).toEqual(['shards/', 'tallies/']);
+    expect([...INTERMEDIATE_PREFIXES].sort()).toEqual(['ingest/', 'shards/', 'tallies/']);
     for (const prefix of INTERMEDIATE_PREFIXES) {
       expect(resultsRules(), prefix).toContainEqual(
         expect.objectContaining({
@@ -537,6 +537,9 @@ describe('IAM: each function may do what its use cases call, nothing more', () =
         ...objects(R, ['DeleteObject', 'GetObject'], 'shards/'),
         listing(R, 'shards/'),
         ...objects(R, ['PutObject'], 'tallies/'),
+        // The partner's membership filter, pinned with the snapshot.
+        ...objects(R, ['GetObject'], 'filters/'),
+        listing(R, 'filters/'),
         ...table('AudiencesTableArn', 'read'),
         ...table('JobsTableArn', 'readWrite'),
         PEPPER,
@@ -558,10 +561,12 @@ describe('IAM: each function may do what its use cases call, nothing more', () =
     );
   });
 
-  it('ingest and maintenance: manifests under any key id; maintenance recovers what ingest and hashing left', () => {
+  it('ingest and maintenance: manifests and filters under any key id, ingest work files; maintenance recovers what ingest and hashing left', () => {
     const manifests = [
-      ...objects(R, ['DeleteObject', 'GetObject', 'PutObject'], 'manifests/'),
-      listing(R, 'manifests/'),
+      ...['manifests/', 'filters/', 'ingest/'].flatMap((p) =>
+        objects(R, ['DeleteObject', 'GetObject', 'PutObject'], p),
+      ),
+      listing(R, 'filters/', 'ingest/', 'manifests/'),
     ];
     expect(grantsOf('IngestFunction')).toEqual(
       [

@@ -218,7 +218,7 @@ describe('nothing raw at rest (rule 7), keyed at rest (rule 6)', () => {
     expect(items.length).toBeGreaterThan(1_000);
   });
 
-  it('raw uploads are gone, partner drops are gone, and shards and tallies are gone after completion', () => {
+  it('raw uploads are gone, partner drops are gone, and shards, tallies and ingest work files are gone after completion', () => {
     const buckets = bucketsOf(t.stack);
     expect(objects.filter((o) => o.bucket === buckets.partnerDrops).map((o) => o.key)).toEqual([]);
     const uploads = objects.filter((o) => o.bucket === buckets.uploads);
@@ -227,12 +227,13 @@ describe('nothing raw at rest (rule 7), keyed at rest (rule 6)', () => {
     expect(uploads.filter((o) => !/^lists\/[^/]+\/[^/]+\.hashed$/.test(o.key)).map((o) => o.key)).toEqual([]);
     expect(BUCKETS.uploads.expireAfterDays).toBe(1);
     const results = objects.filter((o) => o.bucket === buckets.results).map((o) => o.key);
-    for (const prefix of ['shards/', 'tallies/'])
+    for (const prefix of ['shards/', 'tallies/', 'ingest/'])
       expect(
         results.filter((k) => k.startsWith(prefix)),
         prefix,
       ).toEqual([]);
-    expect(results.filter((k) => !/^(results|manifests|digests)\//.test(k))).toEqual([]);
+    // Membership filters are keyed values' bits (HMAC under the pepper), beside their catalog version.
+    expect(results.filter((k) => !/^(results|manifests|digests|filters)\//.test(k))).toEqual([]);
     // Nor did a split leave its shard files in the temporary directory.
     const leftovers = readdirSync(tmpdir()).filter((d) =>
       matchIds.some((id) => d.startsWith(`onboard-split-${id}`)),

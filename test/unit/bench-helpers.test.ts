@@ -13,6 +13,8 @@ describe('bench runner arguments', () => {
       'match-memory',
       'dynamodb-batch',
       'memory-10m',
+      'ingest-10m',
+      'membership-filter',
       'cost',
       'privacy',
       'console',

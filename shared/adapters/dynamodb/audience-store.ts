@@ -47,6 +47,7 @@ export function snapshotOf(catalog: PartnerCatalog): AudienceSnapshot {
     maxSegmentsPerMember: catalog.maxSegmentsPerMember,
     ...(catalog.erasures ? { erasures: catalog.erasures } : {}),
     segments: catalog.segments.map((s) => ({ ...s })),
+    ...(catalog.filter ? { filter: { ...catalog.filter } } : {}),
   };
 }
 

@@ -81,6 +81,11 @@ export interface MatchShardOptions {
    * duplicates and shards.
    */
   onPerson?: (primary: Uint8Array, id: TaggedDigest) => void;
+  /**
+   * The partner's membership filter (shared/domain/audiences/membership-filter.ts): false when the
+   * partner surely does not hold the keyed value, so it is not looked up. Never changes a result.
+   */
+  mayHold?: (key: string) => boolean;
 }
 
 export function emptyTally(): ShardTally {
@@ -214,7 +219,9 @@ export async function matchShard(options: MatchShardOptions): Promise<ShardMatch
       }
       if (seen.has(did)) continue;
       seen.add(did);
-      batch.push(keyer.key(digest));
+      const key = keyer.key(digest);
+      if (options.mayHold && !options.mayHold(key)) continue;
+      batch.push(key);
       if (batch.length >= batchSize) {
         dispatch(batch);
         batch = [];

@@ -1,0 +1,181 @@
+/**
+ * Partner ingest at scale (bar: "a 10 million row members file with peak RSS under 512 MB, split by
+ * hash prefix and ingested shard by shard").
+ *
+ * Writes a members file (`email_sha256,phone_sha256,segment_id`; every person in 20 of 50 segments,
+ * half of them with a phone too, rows segment by segment as partners export them), then ingests it
+ * on the embedded stack in a child process (bench/ingest-child.ts): the real presigned PUT, S3
+ * event, split, people units, gate, identifier parts (DynamoDB writes to dynalite, manifests,
+ * membership filter) and the catalog flip. The child's peak RSS is the measure (dynalite runs in
+ * its own process, as DynamoDB would). Throughput per worker: the map steps run one unit at a
+ * time in the child, so rows (or items) over a step's seconds is what one worker does.
+ */
+import { spawn } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { labelDigestHex } from './synthetic.ts';
+import { type BenchOutput, check, human, round } from './table.ts';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const REPO = dirname(HERE);
+export const INGEST_RSS_BAR_MB = 512;
+const SEGMENTS = 50;
+const SEGMENTS_PER_PERSON = 20;
+
+export interface IngestMeasurements {
+  rows: number;
+  people: number;
+  identifiers: number;
+  /** Rows per second one worker splits, counts and keys (split + people steps). */
+  rowsPerSecondPerWorker: number;
+  /** Items per second one worker merges and writes (identifier parts, dynalite behind). */
+  itemsPerSecondPerWorker: number;
+}
+
+const inSegment = (person: number, segment: number) => (person + segment * 7919) % 5 < 2;
+
+/** Writes the file; returns its people and identifiers. */
+export function writeMembersFile(file: string, people: number): { rows: number; identifiers: number } {
+  mkdirSync(dirname(file), { recursive: true });
+  const fd = openSync(file, 'w');
+  const email = Array.from({ length: people }, (_, i) => labelDigestHex(`member-email:${i}`));
+  const phone = Array.from({ length: people }, (_, i) => (i % 2 ? labelDigestHex(`member-phone:${i}`) : ''));
+  let rows = 0;
+  let buf = 'email_sha256,phone_sha256,segment_id\n';
+  try {
+    for (let s = 0; s < SEGMENTS; s++) {
+      for (let i = 0; i < people; i++) {
+        if (!inSegment(i, s)) continue;
+        buf += `${email[i]},${phone[i]},s${s}\n`;
+        rows++;
+        if (buf.length >= 1 << 20) {
+          writeSync(fd, buf);
+          buf = '';
+        }
+      }
+    }
+    if (buf) writeSync(fd, buf);
+  } finally {
+    closeSync(fd);
+  }
+  return { rows, identifiers: people + Math.floor(people / 2) };
+}
+
+interface ChildResult {
+  status: string;
+  report: { rowsRead: number; accepted: number; rejected: number } | null;
+  seconds: number;
+  uploadSeconds: number;
+  steps: { step: string; ms: number }[];
+  maxRssMb: number;
+  cpuSeconds: number;
+}
+
+function runChild(file: string): Promise<ChildResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      ['--max-old-space-size=320', '--import', 'tsx', join(HERE, 'ingest-child.ts'), file],
+      {
+        cwd: REPO,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+      },
+    );
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code !== 0) return reject(new Error(`ingest-child exited ${code}: ${err.slice(-2000)}`));
+      try {
+        resolve(JSON.parse(out.trim().split('\n').pop() ?? '') as ChildResult);
+      } catch (error) {
+        reject(new Error(`ingest-child printed no result: ${String(error)} ${err.slice(-2000)}`));
+      }
+    });
+  });
+}
+
+export async function benchIngest10m(
+  options: { quick?: boolean; people?: number } = {},
+): Promise<BenchOutput & { measurements?: IngestMeasurements }> {
+  // 20 rows a person: 500,000 people make the 10 M-row file.
+  const people = options.people ?? (options.quick ? 50_000 : 500_000);
+  const root = await mkdtemp(join(tmpdir(), 'onboard-bench-ingest-'));
+  try {
+    const file = join(root, 'members.csv');
+    const { rows, identifiers } = writeMembersFile(file, people);
+    const fileMb = round((await stat(file)).size / 1024 / 1024, 1);
+    const r = await runChild(file);
+    const at = (name: string) => (r.steps.find((s) => s.step === name)?.ms ?? 0) / 1000;
+    const split = at('split');
+    const peopleStep = at('people') - split;
+    const idStep = at('identifiers') - at('people');
+    const finish = at('finish') - at('identifiers');
+    const measurements: IngestMeasurements = {
+      rows,
+      people,
+      identifiers,
+      rowsPerSecondPerWorker: Math.round(rows / (split + peopleStep)),
+      itemsPerSecondPerWorker: Math.round(identifiers / idStep),
+    };
+    const ok = r.status === 'SUCCEEDED' && r.maxRssMb < INGEST_RSS_BAR_MB;
+    return {
+      rows: [
+        {
+          name: `ingest-10m: a ${human(rows)}-row members file (${human(people)} people, ${human(identifiers)} identifiers, 50 segments) ingested on the embedded stack (child process)`,
+          rows,
+          seconds: round(r.seconds),
+          rowsPerSecond: Math.round(rows / r.seconds),
+          ratioToBaseline: null,
+          peakRssMb: r.maxRssMb,
+          peakRssBarMb: INGEST_RSS_BAR_MB,
+          fileMb,
+          status: r.status,
+          report: r.report,
+          uploadSeconds: round(r.uploadSeconds, 1),
+          splitSeconds: round(split, 1),
+          peopleSeconds: round(peopleStep, 1),
+          identifiersSeconds: round(idStep, 1),
+          finishSeconds: round(finish, 1),
+          childCpuSeconds: round(r.cpuSeconds, 1),
+          people,
+          identifiers,
+          rowsPerSecondPerWorker: measurements.rowsPerSecondPerWorker,
+          itemsPerSecondPerWorker: measurements.itemsPerSecondPerWorker,
+        },
+      ],
+      checks: [
+        check(
+          'ingest-10m',
+          `peak RSS, ${human(rows)}-row members file ingested (embedded stack, one worker)`,
+          `${r.maxRssMb} MB (${r.status})`,
+          `< ${INGEST_RSS_BAR_MB} MB`,
+          ok,
+        ),
+        check(
+          'ingest-10m',
+          'throughput per worker: split + people (rows/s), identifier parts (items/s, dynalite)',
+          `${human(measurements.rowsPerSecondPerWorker)} rows/s, ${human(measurements.itemsPerSecondPerWorker)} items/s`,
+          'info',
+          null,
+        ),
+      ],
+      notes: [
+        `ingest-10m: the child runs the embedded stack (s3rver in-process, dynalite in its own process) and the real ingest handler; the map steps run one unit at a time, so step throughput is one worker's. dynalite writes far slower than DynamoDB: the identifier step's items/s is a floor, not DynamoDB's.`,
+      ],
+      measurements,
+    };
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+}
