@@ -11,6 +11,7 @@ export const LAMBDA_HANDLERS = [
   'api',
   'list-upload',
   'ingest',
+  'ingest-step',
   'match-split',
   'match-shard',
   'match-reduce',

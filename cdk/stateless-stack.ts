@@ -1,6 +1,6 @@
 /**
  * Everything that can be deleted and redeployed without losing data: the functions, the HTTP API,
- * the match state machine, the S3 triggers, the dead-letter queues and the alarms. It reads the
+ * the match and ingest state machines, the S3 triggers, the dead-letter queues and the alarms. It reads the
  * stateful stack through its named exports (StatefulStack.importRefs).
  */
 import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
@@ -27,6 +27,7 @@ import { ROUTES } from '../shared/api/routes.ts';
 import {
   ASYNC_ATTEMPTS,
   FUNCTION_TIMEOUT_SECONDS,
+  INGEST_TIMEOUT_SECONDS,
   MATCH_TIMEOUT_SECONDS,
   TRIGGERS,
 } from '../shared/infra/definitions.ts';
@@ -81,6 +82,7 @@ export class StatelessStack extends Stack {
   readonly api: apigwv2.HttpApi;
   readonly apiStage: apigwv2.HttpStage;
   readonly stateMachine: sfn.StateMachine;
+  readonly ingestStateMachine: sfn.StateMachine;
   readonly maintenanceSchedule: events.Rule;
   readonly deadLetterQueues: sqs.Queue[] = [];
   readonly alarmTopic: sns.Topic;
@@ -189,7 +191,26 @@ export class StatelessStack extends Stack {
       .bindBucket(uploads, ['get', 'delete', 'list'], TRIGGERS.rawListPrefix)
       .bindBucket(uploads, 'put', 'lists/')
       .bindTable(jobs, 'readWrite');
-    const ingest = fn('ingest', 'Ingests a partner audience drop into the Audiences table', {
+    // --- Partner ingest: split here, then the ingest state machine (shared/use-cases/ingest-*.ts) ---
+    // The steps after the split: people units and identifier parts (Distributed Map items), the
+    // gate, finish and fail. They merge member items, write manifests and filters under the
+    // catalog's key id, sweep retired versions and keys (the whole manifests/ prefix), and publish
+    // the catalog sizes; each ends the ingest when it is its last (work files deleted, lock released).
+    const ingestStep = fn('ingest-step', 'Runs one step of a partner ingest after its split', {
+      memorySize: 2048,
+      timeout: Duration.seconds(FUNCTION_TIMEOUT_SECONDS['ingest-step']),
+    })
+      .bindBucket(results, ['get', 'put', 'delete', 'list'], ['manifests/', 'filters/', 'ingest/'])
+      .bindTable(audiences, 'readWrite')
+      .bindTable(jobs, 'readWrite')
+      // Published catalog sizes: the catalog budget spend (conditional updates, reads) and its audit entry.
+      .bindTable(ledger, 'readWrite')
+      .bindSecret(refs.pepper);
+    this.ingestStateMachine = this.buildIngestStateMachine(deploy, ingestStep);
+    // The S3 event: the upload marked INGESTING, the partner lock taken, the drop read once and
+    // split into people units (ingest/), the drop deleted, the state machine started. A split that
+    // fails ends the ingest here (work files deleted, lock released).
+    const ingest = fn('ingest', 'Splits a partner audience drop and starts its ingest state machine', {
       memorySize: 2048,
       timeout: Duration.seconds(FUNCTION_TIMEOUT_SECONDS.ingest),
       deadLetterQueue: dlq('Ingest'),
@@ -197,14 +218,13 @@ export class StatelessStack extends Stack {
       maxEventAge: Duration.hours(6),
     })
       .bindBucket(partnerDrops, ['get', 'delete', 'list'], TRIGGERS.partnerDropPrefix)
-      // Manifests of the catalog's key id and, in the sweep, of retired key ids: the whole prefix;
-      // membership filters (written per part, swept when retired); the ingest's intermediate files.
-      .bindBucket(results, ['get', 'put', 'delete', 'list'], ['manifests/', 'filters/', 'ingest/'])
+      .bindBucket(results, ['get', 'put', 'delete', 'list'], 'ingest/')
+      // The catalog (profile, key id, versions) and the partner lock.
       .bindTable(audiences, 'readWrite')
       .bindTable(jobs, 'readWrite')
-      // Published catalog sizes: the catalog budget spend (conditional updates, reads) and its audit entry.
-      .bindTable(ledger, 'readWrite')
-      .bindSecret(refs.pepper);
+      // A partner's first ingest takes the pepper's current key id.
+      .bindSecret(refs.pepper)
+      .bindStateMachine(this.ingestStateMachine, 'INGEST_STATE_MACHINE_ARN');
 
     // --- Maintenance: re-keying after a pepper rotation, hourly sweeps (asynchronous) ------------
     // shared/use-cases/rotate-pepper.ts: partner locks, catalogs and member items in Audiences
@@ -234,8 +254,10 @@ export class StatelessStack extends Stack {
       .bindBucket(uploads, ['get', 'put', 'delete', 'list'], 'lists/')
       .bindBucket(partnerDrops, ['get', 'delete', 'list'], TRIGGERS.partnerDropPrefix)
       .bindBucket(results, ['list', 'delete'], ['shards/', 'tallies/', 'results/'])
-      // A drop ingested at last publishes its catalog sizes (the catalog budget and its audit entry).
-      .bindTable(ledger, 'readWrite');
+      // A drop ingested at last publishes its catalog sizes (the catalog budget and its audit entry)...
+      .bindTable(ledger, 'readWrite')
+      // ... after its split, through the ingest state machine.
+      .bindStateMachine(this.ingestStateMachine, 'INGEST_STATE_MACHINE_ARN');
     maintenance.addToRolePolicy(
       new iam.PolicyStatement({ actions: ['dynamodb:Scan'], resources: [jobs.table.tableArn] }),
     );
@@ -299,6 +321,7 @@ export class StatelessStack extends Stack {
       api,
       'list-upload': listUpload,
       ingest,
+      'ingest-step': ingestStep,
       'match-split': matchSplit,
       'match-shard': matchShard,
       'match-reduce': matchReduce,
@@ -372,6 +395,7 @@ export class StatelessStack extends Stack {
 
     new CfnOutput(this, 'ApiUrl', { value: stage.url, description: 'HTTP API base URL (append v1/...)' });
     new CfnOutput(this, 'MatchStateMachineArn', { value: this.stateMachine.stateMachineArn });
+    new CfnOutput(this, 'IngestStateMachineArn', { value: this.ingestStateMachine.stateMachineArn });
     new CfnOutput(this, 'AlarmTopicArn', {
       value: this.alarmTopic.topicArn,
       description: 'Every alarm notifies this topic (subscribe with -c alarmEmail=... or in SNS)',
@@ -506,24 +530,95 @@ export class StatelessStack extends Stack {
       }),
     );
 
-    for (const f of [split, shard, reduce]) {
-      acknowledgeWildcardResource(
-        stateMachine.role,
-        `${f.functionArn}:*`,
-        `Step Functions' LambdaInvoke grant covers the versions and aliases of ${f.node.id} (ARN:*); it is limited to that one function.`,
-      );
-    }
-    // Distributed Map: start, describe and stop this state machine's own child executions.
-    acknowledgeWildcardResourcesIn(
-      stateMachine.node.findChild('DistributedMapPolicy'),
-      /:states:.*:execution:/,
-      'The Distributed Map runs each shard as a child execution of this same state machine; execution ARNs are only known at run time, so they are named by the state machine name plus a wildcard.',
+    acknowledgeStateMachine(stateMachine, [split, shard, reduce]);
+    return stateMachine;
+  }
+
+  /**
+   * The steps of a partner ingest after its split (which the ingest function runs before starting
+   * this): a Distributed Map over the people units split wrote, the gate on the whole file's counts
+   * (which ends a refused file or a dry run), a Distributed Map over the identifier parts the gate
+   * returns, and finish (publish once, flip the catalog in one conditional write, end the ingest),
+   * inside one Parallel whose Catch runs the fail step: the ingest FAILED with the step's error code,
+   * its work files deleted, its lock released; the live versions were never touched. Every step is
+   * idempotent, so throttled or lost invokes are simply run again.
+   */
+  private buildIngestStateMachine(deploy: Deployment, step: HouseFunction): sfn.StateMachine {
+    const job = {
+      partnerId: sfn.JsonPath.stringAt('$.partnerId'),
+      audienceId: sfn.JsonPath.stringAt('$.audienceId'),
+    };
+    const task = (
+      id: string,
+      payload: Record<string, unknown>,
+      extra: Partial<tasks.LambdaInvokeProps> = {},
+    ) => {
+      const t = new tasks.LambdaInvoke(this, id, {
+        lambdaFunction: step,
+        payload: sfn.TaskInput.fromObject(payload),
+        resultPath: sfn.JsonPath.DISCARD,
+        retryOnServiceExceptions: false,
+        ...extra,
+      });
+      retryTransientLambdaErrors(t);
+      return t;
+    };
+    const map = (id: string, itemsPath: string, itemStep: 'people' | 'identifiers') => {
+      const m = new sfn.DistributedMap(this, id, {
+        itemsPath,
+        itemSelector: { ...job, item: sfn.JsonPath.numberAt('$$.Map.Item.Value') },
+        maxConcurrency: deploy.maxShardConcurrency,
+        mapExecutionType: sfn.StateMachineType.STANDARD,
+        resultPath: sfn.JsonPath.DISCARD,
+        label: id,
+      });
+      // Counts and runs go to S3 (ingest/); nothing comes back through the map.
+      m.itemProcessor(task(`${id}Item`, { ...job, step: itemStep, item: sfn.JsonPath.numberAt('$.item') }));
+      return m;
+    };
+    const gate = task(
+      'IngestGate',
+      { ...job, step: 'gate' },
+      {
+        // -> { done, parts }: done when the gate ended the ingest (a refused file, a dry run).
+        resultSelector: { 'done.$': '$.Payload.done', 'parts.$': '$.Payload.parts' },
+        resultPath: '$.gate',
+      },
     );
-    acknowledge(
-      stateMachine.role,
-      'AwsSolutions-IAM5[Resource::*]',
-      'Only for CloudWatch Logs vended delivery (logs:CreateLogDelivery and friends) and X-Ray (PutTraceSegments, GetSamplingRules): these actions do not support resource-level permissions.',
+    const finish = task('IngestFinish', { ...job, step: 'finish' });
+    const fail = task('IngestFail', { ...job, step: 'fail', error: sfn.JsonPath.objectAt('$.error') });
+
+    const flow = new sfn.Parallel(this, 'Ingest', { resultPath: sfn.JsonPath.DISCARD });
+    flow.branch(
+      map('PeopleUnits', '$.units', 'people')
+        .next(gate)
+        .next(
+          new sfn.Choice(this, 'GateEndedIngest')
+            .when(
+              sfn.Condition.booleanEquals('$.gate.done', true),
+              new sfn.Succeed(this, 'IngestEndedAtGate'),
+            )
+            .otherwise(map('IdentifierParts', '$.gate.parts', 'identifiers').next(finish)),
+        ),
     );
+    flow.addCatch(
+      fail.next(new sfn.Fail(this, 'IngestFailed', { error: 'IngestFailed', cause: 'ingest-failed' })),
+      { errors: ['States.ALL'], resultPath: '$.error' },
+    );
+    const logGroup = new logs.LogGroup(this, 'IngestStateMachineLogs', {
+      logGroupName: `${VENDED_LOGS_PREFIX}${this.stackName}/ingest`,
+      retention: logs.RetentionDays.THREE_MONTHS,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    const stateMachine = new sfn.StateMachine(this, 'IngestStateMachine', {
+      definitionBody: sfn.DefinitionBody.fromChainable(flow.next(new sfn.Succeed(this, 'IngestSucceeded'))),
+      // Stopped at its timeout (no Catch runs then): recovery ends the ingest once its record is stale.
+      timeout: Duration.seconds(INGEST_TIMEOUT_SECONDS),
+      tracingEnabled: true,
+      // ALL events, but no execution data: payloads are ids only, yet error causes are free text.
+      logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
+    });
+    acknowledgeStateMachine(stateMachine, [step]);
     return stateMachine;
   }
 
@@ -681,6 +776,28 @@ function retryTransientLambdaErrors(task: tasks.LambdaInvoke): void {
     maxDelay: Duration.minutes(1),
     jitterStrategy: sfn.JitterType.FULL,
   });
+}
+
+/** cdk-nag acknowledgements every state machine of the stack needs. */
+function acknowledgeStateMachine(stateMachine: sfn.StateMachine, functions: HouseFunction[]): void {
+  for (const f of functions) {
+    acknowledgeWildcardResource(
+      stateMachine.role,
+      `${f.functionArn}:*`,
+      `Step Functions' LambdaInvoke grant covers the versions and aliases of ${f.node.id} (ARN:*); it is limited to that one function.`,
+    );
+  }
+  // Distributed Map: start, describe and stop this state machine's own child executions.
+  acknowledgeWildcardResourcesIn(
+    stateMachine.node.findChild('DistributedMapPolicy'),
+    /:states:.*:execution:/,
+    'The Distributed Map runs each item (a shard, a people unit, an identifier part) as a child execution of this same state machine; execution ARNs are only known at run time, so they are named by the state machine name plus a wildcard.',
+  );
+  acknowledge(
+    stateMachine.role,
+    'AwsSolutions-IAM5[Resource::*]',
+    'Only for CloudWatch Logs vended delivery (logs:CreateLogDelivery and friends) and X-Ray (PutTraceSegments, GetSamplingRules): these actions do not support resource-level permissions.',
+  );
 }
 
 function pascal(name: string): string {

@@ -1,7 +1,8 @@
 /**
  * The embedded stack: the whole service on one machine. s3rver and dynalite on loopback, the
  * buckets and tables from the CDK definitions, the Lambda handlers behind a local HTTP API,
- * S3 object-created events delivered to the same functions, and matches run on worker threads.
+ * S3 object-created events delivered to the same functions, and matches and the map steps of
+ * partner ingests run on worker threads.
  */
 
 import { randomUUID } from 'node:crypto';
@@ -16,7 +17,7 @@ import { consoleFiles } from './console-server.ts';
 import { type DevToken, DevTokens } from './dev-tokens.ts';
 import { startEmbeddedInfra } from './embedded-infra.ts';
 import { startHttpBridge } from './http-bridge.ts';
-import { LocalMatchRunner, ShardWorkerPool } from './local-runner.ts';
+import { LocalIngestRunner, LocalMatchRunner, ShardWorkerPool } from './local-runner.ts';
 
 export interface EmbeddedStackOptions {
   /** Where data lives; default `.onboard/` in the working directory (gitignored). */
@@ -78,9 +79,8 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions = {}): Pr
   // The handlers read their configuration from the environment, as in Lambda.
   Object.assign(process.env, env);
   const { resetAwsClients } = await import('../shared/adapters/aws-clients.ts');
-  const { resetRuntime, useLocalMaintenance, useLocalMatchRunner, useCaseContext } = await import(
-    '../shared/adapters/runtime.ts'
-  );
+  const { resetRuntime, useLocalIngestRunner, useLocalMaintenance, useLocalMatchRunner, useCaseContext } =
+    await import('../shared/adapters/runtime.ts');
   resetAwsClients();
   resetRuntime();
 
@@ -99,6 +99,8 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions = {}): Pr
     pipeline.failMatch(useCaseContext(), job, error),
   );
   useLocalMatchRunner(runner);
+  // An ingest's people units and identifier parts run on the same worker threads.
+  useLocalIngestRunner(new LocalIngestRunner(pool));
 
   // Maintenance runs in-process, like the asynchronous invocation it stands for, plus a sweep timer.
   const events = new Set<Promise<void>>();
@@ -181,6 +183,7 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions = {}): Pr
       clearInterval(sweeper);
       await stack.idle();
       useLocalMatchRunner(undefined);
+      useLocalIngestRunner(undefined);
       useLocalMaintenance(undefined);
       await http.close();
       await pool.close();

@@ -1,14 +1,19 @@
 /**
- * The embedded stack's MatchRunner: the Step Functions flow (split, a map over shards, reduce)
- * run by the same Lambda handlers, with shards matched in parallel on worker threads.
+ * The embedded stack's MatchRunner and IngestRunner: the Step Functions flows run by the same Lambda
+ * handlers, with map items (match shards, ingest people units and identifier parts) run in parallel
+ * on worker threads.
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { DOMAIN_ERROR_CODES, DomainError, type DomainErrorCode } from '../shared/domain/errors.ts';
-import type { MatchRunner } from '../shared/domain/ports.ts';
+import type { IngestRunner, MatchRunner } from '../shared/domain/ports.ts';
 
 type Job = { tenantId: string; matchId: string };
 type ShardJob = Job & { shard: number };
+type IngestJob = { partnerId: string; audienceId: string };
+/** The handler a worker runs for a map item (local/shard-worker.mjs). */
+type Task = 'match-shard' | 'ingest-step';
+type Item = { task: Task; job: unknown };
 type Handler<I, O> = (event: I) => Promise<O>;
 
 interface Pending {
@@ -16,13 +21,13 @@ interface Pending {
   reject(error: unknown): void;
 }
 
-/** A fixed pool of worker threads running the match-shard handler. */
+/** A fixed pool of worker threads running map items' handlers (match-shard, ingest-step). */
 export class ShardWorkerPool {
   private readonly workers: { worker: Worker; ready: Promise<void> }[] = [];
   private readonly pending = new Map<number, Pending>();
   private readonly owners = new Map<number, Worker>();
   private readonly idle: Worker[] = [];
-  private readonly queue: { job: ShardJob; pending: Pending }[] = [];
+  private readonly queue: { item: Item; pending: Pending }[] = [];
   private nextId = 0;
 
   constructor(size = Math.max(1, Math.min(2, availableParallelism())), env: NodeJS.ProcessEnv = process.env) {
@@ -86,23 +91,27 @@ export class ShardWorkerPool {
 
   private release(worker: Worker) {
     const next = this.queue.shift();
-    if (next) this.dispatch(worker, next.job, next.pending);
+    if (next) this.dispatch(worker, next.item, next.pending);
     else this.idle.push(worker);
   }
 
-  private dispatch(worker: Worker, job: ShardJob, pending: Pending) {
+  private dispatch(worker: Worker, item: Item, pending: Pending) {
     const id = this.nextId++;
     this.pending.set(id, pending);
     this.owners.set(id, worker);
-    worker.postMessage({ id, job });
+    worker.postMessage({ id, task: item.task, job: item.job });
   }
 
   run(job: ShardJob): Promise<unknown> {
+    return this.runItem({ task: 'match-shard', job });
+  }
+
+  runItem(item: Item): Promise<unknown> {
     return new Promise((resolve, reject) => {
       const pending = { resolve, reject };
       const worker = this.idle.pop();
-      if (worker) this.dispatch(worker, job, pending);
-      else this.queue.push({ job, pending });
+      if (worker) this.dispatch(worker, item, pending);
+      else this.queue.push({ item, pending });
     });
   }
 
@@ -142,5 +151,22 @@ export class LocalMatchRunner implements MatchRunner {
   /** Resolves when every match started so far has finished. */
   async idle(): Promise<void> {
     while (this.running.size > 0) await Promise.allSettled([...this.running]);
+  }
+}
+
+/**
+ * The embedded stack's ingest map: an ingest's people units, then its identifier parts, run on the
+ * pool's worker threads (as many at once as it has threads) by the ingest-step handler a Distributed
+ * Map item runs in AWS. Like the map, it fails when an item fails, once every item has settled.
+ */
+export class LocalIngestRunner implements IngestRunner {
+  constructor(private readonly pool: ShardWorkerPool) {}
+
+  async map(step: 'people' | 'identifiers', job: IngestJob, items: number[]): Promise<void> {
+    const settled = await Promise.allSettled(
+      items.map((item) => this.pool.runItem({ task: 'ingest-step', job: { ...job, step, item } })),
+    );
+    const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 }

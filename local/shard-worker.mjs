@@ -1,14 +1,18 @@
-// A worker thread of the embedded stack's match runner: runs the match-shard Lambda handler, the
-// same code a Step Functions Distributed Map item runs in AWS. Plain .mjs so it can register tsx.
+// A worker thread of the embedded stack's map runner: runs a map item's Lambda handler, the same code
+// a Step Functions Distributed Map item runs in AWS (a match shard, or an ingest's people unit or
+// identifier part). Plain .mjs so it can register tsx.
 import { parentPort } from 'node:worker_threads';
 import { register } from 'tsx/esm/api';
 
 register();
-const { handler } = await import('../lambdas/match-shard.ts');
+const handlers = {
+  'match-shard': (await import('../lambdas/match-shard.ts')).handler,
+  'ingest-step': (await import('../lambdas/ingest-step.ts')).handler,
+};
 
-parentPort.on('message', async ({ id, job }) => {
+parentPort.on('message', async ({ id, task, job }) => {
   try {
-    parentPort.postMessage({ id, ok: true, result: await handler(job) });
+    parentPort.postMessage({ id, ok: true, result: await handlers[task ?? 'match-shard'](job) });
   } catch (error) {
     parentPort.postMessage({
       id,

@@ -8,6 +8,7 @@ import { timeOrderedId } from '../domain/ids.ts';
 import type {
   AudienceKeyer,
   DomainLogger,
+  IngestRunner,
   JobStore,
   Ledger,
   MaintenanceRunner,
@@ -25,7 +26,7 @@ import { LambdaMaintenanceRunner } from './lambda/maintenance-runner.ts';
 import type { PepperRing } from './pepper.ts';
 import { hmacKeyer, loadOrCreatePepperFile, loadPepperSecret, rekeyer } from './pepper.ts';
 import { S3ObjectStore } from './s3/object-store.ts';
-import { StepFunctionsRunner } from './sfn/step-functions-runner.ts';
+import { StepFunctionsIngestRunner, StepFunctionsRunner } from './sfn/step-functions-runner.ts';
 
 export interface Runtime {
   config: RuntimeConfig;
@@ -36,6 +37,7 @@ export interface Runtime {
   objects: ObjectStore;
   ledger: Ledger;
   runner: MatchRunner;
+  ingestRunner: IngestRunner | undefined;
   logger: DomainLogger;
   pepper(fresh?: boolean): Promise<PepperRing>;
   maintenance: MaintenanceRunner;
@@ -46,6 +48,7 @@ export interface Runtime {
 let current: Runtime | undefined;
 let localRunner: MatchRunner | undefined;
 let localMaintenance: MaintenanceRunner | undefined;
+let localIngestRunner: IngestRunner | undefined;
 const PEPPER_TTL_MS = 5 * 60_000;
 
 /** The embedded stack runs maintenance in-process instead of invoking the maintenance function. */
@@ -67,6 +70,11 @@ export function domainLogger(base: Logger = logger): DomainLogger {
 
 export function useLocalMatchRunner(runner: MatchRunner | undefined): void {
   localRunner = runner;
+}
+
+/** The embedded stack runs an ingest's map steps on worker threads instead of Step Functions. */
+export function useLocalIngestRunner(runner: IngestRunner | undefined): void {
+  localIngestRunner = runner;
 }
 
 export function resetRuntime(): void {
@@ -103,6 +111,9 @@ export function runtime(): Runtime {
           return localRunner.start(job);
         },
       };
+  const ingestRunner: IngestRunner | undefined = config.INGEST_STATE_MACHINE_ARN
+    ? new StepFunctionsIngestRunner(() => clients.sfn, config.INGEST_STATE_MACHINE_ARN)
+    : undefined;
   const maintenance: MaintenanceRunner = config.MAINTENANCE_FUNCTION_NAME
     ? new LambdaMaintenanceRunner(() => clients.lambda, config.MAINTENANCE_FUNCTION_NAME)
     : {
@@ -138,6 +149,7 @@ export function runtime(): Runtime {
     objects: new S3ObjectStore(clients.s3),
     ledger: new DynamoLedger(clients.dynamodb, config.LEDGER_TABLE),
     runner,
+    ingestRunner,
     maintenance,
     logger: domainLogger(),
     pepper,
@@ -166,6 +178,8 @@ export function useCaseContext(): UseCaseContext {
     objects: rt.objects,
     ledger: rt.ledger,
     runner: rt.runner,
+    // The embedded stack's worker threads, unless the ingest state machine runs the steps.
+    ...((rt.ingestRunner ?? localIngestRunner) ? { ingestRunner: rt.ingestRunner ?? localIngestRunner } : {}),
     logger: rt.logger,
     keyer: rt.keyer,
     stableKeyer: rt.stableKeyer,

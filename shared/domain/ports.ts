@@ -232,6 +232,20 @@ export interface MatchRunner {
   start(job: { tenantId: string; matchId: string }): Promise<void>;
 }
 
+/**
+ * Where an ingest's steps after its split run: the ingest state machine in AWS (`start`, which then
+ * ends the ingest), or worker threads for its map steps in the embedded stack (`map`). Neither: one
+ * after another in the ingest's own invocation.
+ */
+export interface IngestRunner {
+  start?(job: { partnerId: string; audienceId: string; units: number[] }): Promise<void>;
+  map?(
+    step: 'people' | 'identifiers',
+    job: { partnerId: string; audienceId: string },
+    items: number[],
+  ): Promise<void>;
+}
+
 /** Background maintenance: re-keying after a pepper rotation, sweeps of retired versions. */
 export interface MaintenanceRunner {
   start(action: 'rekey' | 'sweep'): Promise<void>;

@@ -56,6 +56,8 @@ export const TABLES = {
  * must stay readable longer than this (retireGraceSeconds).
  */
 export const MATCH_TIMEOUT_SECONDS = 7200;
+/** How long the ingest state machine may run a partner ingest after its split (AWS). */
+export const INGEST_TIMEOUT_SECONDS = 7200;
 
 /**
  * How long one invocation of each function may run (its Lambda timeout in the CDK app). Recovery
@@ -64,6 +66,7 @@ export const MATCH_TIMEOUT_SECONDS = 7200;
 export const FUNCTION_TIMEOUT_SECONDS = {
   'list-upload': 600,
   ingest: 900,
+  'ingest-step': 900,
   'match-split': 900,
   'match-shard': 600,
   'match-reduce': 300,

@@ -5,6 +5,7 @@ import type {
   AudienceStore,
   AudienceWriter,
   DomainLogger,
+  IngestRunner,
   JobStore,
   Ledger,
   MaintenanceRunner,
@@ -21,6 +22,8 @@ export interface UseCaseContext {
   objects: ObjectStore;
   ledger: Ledger;
   runner: MatchRunner;
+  /** Where an ingest's steps run after its split (absent: in the ingest's own invocation). */
+  ingestRunner?: IngestRunner;
   logger: DomainLogger;
   keyer(keyId?: string): Promise<AudienceKeyer>;
   /** The keyer of the ring's first key, which rotation never removes (for values that must outlive it). */

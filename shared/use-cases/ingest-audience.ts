@@ -10,7 +10,7 @@
  */
 import { token } from '../domain/audiences/membership.ts';
 import { FILTER_PARTS } from '../domain/audiences/membership-filter.ts';
-import { DomainError, isDomainError } from '../domain/errors.ts';
+import { DOMAIN_ERROR_CODES, DomainError, type DomainErrorCode, isDomainError } from '../domain/errors.ts';
 import type { AudienceUploadRecord } from '../domain/jobs.ts';
 import type { PartnerCatalog } from '../domain/model.ts';
 import type {
@@ -32,17 +32,39 @@ import {
   IngestRefused,
   ingestIdentifierPart,
   ingestPeopleUnit,
+  loadPlan,
   mapInProcess,
   splitIngest,
 } from './ingest-pipeline.ts';
 
+export type { IngestJob } from './ingest-pipeline.ts';
 export { DEFAULT_MAX_REJECTED_SHARE, decodeMemberHash } from './ingest-pipeline.ts';
+
+/** Members read and written per step of a sweep. */
+const CHUNK = 1_000;
 
 /**
  * Runs the map steps of an ingest: its people units, then its filter parts. Worker threads in the
- * embedded stack; one after another in this process when absent.
+ * embedded stack; one after another in this process when absent. A map fails when any item fails,
+ * once every item has settled.
  */
 export type IngestMap = (step: 'people' | 'identifiers', job: IngestJob, items: number[]) => Promise<void>;
+
+/** The steps after the split, as the ingest state machine (or the worker threads) runs them. */
+export type IngestStepInput = IngestJob &
+  (
+    | { step: 'people' | 'identifiers'; item: number }
+    | { step: 'gate' | 'finish' }
+    /** The state machine's Catch: `error` is its error name and cause, as Step Functions gives them. */
+    | { step: 'fail'; error?: { Error?: string; Cause?: string } }
+  );
+
+export interface IngestStepOutput {
+  /** The ingest has ended (its status is final, its work files are gone, its lock released). */
+  done: boolean;
+  /** After the gate: the identifier parts to map over (none once done). */
+  parts?: number[];
+}
 
 export interface IngestDeps {
   jobs: JobStore;
@@ -65,10 +87,12 @@ export interface IngestDeps {
   publishSizes(partnerId: string, chargeId: string, counts: CatalogCounts): Promise<PublishedCounts>;
   /** Where the map steps run (default: in this process, one item at a time). */
   mapIngest?: IngestMap;
+  /**
+   * Hands the steps after the split to the ingest state machine (AWS), which ends the ingest; absent,
+   * they run in this invocation through `mapIngest`.
+   */
+  startIngest?: (job: IngestJob & { units: number[] }) => Promise<void>;
 }
-
-/** Members read and written per step of a sweep. */
-const CHUNK = 1_000;
 
 const DROP_KEY = /^audiences\/([A-Za-z0-9][A-Za-z0-9_-]{0,63})\/([A-Za-z0-9][A-Za-z0-9_-]{0,63})\.csv$/;
 
@@ -76,6 +100,9 @@ export function parseDropKey(key: string): { partnerId: string; audienceId: stri
   const m = DROP_KEY.exec(key);
   return m ? { partnerId: m[1] as string, audienceId: m[2] as string } : undefined;
 }
+
+/** The partner lock's owner of an ingest is `{audienceId}-{time}`: recovery finds it by that prefix. */
+const ownerPrefix = (audienceId: string) => `${audienceId}-`;
 
 export async function ingestAudience(
   deps: IngestDeps,
@@ -90,12 +117,15 @@ export async function ingestAudience(
     return 'ignored';
   }
   const { partnerId, audienceId } = ids;
+  const job: IngestJob = { partnerId, audienceId };
   const upload = await deps.jobs.get('audience', partnerId, audienceId);
   if (!upload) {
     deps.logger.warn('ingest: no upload record for this drop, deleted', { partnerId, audienceId });
     await deps.objects.delete(deps.buckets.partnerDrops, objectKey);
     return 'ignored';
   }
+  // A retried event after the split took the drop: the first attempt (or its state machine) has it.
+  if (!(await deps.objects.exists(deps.buckets.partnerDrops, objectKey))) return 'ignored';
   const started = await deps.jobs.update('audience', partnerId, audienceId, { status: 'INGESTING' }, [
     'AWAITING_UPLOAD',
     'INGESTING',
@@ -106,8 +136,9 @@ export async function ingestAudience(
     return 'ignored';
   }
 
-  const owner = `${audienceId}-${now().getTime()}`;
+  const owner = `${ownerPrefix(audienceId)}${now().getTime()}`;
   const locked = await waitForLock(deps, partnerId, owner);
+  let handedOff = false;
   try {
     if (!locked) {
       throw new DomainError(
@@ -116,39 +147,151 @@ export async function ingestAudience(
       );
     }
     if (!(await deps.objects.exists(deps.buckets.partnerDrops, objectKey))) return 'ignored';
-    const report = await ingestLocked(deps, upload, objectKey, owner, now);
-    await deps.jobs.update('audience', partnerId, audienceId, { status: 'SUCCEEDED', report });
-    deps.logger.info('ingest: succeeded', {
-      partnerId,
-      audienceId,
-      rowsRead: report.rowsRead,
-      accepted: report.accepted,
-      rejected: report.rejected,
-    });
+    const plan = await splitIngest(deps, upload, objectKey, owner, now);
+    deps.logger.debug('ingest: split', { ...job, rows: plan.rowsRead, units: plan.units.length });
+    // The drop is read: partner hashes leave it (the people shards go when the ingest ends).
+    await deps.objects.delete(deps.buckets.partnerDrops, objectKey);
+    const units = plan.units.map((_, i) => i);
+    if (deps.startIngest) {
+      await deps.startIngest({ ...job, units });
+      handedOff = true;
+      return 'INGESTING';
+    }
+    const map = deps.mapIngest ?? inProcessMap(deps);
+    await map('people', job, units);
+    const gate = await runIngestStep(deps, { ...job, step: 'gate' });
+    if (gate.done) return (await deps.jobs.get('audience', partnerId, audienceId))?.status ?? 'FAILED';
+    await map('identifiers', job, gate.parts ?? []);
+    await runIngestStep(deps, { ...job, step: 'finish' });
     return 'SUCCEEDED';
   } catch (error) {
-    const code = isDomainError(error) ? error.code : 'ingest-failed';
-    const detail = isDomainError(error)
-      ? error.detail
-      : 'The file could not be ingested; nothing was changed.';
-    deps.logger.error('ingest: failed', {
-      partnerId,
-      audienceId,
-      code,
-      error: isDomainError(error) ? undefined : error instanceof Error ? error.name : 'unknown',
-    });
-    await deps.jobs.update('audience', partnerId, audienceId, {
+    await failIngest(deps, job, error, locked ? owner : undefined);
+    return 'FAILED';
+  } finally {
+    await deps.objects.delete(deps.buckets.partnerDrops, objectKey);
+    // Not ours to release once handed off: the state machine's last step releases it.
+    if (locked && !handedOff) await deps.audiences.releaseLock(partnerId, owner);
+  }
+}
+
+/** The map steps one item after another in this process. */
+function inProcessMap(deps: IngestDeps): IngestMap {
+  return (step, job, items) =>
+    mapInProcess(items, (item) => runIngestStep(deps, { ...job, step, item }).then(() => undefined));
+}
+
+/**
+ * One step of an ingest after its split: a people unit or an identifier part (idempotent), the
+ * gate (which ends a refused file or a dry run), finish (publish, flip, sweep, end; a retry after
+ * the flip neither publishes nor flips again), or fail (the state machine's Catch).
+ */
+export async function runIngestStep(deps: IngestDeps, input: IngestStepInput): Promise<IngestStepOutput> {
+  const now = deps.now ?? (() => new Date());
+  const job: IngestJob = { partnerId: input.partnerId, audienceId: input.audienceId };
+  switch (input.step) {
+    case 'people':
+      await ingestPeopleUnit(deps, { ...job, unit: input.item });
+      return { done: false };
+    case 'identifiers':
+      await ingestIdentifierPart(deps, { ...job, part: input.item });
+      return { done: false };
+    case 'gate': {
+      const upload = await uploadOf(deps, job);
+      try {
+        const dryRun = await gateIngest(deps, upload, job);
+        if (dryRun) {
+          await endIngest(deps, job, { status: 'SUCCEEDED', report: dryRun });
+          return { done: true, parts: [] };
+        }
+      } catch (error) {
+        if (!(error instanceof IngestRefused)) throw error;
+        await failIngest(deps, job, error);
+        return { done: true, parts: [] };
+      }
+      return { done: false, parts: Array.from({ length: FILTER_PARTS }, (_, i) => i) };
+    }
+    case 'finish': {
+      const upload = await uploadOf(deps, job);
+      const report = await finishIngest(deps, upload, job, now);
+      // Sweep versions retired long enough ago that no running match can still read them.
+      await sweepRetired(deps, job.partnerId, now);
+      await endIngest(deps, job, { status: 'SUCCEEDED', report });
+      return { done: true };
+    }
+    case 'fail':
+      await failIngest(deps, job, stateMachineError(input.error));
+      return { done: true };
+  }
+}
+
+async function uploadOf(deps: IngestDeps, job: IngestJob): Promise<AudienceUploadRecord> {
+  const upload = await deps.jobs.get('audience', job.partnerId, job.audienceId);
+  if (!upload) throw new DomainError('not-found', 'No such partner audience.');
+  return upload;
+}
+
+/**
+ * A Lambda error as the state machine's Catch hands it over: a domain error keeps its code (its
+ * message is `code: detail`); anything else is `ingest-failed`.
+ */
+function stateMachineError(error: { Error?: string; Cause?: string } | undefined): unknown {
+  let message = '';
+  try {
+    message = String((JSON.parse(error?.Cause ?? '{}') as { errorMessage?: unknown }).errorMessage ?? '');
+  } catch {
+    // A cause that is not a Lambda error (a states error): no code to keep.
+  }
+  const m = /^([a-z-]+): ([\s\S]*)$/.exec(message);
+  if (m && DOMAIN_ERROR_CODES.includes(m[1] as DomainErrorCode))
+    return new DomainError(m[1] as DomainErrorCode, m[2] as string);
+  return new Error(error?.Error ?? 'ingest step failed');
+}
+
+/** Ends an ingest as FAILED: nothing released, its work files deleted, its lock released. */
+async function failIngest(deps: IngestDeps, job: IngestJob, error: unknown, owner?: string): Promise<void> {
+  const code = isDomainError(error) ? error.code : 'ingest-failed';
+  const detail = isDomainError(error)
+    ? error.detail
+    : 'A step of the ingest failed; the live versions of the segments are unchanged. Upload the file again.';
+  deps.logger.error('ingest: failed', {
+    ...job,
+    code,
+    error: isDomainError(error) ? undefined : error instanceof Error ? error.name : 'unknown',
+  });
+  await endIngest(
+    deps,
+    job,
+    {
       status: 'FAILED',
       errorCode: code,
       errorDetail: detail,
       // A refused file keeps its report: the rows and rules to fix.
       ...(error instanceof IngestRefused ? { report: error.report } : {}),
-    });
-    return 'FAILED';
-  } finally {
-    await deps.objects.delete(deps.buckets.partnerDrops, objectKey);
-    if (locked) await deps.audiences.releaseLock(partnerId, owner);
+    },
+    owner,
+  );
+}
+
+/**
+ * The last thing an ingest does, whatever its outcome: its intermediate files deleted (partner
+ * hashes do not stay at rest), its status set (only while INGESTING: a late retry cannot undo an
+ * outcome), the partner lock released.
+ */
+async function endIngest(
+  deps: IngestDeps,
+  job: IngestJob,
+  outcome: Pick<AudienceUploadRecord, 'status' | 'report' | 'errorCode' | 'errorDetail'>,
+  owner?: string,
+): Promise<void> {
+  const plan = await loadPlan(deps, job).catch(() => undefined);
+  await deleteIngestWork(deps, job);
+  const ended = await deps.jobs.update('audience', job.partnerId, job.audienceId, outcome, ['INGESTING']);
+  if (ended && outcome.status === 'SUCCEEDED' && outcome.report) {
+    const { rowsRead, accepted, rejected } = outcome.report;
+    deps.logger.info('ingest: succeeded', { ...job, rowsRead, accepted, rejected });
   }
+  const lock = owner ?? plan?.owner ?? (await deps.audiences.readLock(job.partnerId))?.owner;
+  if (lock?.startsWith(ownerPrefix(job.audienceId))) await deps.audiences.releaseLock(job.partnerId, lock);
 }
 
 export async function waitForLock(deps: IngestDeps, partnerId: string, owner: string): Promise<boolean> {
@@ -157,54 +300,6 @@ export async function waitForLock(deps: IngestDeps, partnerId: string, owner: st
     if (await deps.audiences.acquireLock(partnerId, owner, deps.lockTtlSeconds ?? 900)) return true;
     if (Date.now() + delay > deadline) return false;
     await new Promise((r) => setTimeout(r, delay * (0.5 + Math.random() / 2)));
-  }
-}
-
-async function ingestLocked(
-  deps: IngestDeps,
-  upload: AudienceUploadRecord,
-  objectKey: string,
-  owner: string,
-  now: () => Date,
-) {
-  const job: IngestJob = { partnerId: upload.tenantId, audienceId: upload.audienceId };
-  const map: IngestMap =
-    deps.mapIngest ??
-    ((step, j, items) =>
-      mapInProcess(items, (item) =>
-        step === 'people'
-          ? ingestPeopleUnit(deps, { ...j, unit: item })
-          : ingestIdentifierPart(deps, { ...j, part: item }),
-      ));
-  const t0 = Date.now();
-  const step = (name: string, fields: Record<string, unknown> = {}) =>
-    deps.logger.debug('ingest: step done', { ...job, step: name, ms: Date.now() - t0, ...fields });
-  try {
-    const plan = await splitIngest(deps, upload, objectKey, owner, now);
-    step('split', { rows: plan.rowsRead, units: plan.units.length });
-    // The drop is read: partner hashes leave it (the people shards go when the ingest ends).
-    await deps.objects.delete(deps.buckets.partnerDrops, objectKey);
-    await map(
-      'people',
-      job,
-      plan.units.map((_, i) => i),
-    );
-    step('people');
-    const dryRun = await gateIngest(deps, upload, job);
-    if (dryRun) return dryRun;
-    await map(
-      'identifiers',
-      job,
-      Array.from({ length: FILTER_PARTS }, (_, i) => i),
-    );
-    step('identifiers');
-    const report = await finishIngest(deps, upload, job, now);
-    // Sweep versions retired long enough ago that no running match can still read them.
-    await sweepRetired(deps, upload.tenantId, now);
-    step('finish');
-    return report;
-  } finally {
-    await deleteIngestWork(deps, job);
   }
 }
 

@@ -778,6 +778,13 @@ export async function finishIngest(
   const { report, kinds } = await reportOf(deps, plan);
   const stored = await deps.audiences.readCatalog(plan.partnerId);
   const catalog = stored ?? emptyCatalog(plan.partnerId, upload.profile, plan.keyId);
+  const withVersions = (r: IngestReport) => ({
+    ...r,
+    segments: r.segments.map((s, i) => ({ ...s, version: plan.versions[i] as number })),
+  });
+  // A retried finish after its flip: this upload's versions and filter are live. Nothing is
+  // published or flipped again.
+  if (catalog.revision > plan.revision && flippedBy(catalog, plan)) return withVersions(report);
   if (catalog.revision !== plan.revision) {
     throw new DomainError(
       'conflict',
@@ -849,10 +856,14 @@ export async function finishIngest(
     );
   }
   await deps.audiences.registerPartner(plan.partnerId);
-  return {
-    ...report,
-    segments: report.segments.map((s, i) => ({ ...s, version: plan.versions[i] as number })),
-  };
+  return withVersions(report);
+}
+
+/** Whether a catalog holds an ingest's flip: its filter, and each declared segment at its new version. */
+function flippedBy(catalog: PartnerCatalog, plan: IngestPlan): boolean {
+  if (catalog.filter?.id !== plan.audienceId) return false;
+  const version = new Map(catalog.segments.map((s) => [s.segmentId, s.version]));
+  return plan.segments.every((id, i) => version.get(id) === plan.versions[i]);
 }
 
 /** Deletes an ingest's intermediate files (people shards, identifier runs, counts, plan). */

@@ -12,6 +12,12 @@ import { UPLOAD_URL_SECONDS } from './context.ts';
 /** Clock skew between functions and slow writes of the last update. */
 export const LIVENESS_MARGIN_SECONDS = 300;
 
+/**
+ * A state machine task's retries of throttling and Lambda service errors wait at most this long
+ * in all (cdk/stateless-stack.ts: 2 s doubling, capped at a minute, five retries: 62 s).
+ */
+const TASK_RETRY_DELAYS_SECONDS = 120;
+
 /** Lambda's asynchronous retries wait about one, then two minutes. */
 const ASYNC_RETRY_DELAYS_SECONDS = 180;
 
@@ -26,8 +32,17 @@ const lostEventBound = (timeout: number) =>
 export const LIVENESS_BOUNDS_SECONDS = {
   /** A raw list HASHING: every attempt sets HASHING as it starts, and one attempt runs at most its timeout. */
   hashing: FUNCTION_TIMEOUT_SECONDS['list-upload'] + LIVENESS_MARGIN_SECONDS,
-  /** A partner drop INGESTING: likewise, one attempt of the ingest function. */
-  ingesting: FUNCTION_TIMEOUT_SECONDS.ingest + LIVENESS_MARGIN_SECONDS,
+  /**
+   * A partner drop INGESTING: its split (one attempt of the ingest function), then, in AWS, the
+   * ingest state machine, whose every people unit and identifier part updates the record as it ends:
+   * between two updates runs at most one step (map items run side by side, each within its function's
+   * timeout) and the waits of its throttling retries. Unlike a match, the state machine's own
+   * timeout does not bound it: a live execution keeps the record fresh, a stopped one stops doing so.
+   */
+  ingesting:
+    Math.max(FUNCTION_TIMEOUT_SECONDS.ingest, FUNCTION_TIMEOUT_SECONDS['ingest-step']) +
+    TASK_RETRY_DELAYS_SECONDS +
+    LIVENESS_MARGIN_SECONDS,
   /**
    * A match QUEUED or RUNNING: the state machine stops it at its timeout (no Catch runs then), and a
    * task invoked just before may run its own timeout more.

@@ -14,7 +14,7 @@ import {
 import { OBJECT_KEYS } from '../infra/definitions.ts';
 import { accountOf } from './budgets.ts';
 import { UPLOAD_URL_SECONDS, type UseCaseContext } from './context.ts';
-import { type IngestDeps, ingestAudience } from './ingest-audience.ts';
+import { type IngestDeps, type IngestStepInput, ingestAudience, runIngestStep } from './ingest-audience.ts';
 import type { RekeyDeps } from './rotate-pepper.ts';
 
 export const AUDIENCE_CONTENT_TYPE = 'text/csv; charset=utf-8';
@@ -113,6 +113,8 @@ export function ingestDeps(ctx: UseCaseContext): IngestDeps {
     retireGraceSeconds: ctx.retireGraceSeconds,
     now: ctx.now,
     publishSizes: (partnerId, chargeId, counts) => publishSizes(ctx, partnerId, chargeId, counts),
+    ...(ctx.ingestRunner?.map ? { mapIngest: ctx.ingestRunner.map.bind(ctx.ingestRunner) } : {}),
+    ...(ctx.ingestRunner?.start ? { startIngest: ctx.ingestRunner.start.bind(ctx.ingestRunner) } : {}),
   };
 }
 
@@ -176,4 +178,9 @@ export async function startRekey(ctx: UseCaseContext, principal: Principal) {
 
 export function ingestDrop(ctx: UseCaseContext, objectKey: string) {
   return ingestAudience(ingestDeps(ctx), objectKey);
+}
+
+/** One step of an ingest after its split (a state machine task, or a worker thread's map item). */
+export function ingestStep(ctx: UseCaseContext, input: IngestStepInput) {
+  return runIngestStep(ingestDeps(ctx), input);
 }
