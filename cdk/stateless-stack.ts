@@ -359,6 +359,26 @@ export class StatelessStack extends Stack {
           comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
           treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
         }),
+      this.ingestStateMachine
+        .metricFailed({ period: Duration.minutes(5), statistic: 'Sum' })
+        .createAlarm(this, 'IngestFailedAlarm', {
+          alarmDescription:
+            'An ingest execution failed (a step failed after its retries: the ingest was marked FAILED)',
+          threshold: 1,
+          evaluationPeriods: 1,
+          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        }),
+      this.ingestStateMachine
+        .metricTimedOut({ period: Duration.minutes(5), statistic: 'Sum' })
+        .createAlarm(this, 'IngestTimedOutAlarm', {
+          alarmDescription:
+            'An ingest execution timed out (recovery ends the ingest once its record is stale)',
+          threshold: 1,
+          evaluationPeriods: 1,
+          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        }),
       this.stateMachine
         .metricTimedOut({ period: Duration.minutes(5), statistic: 'Sum' })
         .createAlarm(this, 'MatchTimedOutAlarm', {

@@ -29,6 +29,7 @@ import {
   finishIngest,
   gateIngest,
   type IngestJob,
+  type IngestPlan,
   IngestRefused,
   ingestIdentifierPart,
   ingestPeopleUnit,
@@ -273,9 +274,12 @@ async function failIngest(deps: IngestDeps, job: IngestJob, error: unknown, owne
 }
 
 /**
- * The last thing an ingest does, whatever its outcome: its intermediate files deleted (partner
- * hashes do not stay at rest), its status set (only while INGESTING: a late retry cannot undo an
- * outcome), the partner lock released.
+ * The last thing an ingest does, whatever its outcome: its status set (only while INGESTING: a late
+ * retry cannot undo an outcome), its intermediate files deleted (partner hashes do not stay at
+ * rest), and for a failed ingest the manifests and filter parts it wrote for versions never made
+ * current; then the partner lock released. The status goes first: a step retried after a crash
+ * here still finds the plan and counts it needs, and recovery deletes the work files of an ingest
+ * no longer in flight.
  */
 async function endIngest(
   deps: IngestDeps,
@@ -284,14 +288,33 @@ async function endIngest(
   owner?: string,
 ): Promise<void> {
   const plan = await loadPlan(deps, job).catch(() => undefined);
-  await deleteIngestWork(deps, job);
   const ended = await deps.jobs.update('audience', job.partnerId, job.audienceId, outcome, ['INGESTING']);
   if (ended && outcome.status === 'SUCCEEDED' && outcome.report) {
     const { rowsRead, accepted, rejected } = outcome.report;
     deps.logger.info('ingest: succeeded', { ...job, rowsRead, accepted, rejected });
   }
+  if (plan && outcome.status === 'FAILED') await deleteUnreleasedOutputs(deps, plan);
+  await deleteIngestWork(deps, job);
   const lock = owner ?? plan?.owner ?? (await deps.audiences.readLock(job.partnerId))?.owner;
   if (lock?.startsWith(ownerPrefix(job.audienceId))) await deps.audiences.releaseLock(job.partnerId, lock);
+}
+
+/** A failed ingest's manifests and filter parts, unless the catalog was flipped to them after all. */
+async function deleteUnreleasedOutputs(deps: IngestDeps, plan: IngestPlan): Promise<void> {
+  const catalog = await deps.audiences.readCatalog(plan.partnerId);
+  if (catalog?.filter?.id === plan.audienceId) return;
+  const { results } = deps.buckets;
+  const prefixes = [
+    ...plan.segments.map((segmentId, i) =>
+      OBJECT_KEYS.manifest(plan.partnerId, plan.keyId, segmentId, plan.versions[i] as number).replace(
+        /\.keys$/,
+        '/',
+      ),
+    ),
+    OBJECT_KEYS.filterPart(plan.partnerId, plan.keyId, plan.audienceId, 0).replace(/[^/]*$/, ''),
+  ];
+  for (const prefix of prefixes)
+    for (const key of await deps.objects.list(results, prefix)) await deps.objects.delete(results, key);
 }
 
 export async function waitForLock(deps: IngestDeps, partnerId: string, owner: string): Promise<boolean> {

@@ -14,7 +14,10 @@
  *   have been drawn, and the ledger is only ever refilled by the operator's audited grant.
  *   Its shards, tallies, unreleased result files and local split files are deleted.
  * - Shards and tallies of matches no longer in flight (a run killed after it finished, or failed
- *   by the state machine's Catch): deleted.
+ *   by the state machine's Catch): deleted; likewise the intermediate files of ingests no longer
+ *   INGESTING (a last step that died between setting the outcome and deleting them).
+ * - An ingest run by the ingest state machine (AWS) is judged like any other: each of its steps
+ *   updates the record, so it is dead once no step has ended for longer than one step can take.
  * - Raw uploads and drops whose job is over: deleted (raw emails and partner hashes do not stay).
  * - Re-keying left half-way (a partner still on an old pepper key): resumed (it is idempotent).
  */
@@ -85,6 +88,7 @@ export async function recoverJobs(
   await guarded(ctx, 'uploads', () => claimRawUploads(ctx, options, report));
   await guarded(ctx, 'drops', () => claimDrops(ctx, options, report));
   await guarded(ctx, 'leftovers', () => deleteOrphanMatchFiles(ctx, alive, scannedAt, report));
+  await guarded(ctx, 'ingest-leftovers', () => deleteOrphanIngestWork(ctx, report));
   if (options.instance) await guarded(ctx, 'locks', () => releaseLocksOfPreviousStarts(ctx, options, report));
   await guarded(ctx, 'rekey', () => resumeRekeying(ctx, options, report));
   if (report.resumed + report.interrupted + report.locksReleased + report.objectsDeleted > 0)
@@ -289,6 +293,23 @@ async function deleteOrphanMatchFiles(
       await ctx.objects.delete(ctx.buckets.results, key);
       report.objectsDeleted++;
     }
+  }
+}
+
+/**
+ * Intermediate files of ingests no longer in flight (a step that ended its ingest and died before
+ * deleting them). An ingest is INGESTING before it writes any, so a running one is never touched.
+ */
+async function deleteOrphanIngestWork(ctx: UseCaseContext, report: RecoveryReport) {
+  const over = new Map<string, boolean>();
+  for (const key of await ctx.objects.list(ctx.buckets.results, 'ingest/')) {
+    const [, partnerId = '', audienceId = ''] = key.split('/');
+    const id = `${partnerId}/${audienceId}`;
+    if (!over.has(id))
+      over.set(id, (await ctx.jobs.get('audience', partnerId, audienceId))?.status !== 'INGESTING');
+    if (!over.get(id)) continue;
+    await ctx.objects.delete(ctx.buckets.results, key);
+    report.objectsDeleted++;
   }
 }
 

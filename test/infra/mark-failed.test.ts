@@ -26,7 +26,9 @@ let mark: UpdateParameters;
 
 beforeAll(async () => {
   const app = synthForTest();
-  const [sm] = Object.values(app.statelessTemplate.findResources('AWS::StepFunctions::StateMachine'));
+  const [sm] = Object.entries(app.statelessTemplate.findResources('AWS::StepFunctions::StateMachine'))
+    .filter(([id]) => id.startsWith('MatchStateMachine'))
+    .map(([, r]) => r);
   const parts = (sm as { Properties: { DefinitionString: { 'Fn::Join': [string, unknown[]] } } }).Properties
     .DefinitionString['Fn::Join'][1];
   const definition = JSON.parse(parts.map((p) => (typeof p === 'string' ? p : 'TOKEN')).join(''));

@@ -65,9 +65,9 @@ describe('alarm notifications', () => {
   it('makes every alarm notify the topic and the existing alarmTopicArn', () => {
     const [[topicId]] = ofType('AWS::SNS::Topic') as [[string, Json]];
     const alarms = ofType('AWS::CloudWatch::Alarm');
-    // 7 functions x (errors, throttles), 4 dead-letter queues, failed and timed-out matches,
-    // the schedule's failed invocations, API 5xx.
-    expect(alarms.length).toBe(7 * 2 + 4 + 4);
+    // 8 functions x (errors, throttles), 4 dead-letter queues, failed and timed-out matches and
+    // ingests, the schedule's failed invocations, API 5xx.
+    expect(alarms.length).toBe(8 * 2 + 4 + 6);
     for (const [id, alarm] of alarms) {
       expect(alarm.Properties.AlarmActions, id).toEqual([{ Ref: topicId }, EXISTING_TOPIC]);
     }
@@ -87,7 +87,9 @@ describe('match state machine under load', () => {
   let definition: Json;
   let stateMachine: Json;
   beforeAll(() => {
-    [[, stateMachine]] = ofType('AWS::StepFunctions::StateMachine') as [[string, Json]];
+    [[, stateMachine]] = ofType('AWS::StepFunctions::StateMachine').filter(([id]) =>
+      id.startsWith('MatchStateMachine'),
+    ) as [[string, Json]];
     const parts = stateMachine.Properties.DefinitionString['Fn::Join'][1] as unknown[];
     definition = JSON.parse(parts.map((p) => (typeof p === 'string' ? p : 'TOKEN')).join(''));
   });
@@ -156,7 +158,7 @@ describe('functions', () => {
     const functions = ofType('AWS::Lambda::Function').filter(
       ([id]) => !id.startsWith('BucketNotificationsHandler'),
     );
-    expect(functions).toHaveLength(7);
+    expect(functions).toHaveLength(8);
     for (const [id, fn] of functions) {
       expect(fn.Properties.TracingConfig, id).toEqual({ Mode: 'Active' });
       expect(fn.Properties.Environment.Variables.MAX_RUNNING_MATCHES, id).toBe('4');

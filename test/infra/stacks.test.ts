@@ -2,13 +2,14 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { LAMBDA_HANDLERS } from '../../cdk/handlers.ts';
 import { INTERMEDIATE_PREFIXES, MANIFESTS_PREFIX, RESULTS_PREFIX } from '../../cdk/stateful-stack.ts';
-import { AUTHORIZED_ROUTES, PUBLIC_ROUTES } from '../../cdk/stateless-stack.ts';
+import { AUTHORIZED_ROUTES, LAMBDA_TRANSIENT_ERRORS, PUBLIC_ROUTES } from '../../cdk/stateless-stack.ts';
 import { ROUTES } from '../../shared/api/routes.ts';
 import { PRIVACY_SETTINGS } from '../../shared/domain/privacy/privacy-params.ts';
 import {
   ASYNC_ATTEMPTS,
   BUCKETS,
   FUNCTION_TIMEOUT_SECONDS,
+  INGEST_TIMEOUT_SECONDS,
   MATCH_TIMEOUT_SECONDS,
   TABLES,
   TRIGGERS,
@@ -282,14 +283,23 @@ describe('stateful stack: data at rest', () => {
 });
 
 describe('stateless stack: functions', () => {
-  it('has the seven house functions, each Node 22 on ARM64 with its own log group and retention', () => {
-    expect(LAMBDA_HANDLERS).toHaveLength(7);
-    expect(houseFunctions()).toHaveLength(7);
+  it('has the eight house functions, each Node 22 on ARM64 with its own log group and retention', () => {
+    expect(LAMBDA_HANDLERS).toHaveLength(8);
+    expect(houseFunctions()).toHaveLength(8);
     expect(
       houseFunctions()
         .map(([id]) => id.replace(/Function.*/, ''))
         .sort(),
-    ).toEqual(['Api', 'Ingest', 'ListUpload', 'Maintenance', 'MatchReduce', 'MatchShard', 'MatchSplit']);
+    ).toEqual([
+      'Api',
+      'Ingest',
+      'IngestStep',
+      'ListUpload',
+      'Maintenance',
+      'MatchReduce',
+      'MatchShard',
+      'MatchSplit',
+    ]);
     const logGroups = Object.fromEntries(ofType(stateless, 'AWS::Logs::LogGroup'));
     for (const [id, fn] of houseFunctions()) {
       expect(fn.Properties?.Runtime, id).toBe('nodejs22.x');
@@ -326,15 +336,20 @@ describe('stateless stack: functions', () => {
     }
   });
 
-  it('gives the pepper only to the functions that key identifiers, and the state machine only to the API', () => {
+  it('gives the pepper only to the functions that key identifiers, the match state machine only to the API, the ingest one to ingest and maintenance', () => {
     const withPepper = houseFunctions()
       .filter(([, fn]) => fn.Properties?.Environment?.Variables?.PEPPER_SECRET_ID)
       .map(([id]) => id.replace(/Function.*/, ''));
-    expect(withPepper.sort()).toEqual(['Api', 'Ingest', 'Maintenance', 'MatchShard']);
+    expect(withPepper.sort()).toEqual(['Api', 'Ingest', 'IngestStep', 'Maintenance', 'MatchShard']);
     const withSfn = houseFunctions()
       .filter(([, fn]) => fn.Properties?.Environment?.Variables?.MATCH_STATE_MACHINE_ARN)
       .map(([id]) => id.replace(/Function.*/, ''));
     expect(withSfn).toEqual(['Api']);
+    // The ingest function starts an execution after the split; recovery does when it ingests a drop at last.
+    const withIngestSfn = houseFunctions()
+      .filter(([, fn]) => fn.Properties?.Environment?.Variables?.INGEST_STATE_MACHINE_ARN)
+      .map(([id]) => id.replace(/Function.*/, ''));
+    expect(withIngestSfn.sort()).toEqual(['Ingest', 'Maintenance']);
   });
 
   it('tells only the API the maintenance function name (it starts re-keying asynchronously)', () => {
@@ -561,7 +576,7 @@ describe('IAM: each function may do what its use cases call, nothing more', () =
     );
   });
 
-  it('ingest and maintenance: manifests and filters under any key id, ingest work files; maintenance recovers what ingest and hashing left', () => {
+  it('ingest, ingest-step and maintenance: ingest splits into work files and starts the state machine; its steps write manifests and filters under any key id; maintenance recovers what ingest and hashing left', () => {
     const manifests = [
       ...['manifests/', 'filters/', 'ingest/'].flatMap((p) =>
         objects(R, ['DeleteObject', 'GetObject', 'PutObject'], p),
@@ -572,12 +587,26 @@ describe('IAM: each function may do what its use cases call, nothing more', () =
       [
         ...objects('PartnerDropsBucketArn', ['DeleteObject', 'GetObject'], 'audiences/'),
         listing('PartnerDropsBucketArn', 'audiences/'),
+        // The split's people units and plan; a split that fails deletes them.
+        ...objects(R, ['DeleteObject', 'GetObject', 'PutObject'], 'ingest/'),
+        listing(R, 'ingest/'),
+        // The catalog (profile, key id, versions) and the partner lock.
+        ...table('AudiencesTableArn', 'readWrite'),
+        ...table('JobsTableArn', 'readWrite'),
+        PEPPER,
+        'sqs:SendMessage IngestDlq',
+        'states:StartExecution IngestStateMachine',
+      ].sort(),
+    );
+    // No drops (the split deleted it), no dead-letter queue (the state machine retries and catches).
+    expect(grantsOf('IngestStepFunction')).toEqual(
+      [
         ...manifests,
         ...table('AudiencesTableArn', 'readWrite'),
         ...table('JobsTableArn', 'readWrite'),
+        // Published catalog sizes: the catalog budget and its audit entry.
         ...table('LedgerTableArn', 'readWrite'),
         PEPPER,
-        'sqs:SendMessage IngestDlq',
       ].sort(),
     );
     expect(grantsOf('MaintenanceFunction')).toEqual(
@@ -599,10 +628,12 @@ describe('IAM: each function may do what its use cases call, nothing more', () =
         ...['shards/', 'tallies/', 'results/'].flatMap((p) => objects(R, ['DeleteObject'], p)),
         listing(R, 'results/', 'shards/', 'tallies/'),
         ...table('LedgerTableArn', 'readWrite'),
+        // A drop ingested at last goes on through the ingest state machine.
+        'states:StartExecution IngestStateMachine',
       ].sort(),
     );
     // Nothing else scans a table.
-    for (const fn of ['Api', 'Ingest', 'ListUpload', 'MatchReduce', 'MatchShard', 'MatchSplit'])
+    for (const fn of ['Api', 'Ingest', 'IngestStep', 'ListUpload', 'MatchReduce', 'MatchShard', 'MatchSplit'])
       expect(grantsOf(`${fn}Function`).filter((g) => g.includes('Scan'))).toEqual([]);
   });
 
@@ -817,12 +848,19 @@ describe('asynchronous triggers', () => {
   });
 });
 
+/** A state machine's definition, its tokens (ARNs) replaced by TOKEN. */
+function definitionOf(idPrefix: string): Json {
+  const [[, sm]] = ofType(stateless, 'AWS::StepFunctions::StateMachine').filter(([id]) =>
+    id.startsWith(idPrefix),
+  ) as [[string, Resource]];
+  const parts = sm.Properties?.DefinitionString['Fn::Join'][1] as unknown[];
+  return JSON.parse(parts.map((p) => (typeof p === 'string' ? p : 'TOKEN')).join(''));
+}
+
 describe('match state machine', () => {
   let definition: Json;
   beforeAll(() => {
-    const [[, sm]] = ofType(stateless, 'AWS::StepFunctions::StateMachine') as [[string, Resource]];
-    const parts = sm.Properties?.DefinitionString['Fn::Join'][1] as unknown[];
-    definition = JSON.parse(parts.map((p) => (typeof p === 'string' ? p : 'TOKEN')).join(''));
+    definition = definitionOf('MatchStateMachine');
   });
 
   it('runs split, a Distributed Map over split.shards, then reduce', () => {
@@ -881,6 +919,81 @@ describe('match state machine', () => {
       LoggingConfiguration: { Level: 'ALL', IncludeExecutionData: false, Destinations: Match.anyValue() },
       TracingConfiguration: { Enabled: true },
     });
+  });
+});
+
+describe('ingest state machine', () => {
+  let definition: Json;
+  beforeAll(() => {
+    definition = definitionOf('IngestStateMachine');
+  });
+  const job = { 'partnerId.$': '$.partnerId', 'audienceId.$': '$.audienceId' };
+  const TRANSIENT = expect.arrayContaining([
+    expect.objectContaining({ ErrorEquals: [...LAMBDA_TRANSIENT_ERRORS], MaxAttempts: 6 }),
+  ]);
+
+  it('maps over the people units split wrote, gates, maps over the identifier parts the gate returns, then finishes', () => {
+    const ingest = definition.States[definition.StartAt];
+    expect(ingest.Type).toBe('Parallel');
+    const branch = ingest.Branches[0];
+    const people = branch.States[branch.StartAt];
+    expect(people).toMatchObject({
+      Type: 'Map',
+      ItemsPath: '$.units',
+      MaxConcurrency: 8,
+      ItemSelector: { ...job, 'item.$': '$$.Map.Item.Value' },
+      ItemProcessor: { ProcessorConfig: { Mode: 'DISTRIBUTED' } },
+      ResultPath: null,
+    });
+    const unit = people.ItemProcessor.States[people.ItemProcessor.StartAt];
+    expect(unit.Parameters.Payload).toEqual({ ...job, step: 'people', 'item.$': '$.item' });
+    expect(unit.Retry).toEqual(TRANSIENT);
+    const gate = branch.States[people.Next];
+    expect(gate.Parameters.Payload).toEqual({ ...job, step: 'gate' });
+    expect(gate.ResultPath).toBe('$.gate');
+    const choice = branch.States[gate.Next];
+    expect(choice.Type).toBe('Choice');
+    // A refused file or a dry run: the gate ended the ingest.
+    expect(choice.Choices).toEqual([
+      expect.objectContaining({ Variable: '$.gate.done', BooleanEquals: true }),
+    ]);
+    expect(branch.States[choice.Choices[0].Next].Type).toBe('Succeed');
+    const parts = branch.States[choice.Default];
+    expect(parts).toMatchObject({
+      Type: 'Map',
+      ItemsPath: '$.gate.parts',
+      MaxConcurrency: 8,
+      ItemSelector: { ...job, 'item.$': '$$.Map.Item.Value' },
+      ItemProcessor: { ProcessorConfig: { Mode: 'DISTRIBUTED' } },
+    });
+    const part = parts.ItemProcessor.States[parts.ItemProcessor.StartAt];
+    expect(part.Parameters.Payload).toEqual({ ...job, step: 'identifiers', 'item.$': '$.item' });
+    expect(part.Retry).toEqual(TRANSIENT);
+    const finish = branch.States[parts.Next];
+    expect(finish.Parameters.Payload).toEqual({ ...job, step: 'finish' });
+    expect(finish.Retry).toEqual(TRANSIENT);
+    expect(finish.End).toBe(true);
+    expect(definition.TimeoutSeconds).toBe(INGEST_TIMEOUT_SECONDS);
+  });
+
+  it('runs the fail step when anything in the flow fails (FAILED, work deleted, lock released), then fails', () => {
+    const ingest = definition.States[definition.StartAt];
+    expect(ingest.Catch).toEqual([
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'IngestFail' },
+    ]);
+    const fail = definition.States.IngestFail;
+    expect(fail.Parameters.Payload).toEqual({ ...job, step: 'fail', 'error.$': '$.error' });
+    expect(fail.Retry).toEqual(TRANSIENT);
+    expect(definition.States[fail.Next].Type).toBe('Fail');
+  });
+
+  it('invokes only the ingest-step function', () => {
+    const [stepId] = fnNamed('IngestStepFunction');
+    const [[, sm]] = ofType(stateless, 'AWS::StepFunctions::StateMachine').filter(([id]) =>
+      id.startsWith('IngestStateMachine'),
+    ) as [[string, Resource]];
+    const refs = JSON.stringify(sm.Properties?.DefinitionString).match(/"([A-Za-z0-9]+Function[A-Z0-9]+)"/g);
+    expect(new Set(refs?.map((r) => r.replace(/"/g, '')))).toEqual(new Set([stepId]));
   });
 });
 
