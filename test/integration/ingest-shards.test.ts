@@ -12,6 +12,7 @@
  * - The worker-thread map gives exactly what one-after-another gives.
  * - A match run while an ingest is half-way through its identifier parts sees the old versions
  *   whole; one run after sees the new versions whole.
+ * - Recovery judges an ingest handed to the state machine by its steps' updates, and ends it.
  *
  * Drops are put in the results bucket (no upload trigger there), so no S3 event races the test's
  * own ingest.
@@ -34,7 +35,9 @@ import {
   ingestAudience,
   runIngestStep,
 } from '../../shared/use-cases/ingest-audience.ts';
+import { LIVENESS_BOUNDS_SECONDS } from '../../shared/use-cases/job-liveness.ts';
 import { ingestDeps } from '../../shared/use-cases/partners.ts';
+import { recoverJobs } from '../../shared/use-cases/recover-jobs.ts';
 import {
   bySegment,
   http,
@@ -381,5 +384,83 @@ describe('a match during an ingest sees the old or the new versions, never a mix
     const after = await match();
     expect(after.a).toMatchObject({ matched: 250 });
     expect(after.b).toMatchObject({ matched: null });
+  });
+});
+
+describe('recovery judges an ingest run by the state machine', () => {
+  it('alive while its steps keep its record fresh; once they stop, FAILED interrupted with its files and lock gone, and a late step changes nothing', async () => {
+    const partnerId = 'handed-off';
+    expect((await ingest(partnerId, OLD)).status).toBe('SUCCEEDED');
+    const before = await matchView(partnerId);
+    let handedOff: (IngestJob & { units: number[] }) | undefined;
+    const deps: IngestDeps = {
+      ...ingestDeps(ctx),
+      startIngest: async (job) => {
+        handedOff = job;
+      },
+    };
+    const audienceId = await declare(partnerId, NEW_A);
+    expect(await ingestAudience(deps, OBJECT_KEYS.partnerDrop(partnerId, audienceId))).toBe('INGESTING');
+    const job = handedOff as IngestJob & { units: number[] };
+    for (const unit of job.units) await runIngestStep(deps, { ...job, step: 'people', item: unit });
+    const work = OBJECT_KEYS.ingestWork(partnerId, audienceId);
+    const later = (seconds: number) => ({ ...ctx, now: () => new Date(Date.now() + seconds * 1000) });
+
+    // As in AWS (no instance): judged by the time since its last step ended.
+    await recoverJobs(later(LIVENESS_BOUNDS_SECONDS.ingesting - 60));
+    expect(await ctx.jobs.get('audience', partnerId, audienceId)).toMatchObject({ status: 'INGESTING' });
+    expect(await ctx.objects.list(ctx.buckets.results, work)).not.toEqual([]);
+    expect((await ctx.audiences.readLock(partnerId))?.owner).toMatch(new RegExp(`^${audienceId}-`));
+
+    await recoverJobs(later(LIVENESS_BOUNDS_SECONDS.ingesting + 60));
+    expect(await ctx.jobs.get('audience', partnerId, audienceId)).toMatchObject({
+      status: 'FAILED',
+      errorCode: 'interrupted',
+    });
+    expect(await ctx.objects.list(ctx.buckets.results, work)).toEqual([]);
+    expect(await ctx.audiences.readLock(partnerId)).toBeUndefined();
+
+    // The execution wakes up: its step finds nothing to work on, its Catch's fail step changes nothing.
+    await expect(runIngestStep(deps, { ...job, step: 'gate' })).rejects.toThrow();
+    await runIngestStep(deps, { ...job, step: 'fail', error: { Error: 'Error', Cause: '{}' } });
+    expect(await ctx.jobs.get('audience', partnerId, audienceId)).toMatchObject({
+      status: 'FAILED',
+      errorCode: 'interrupted',
+    });
+    expect(await matchView(partnerId)).toEqual(before);
+  });
+
+  it("the fail step keeps a step's domain error code", async () => {
+    const partnerId = 'fail-code';
+    expect((await ingest(partnerId, OLD)).status).toBe('SUCCEEDED');
+    let handedOff: (IngestJob & { units: number[] }) | undefined;
+    const deps: IngestDeps = {
+      ...ingestDeps(ctx),
+      startIngest: async (job) => {
+        handedOff = job;
+      },
+    };
+    const audienceId = await declare(partnerId, NEW_A);
+    await ingestAudience(deps, OBJECT_KEYS.partnerDrop(partnerId, audienceId));
+    const job = handedOff as IngestJob & { units: number[] };
+    // What Step Functions hands the Catch for a Lambda that threw a DomainError.
+    const cause = JSON.stringify({
+      errorType: 'DomainError',
+      errorMessage: 'conflict: The catalog changed during the ingest; nothing was released. Upload again.',
+    });
+    expect(
+      await runIngestStep(deps, { ...job, step: 'fail', error: { Error: 'DomainError', Cause: cause } }),
+    ).toEqual({
+      done: true,
+    });
+    expect(await ctx.jobs.get('audience', partnerId, audienceId)).toMatchObject({
+      status: 'FAILED',
+      errorCode: 'conflict',
+      errorDetail: 'The catalog changed during the ingest; nothing was released. Upload again.',
+    });
+    expect(
+      await ctx.objects.list(ctx.buckets.results, OBJECT_KEYS.ingestWork(partnerId, audienceId)),
+    ).toEqual([]);
+    expect(await ctx.audiences.readLock(partnerId)).toBeUndefined();
   });
 });
