@@ -140,6 +140,8 @@ export async function ingestAudience(
   const owner = `${ownerPrefix(audienceId)}${now().getTime()}`;
   const locked = await waitForLock(deps, partnerId, owner);
   let handedOff = false;
+  // Only the identifier parts write manifests and filter parts a failure must delete.
+  let outputs = false;
   try {
     if (!locked) {
       throw new DomainError(
@@ -162,11 +164,12 @@ export async function ingestAudience(
     await map('people', job, units);
     const gate = await runIngestStep(deps, { ...job, step: 'gate' });
     if (gate.done) return (await deps.jobs.get('audience', partnerId, audienceId))?.status ?? 'FAILED';
+    outputs = true;
     await map('identifiers', job, gate.parts ?? []);
     await runIngestStep(deps, { ...job, step: 'finish' });
     return 'SUCCEEDED';
   } catch (error) {
-    await failIngest(deps, job, error, locked ? owner : undefined);
+    await failIngest(deps, job, error, { ...(locked ? { owner } : {}), outputs });
     return 'FAILED';
   } finally {
     await deps.objects.delete(deps.buckets.partnerDrops, objectKey);
@@ -206,7 +209,7 @@ export async function runIngestStep(deps: IngestDeps, input: IngestStepInput): P
         }
       } catch (error) {
         if (!(error instanceof IngestRefused)) throw error;
-        await failIngest(deps, job, error);
+        await failIngest(deps, job, error, { outputs: false });
         return { done: true, parts: [] };
       }
       return { done: false, parts: Array.from({ length: FILTER_PARTS }, (_, i) => i) };
@@ -220,7 +223,7 @@ export async function runIngestStep(deps: IngestDeps, input: IngestStepInput): P
       return { done: true };
     }
     case 'fail':
-      await failIngest(deps, job, stateMachineError(input.error));
+      await failIngest(deps, job, stateMachineError(input.error), { outputs: true });
       return { done: true };
   }
 }
@@ -248,8 +251,16 @@ function stateMachineError(error: { Error?: string; Cause?: string } | undefined
   return new Error(error?.Error ?? 'ingest step failed');
 }
 
-/** Ends an ingest as FAILED: nothing released, its work files deleted, its lock released. */
-async function failIngest(deps: IngestDeps, job: IngestJob, error: unknown, owner?: string): Promise<void> {
+/**
+ * Ends an ingest as FAILED: nothing released, its work files (and with `outputs`, the manifests and
+ * filter parts its identifier parts may have written) deleted, its lock released.
+ */
+async function failIngest(
+  deps: IngestDeps,
+  job: IngestJob,
+  error: unknown,
+  options: { owner?: string; outputs: boolean },
+): Promise<void> {
   const code = isDomainError(error) ? error.code : 'ingest-failed';
   const detail = isDomainError(error)
     ? error.detail
@@ -269,7 +280,7 @@ async function failIngest(deps: IngestDeps, job: IngestJob, error: unknown, owne
       // A refused file keeps its report: the rows and rules to fix.
       ...(error instanceof IngestRefused ? { report: error.report } : {}),
     },
-    owner,
+    options,
   );
 }
 
@@ -285,7 +296,7 @@ async function endIngest(
   deps: IngestDeps,
   job: IngestJob,
   outcome: Pick<AudienceUploadRecord, 'status' | 'report' | 'errorCode' | 'errorDetail'>,
-  owner?: string,
+  options: { owner?: string; outputs?: boolean } = {},
 ): Promise<void> {
   const plan = await loadPlan(deps, job).catch(() => undefined);
   const ended = await deps.jobs.update('audience', job.partnerId, job.audienceId, outcome, ['INGESTING']);
@@ -293,9 +304,9 @@ async function endIngest(
     const { rowsRead, accepted, rejected } = outcome.report;
     deps.logger.info('ingest: succeeded', { ...job, rowsRead, accepted, rejected });
   }
-  if (plan && outcome.status === 'FAILED') await deleteUnreleasedOutputs(deps, plan);
+  if (plan && outcome.status === 'FAILED' && options.outputs) await deleteUnreleasedOutputs(deps, plan);
   await deleteIngestWork(deps, job);
-  const lock = owner ?? plan?.owner ?? (await deps.audiences.readLock(job.partnerId))?.owner;
+  const lock = options.owner ?? plan?.owner ?? (await deps.audiences.readLock(job.partnerId))?.owner;
   if (lock?.startsWith(ownerPrefix(job.audienceId))) await deps.audiences.releaseLock(job.partnerId, lock);
 }
 
