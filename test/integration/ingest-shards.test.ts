@@ -50,6 +50,8 @@ import {
 
 let t: TestStack;
 let ctx: UseCaseContext;
+/** Many S3 and DynamoDB round trips on a shared machine: a bound on a hang, not a timing bar. */
+const SLOW = 300_000;
 
 beforeAll(async () => {
   t = await startTestStack({
@@ -237,230 +239,251 @@ describe('a failed shard fails the ingest without touching the live versions', (
       expect(again.status).toBe('SUCCEEDED');
       expect(again.report?.segments).toEqual([expect.objectContaining({ segmentId: 'a', members: 250 })]);
     },
+    SLOW,
   );
 });
 
 describe('a retry is idempotent', () => {
-  it('every people unit, the gate and every identifier part run twice leave what they left once; finish retried after its flip publishes and flips once', async () => {
-    const partnerId = 'retry-twice';
-    expect((await ingest(partnerId, OLD)).status).toBe('SUCCEEDED');
-    const publishes: string[] = [];
-    // Noise on for this ingest: publishing its sizes charges the partner's catalog budget.
-    const noisy = { ...ctx, settings: { ...ctx.settings, unsafeNoiseOffForTests: false } };
-    const base = ingestDeps(noisy);
-    let handedOff: (IngestJob & { units: number[] }) | undefined;
-    const deps: IngestDeps = {
-      ...base,
-      publishSizes: (p, chargeId, counts) => {
-        publishes.push(chargeId);
-        return base.publishSizes(p, chargeId, counts);
-      },
-      // As in AWS: the ingest splits, then hands the rest to the state machine (here, this test).
-      startIngest: async (job) => {
-        handedOff = job;
-      },
-    };
-    const audienceId = await declare(partnerId, NEW_A);
-    expect(await ingestAudience(deps, OBJECT_KEYS.partnerDrop(partnerId, audienceId))).toBe('INGESTING');
-    const job = handedOff as IngestJob & { units: number[] };
-    expect(job).toMatchObject({ partnerId, audienceId });
-    expect(job.units.length).toBeGreaterThan(0);
-    // Handed off with the lock held: the state machine's last step releases it.
-    expect((await ctx.audiences.readLock(partnerId))?.owner).toMatch(new RegExp(`^${audienceId}-`));
-
-    const twice = async (input: Parameters<typeof runIngestStep>[1]) => {
-      const first = await runIngestStep(deps, input);
-      const once = await written(partnerId, job);
-      const second = await runIngestStep(deps, input);
-      expect(second).toEqual(first);
-      expect(await written(partnerId, job)).toEqual(once);
-      return first;
-    };
-    for (const unit of job.units) await twice({ ...job, step: 'people', item: unit });
-    const gate = await twice({ ...job, step: 'gate' });
-    expect(gate).toEqual({ done: false, parts: range(0, 16) });
-    for (const part of gate.parts ?? []) await twice({ ...job, step: 'identifiers', item: part });
-    const live = await ctx.audiences.readCatalog(partnerId);
-
-    // finish dies after its flip, before the ingest's outcome is written; the state machine retries it.
-    let dying = true;
-    const jobs: IngestDeps['jobs'] = Object.create(deps.jobs);
-    jobs.update = async (...args: Parameters<IngestDeps['jobs']['update']>) => {
-      if (dying && args[3]?.status === 'SUCCEEDED') {
-        dying = false;
-        throw new Error('the finish invocation died');
-      }
-      return deps.jobs.update(...args);
-    };
-    const dies: IngestDeps = { ...deps, jobs };
-    await expect(runIngestStep(dies, { ...job, step: 'finish' })).rejects.toThrow('died');
-    const flipped = (await ctx.audiences.readCatalog(partnerId)) as PartnerCatalog;
-    expect(flipped.revision).toBe((live?.revision ?? 0) + 1);
-    expect(flipped.filter?.id).toBe(audienceId);
-    expect(await runIngestStep(deps, { ...job, step: 'finish' })).toEqual({ done: true });
-
-    expect(await ctx.audiences.readCatalog(partnerId)).toEqual(flipped);
-    expect(publishes).toEqual([audienceId]);
-    const charges = (await ctx.ledger.auditTrail(partnerId)).filter(
-      (e) => e.event === 'catalog-published' && e.matchId === audienceId,
-    );
-    expect(charges).toHaveLength(1);
-    const ended = (await ctx.jobs.get('audience', partnerId, audienceId)) as AudienceUploadRecord;
-    expect(ended.status).toBe('SUCCEEDED');
-    expect(ended.report).toMatchObject({ accepted: 250, segments: [{ segmentId: 'a', members: 250 }] });
-    expect(
-      await ctx.objects.list(ctx.buckets.results, OBJECT_KEYS.ingestWork(partnerId, audienceId)),
-    ).toEqual([]);
-    expect(await ctx.audiences.readLock(partnerId)).toBeUndefined();
-  });
-
-  it('worker threads give exactly what one step after another gives', async () => {
-    // Two partners, one clock: the same versions, so the same tokens, manifests and filters.
-    const at = (ms: number) => () => new Date(ms);
-    const t0 = Date.now() - 60_000;
-    const run = async (partnerId: string, mapIngest?: IngestMap) => {
-      const deps = (now: () => Date): IngestDeps => {
-        const d: IngestDeps = { ...ingestDeps(ctx), now };
-        if (mapIngest) d.mapIngest = mapIngest;
-        else delete d.mapIngest;
-        return d;
+  it(
+    'every people unit, the gate and every identifier part run twice leave what they left once; finish retried after its flip publishes and flips once',
+    async () => {
+      const partnerId = 'retry-twice';
+      expect((await ingest(partnerId, OLD)).status).toBe('SUCCEEDED');
+      const publishes: string[] = [];
+      // Noise on for this ingest: publishing its sizes charges the partner's catalog budget.
+      const noisy = { ...ctx, settings: { ...ctx.settings, unsafeNoiseOffForTests: false } };
+      const base = ingestDeps(noisy);
+      let handedOff: (IngestJob & { units: number[] }) | undefined;
+      const deps: IngestDeps = {
+        ...base,
+        publishSizes: (p, chargeId, counts) => {
+          publishes.push(chargeId);
+          return base.publishSizes(p, chargeId, counts);
+        },
+        // As in AWS: the ingest splits, then hands the rest to the state machine (here, this test).
+        startIngest: async (job) => {
+          handedOff = job;
+        },
       };
-      const seeded = await ingest(partnerId, OLD, deps(at(t0)));
-      expect(seeded.status).toBe('SUCCEEDED');
-      const ended = await ingest(
-        partnerId,
-        [...NEW_A, { segmentId: 'c', name: 'C', people: range(280, 40) }],
-        deps(at(t0 + 1_000)),
+      const audienceId = await declare(partnerId, NEW_A);
+      expect(await ingestAudience(deps, OBJECT_KEYS.partnerDrop(partnerId, audienceId))).toBe('INGESTING');
+      const job = handedOff as IngestJob & { units: number[] };
+      expect(job).toMatchObject({ partnerId, audienceId });
+      expect(job.units.length).toBeGreaterThan(0);
+      // Handed off with the lock held: the state machine's last step releases it.
+      expect((await ctx.audiences.readLock(partnerId))?.owner).toMatch(new RegExp(`^${audienceId}-`));
+
+      const twice = async (input: Parameters<typeof runIngestStep>[1]) => {
+        const first = await runIngestStep(deps, input);
+        const once = await written(partnerId, job);
+        const second = await runIngestStep(deps, input);
+        expect(second).toEqual(first);
+        expect(await written(partnerId, job)).toEqual(once);
+        return first;
+      };
+      for (const unit of job.units) await twice({ ...job, step: 'people', item: unit });
+      const gate = await twice({ ...job, step: 'gate' });
+      expect(gate).toEqual({ done: false, parts: range(0, 16) });
+      for (const part of gate.parts ?? []) await twice({ ...job, step: 'identifiers', item: part });
+      const live = await ctx.audiences.readCatalog(partnerId);
+
+      // finish dies after its flip, before the ingest's outcome is written; the state machine retries it.
+      let dying = true;
+      const jobs: IngestDeps['jobs'] = Object.create(deps.jobs);
+      jobs.update = async (...args: Parameters<IngestDeps['jobs']['update']>) => {
+        if (dying && args[3]?.status === 'SUCCEEDED') {
+          dying = false;
+          throw new Error('the finish invocation died');
+        }
+        return deps.jobs.update(...args);
+      };
+      const dies: IngestDeps = { ...deps, jobs };
+      await expect(runIngestStep(dies, { ...job, step: 'finish' })).rejects.toThrow('died');
+      const flipped = (await ctx.audiences.readCatalog(partnerId)) as PartnerCatalog;
+      expect(flipped.revision).toBe((live?.revision ?? 0) + 1);
+      expect(flipped.filter?.id).toBe(audienceId);
+      expect(await runIngestStep(deps, { ...job, step: 'finish' })).toEqual({ done: true });
+
+      expect(await ctx.audiences.readCatalog(partnerId)).toEqual(flipped);
+      expect(publishes).toEqual([audienceId]);
+      const charges = (await ctx.ledger.auditTrail(partnerId)).filter(
+        (e) => e.event === 'catalog-published' && e.matchId === audienceId,
       );
+      expect(charges).toHaveLength(1);
+      const ended = (await ctx.jobs.get('audience', partnerId, audienceId)) as AudienceUploadRecord;
       expect(ended.status).toBe('SUCCEEDED');
-      const { catalog } = await matchView(partnerId);
-      // Partner and audience ids (in object keys, filter ids) aside, everything is equal.
-      return JSON.parse(
-        JSON.stringify({ report: ended.report, catalog, ...(await written(partnerId)) })
-          .replaceAll(partnerId, 'P')
-          .replaceAll(seeded.audienceId, 'A0')
-          .replaceAll(ended.audienceId, 'A1'),
-      );
-    };
-    const parallel = await run('same-parallel', workerMap());
-    const sequential = await run('same-sequential');
-    expect(Object.keys(parallel.items).length).toBeGreaterThan(500);
-    // The new filter's 16 parts, and the replaced one's (swept after the grace period).
-    expect(Object.keys(parallel.filters)).toHaveLength(32);
-    expect(parallel.items).toEqual(sequential.items);
-    expect(parallel.manifests).toEqual(sequential.manifests);
-    expect(parallel.filters).toEqual(sequential.filters);
-    expect(parallel.report).toEqual(sequential.report);
-    expect(parallel.catalog).toEqual(sequential.catalog);
-  });
+      expect(ended.report).toMatchObject({ accepted: 250, segments: [{ segmentId: 'a', members: 250 }] });
+      expect(
+        await ctx.objects.list(ctx.buckets.results, OBJECT_KEYS.ingestWork(partnerId, audienceId)),
+      ).toEqual([]);
+      expect(await ctx.audiences.readLock(partnerId)).toBeUndefined();
+    },
+    SLOW,
+  );
+
+  it(
+    'worker threads give exactly what one step after another gives',
+    async () => {
+      // Two partners, one clock: the same versions, so the same tokens, manifests and filters.
+      const at = (ms: number) => () => new Date(ms);
+      const t0 = Date.now() - 60_000;
+      const run = async (partnerId: string, mapIngest?: IngestMap) => {
+        const deps = (now: () => Date): IngestDeps => {
+          const d: IngestDeps = { ...ingestDeps(ctx), now };
+          if (mapIngest) d.mapIngest = mapIngest;
+          else delete d.mapIngest;
+          return d;
+        };
+        const seeded = await ingest(partnerId, OLD, deps(at(t0)));
+        expect(seeded.status).toBe('SUCCEEDED');
+        const ended = await ingest(
+          partnerId,
+          [...NEW_A, { segmentId: 'c', name: 'C', people: range(280, 40) }],
+          deps(at(t0 + 1_000)),
+        );
+        expect(ended.status).toBe('SUCCEEDED');
+        const { catalog } = await matchView(partnerId);
+        // Partner and audience ids (in object keys, filter ids) aside, everything is equal.
+        return JSON.parse(
+          JSON.stringify({ report: ended.report, catalog, ...(await written(partnerId)) })
+            .replaceAll(partnerId, 'P')
+            .replaceAll(seeded.audienceId, 'A0')
+            .replaceAll(ended.audienceId, 'A1'),
+        );
+      };
+      const parallel = await run('same-parallel', workerMap());
+      const sequential = await run('same-sequential');
+      expect(Object.keys(parallel.items).length).toBeGreaterThan(500);
+      // The new filter's 16 parts, and the replaced one's (swept after the grace period).
+      expect(Object.keys(parallel.filters)).toHaveLength(32);
+      expect(parallel.items).toEqual(sequential.items);
+      expect(parallel.manifests).toEqual(sequential.manifests);
+      expect(parallel.filters).toEqual(sequential.filters);
+      expect(parallel.report).toEqual(sequential.report);
+      expect(parallel.catalog).toEqual(sequential.catalog);
+    },
+    SLOW,
+  );
 });
 
 describe('a match during an ingest sees the old or the new versions, never a mix', () => {
-  it('half-way through the identifier parts a match sees the old versions whole; after, the new ones', async () => {
-    const partnerId = 'flip-partner';
-    expect((await ingest(partnerId, OLD)).status).toBe('SUCCEEDED');
-    const advertiser = t.client('flip-advertiser', 'advertiser');
-    // People 0..399: 300 in a and none of b before; 250 in a after.
-    const list = { text: `${range(0, 400).map(personEmail).join('\n')}\n` };
-    const match = async () => {
-      const { match: m } = await runMatch(advertiser, { partnerId, list, quiet: true });
-      expect(m.status).toBe('SUCCEEDED');
-      return bySegment(m);
-    };
-    const real = workerMap();
-    let during: Awaited<ReturnType<typeof match>> | undefined;
-    const pausing: IngestMap = async (step, job, items) => {
-      if (step === 'people') return real(step, job, items);
-      const half = Math.floor(items.length / 2);
-      await real(step, job, items.slice(0, half));
-      // Half of the member items now carry the new version's tokens: a reader must ignore them.
-      during = await match();
-      await real(step, job, items.slice(half));
-    };
-    const ended = await ingest(partnerId, NEW_A, { ...ingestDeps(ctx), mapIngest: pausing });
-    expect(ended.status).toBe('SUCCEEDED');
-    expect(during?.a).toMatchObject({ matched: 300 });
-    expect(during?.b).toMatchObject({ matched: null });
-    const after = await match();
-    expect(after.a).toMatchObject({ matched: 250 });
-    expect(after.b).toMatchObject({ matched: null });
-  });
+  it(
+    'half-way through the identifier parts a match sees the old versions whole; after, the new ones',
+    async () => {
+      const partnerId = 'flip-partner';
+      expect((await ingest(partnerId, OLD)).status).toBe('SUCCEEDED');
+      const advertiser = t.client('flip-advertiser', 'advertiser');
+      // People 0..399: 300 in a and none of b before; 250 in a after.
+      const list = { text: `${range(0, 400).map(personEmail).join('\n')}\n` };
+      const match = async () => {
+        const { match: m } = await runMatch(advertiser, { partnerId, list, quiet: true });
+        expect(m.status).toBe('SUCCEEDED');
+        return bySegment(m);
+      };
+      const real = workerMap();
+      let during: Awaited<ReturnType<typeof match>> | undefined;
+      const pausing: IngestMap = async (step, job, items) => {
+        if (step === 'people') return real(step, job, items);
+        const half = Math.floor(items.length / 2);
+        await real(step, job, items.slice(0, half));
+        // Half of the member items now carry the new version's tokens: a reader must ignore them.
+        during = await match();
+        await real(step, job, items.slice(half));
+      };
+      const ended = await ingest(partnerId, NEW_A, { ...ingestDeps(ctx), mapIngest: pausing });
+      expect(ended.status).toBe('SUCCEEDED');
+      expect(during?.a).toMatchObject({ matched: 300 });
+      expect(during?.b).toMatchObject({ matched: null });
+      const after = await match();
+      expect(after.a).toMatchObject({ matched: 250 });
+      expect(after.b).toMatchObject({ matched: null });
+    },
+    SLOW,
+  );
 });
 
 describe('recovery judges an ingest run by the state machine', () => {
-  it('alive while its steps keep its record fresh; once they stop, FAILED interrupted with its files and lock gone, and a late step changes nothing', async () => {
-    const partnerId = 'handed-off';
-    expect((await ingest(partnerId, OLD)).status).toBe('SUCCEEDED');
-    const before = await matchView(partnerId);
-    let handedOff: (IngestJob & { units: number[] }) | undefined;
-    const deps: IngestDeps = {
-      ...ingestDeps(ctx),
-      startIngest: async (job) => {
-        handedOff = job;
-      },
-    };
-    const audienceId = await declare(partnerId, NEW_A);
-    expect(await ingestAudience(deps, OBJECT_KEYS.partnerDrop(partnerId, audienceId))).toBe('INGESTING');
-    const job = handedOff as IngestJob & { units: number[] };
-    for (const unit of job.units) await runIngestStep(deps, { ...job, step: 'people', item: unit });
-    const work = OBJECT_KEYS.ingestWork(partnerId, audienceId);
-    const later = (seconds: number) => ({ ...ctx, now: () => new Date(Date.now() + seconds * 1000) });
+  it(
+    'alive while its steps keep its record fresh; once they stop, FAILED interrupted with its files and lock gone, and a late step changes nothing',
+    async () => {
+      const partnerId = 'handed-off';
+      expect((await ingest(partnerId, OLD)).status).toBe('SUCCEEDED');
+      const before = await matchView(partnerId);
+      let handedOff: (IngestJob & { units: number[] }) | undefined;
+      const deps: IngestDeps = {
+        ...ingestDeps(ctx),
+        startIngest: async (job) => {
+          handedOff = job;
+        },
+      };
+      const audienceId = await declare(partnerId, NEW_A);
+      expect(await ingestAudience(deps, OBJECT_KEYS.partnerDrop(partnerId, audienceId))).toBe('INGESTING');
+      const job = handedOff as IngestJob & { units: number[] };
+      for (const unit of job.units) await runIngestStep(deps, { ...job, step: 'people', item: unit });
+      const work = OBJECT_KEYS.ingestWork(partnerId, audienceId);
+      const later = (seconds: number) => ({ ...ctx, now: () => new Date(Date.now() + seconds * 1000) });
 
-    // As in AWS (no instance): judged by the time since its last step ended.
-    await recoverJobs(later(LIVENESS_BOUNDS_SECONDS.ingesting - 60));
-    expect(await ctx.jobs.get('audience', partnerId, audienceId)).toMatchObject({ status: 'INGESTING' });
-    expect(await ctx.objects.list(ctx.buckets.results, work)).not.toEqual([]);
-    expect((await ctx.audiences.readLock(partnerId))?.owner).toMatch(new RegExp(`^${audienceId}-`));
+      // As in AWS (no instance): judged by the time since its last step ended.
+      await recoverJobs(later(LIVENESS_BOUNDS_SECONDS.ingesting - 60));
+      expect(await ctx.jobs.get('audience', partnerId, audienceId)).toMatchObject({ status: 'INGESTING' });
+      expect(await ctx.objects.list(ctx.buckets.results, work)).not.toEqual([]);
+      expect((await ctx.audiences.readLock(partnerId))?.owner).toMatch(new RegExp(`^${audienceId}-`));
 
-    await recoverJobs(later(LIVENESS_BOUNDS_SECONDS.ingesting + 60));
-    expect(await ctx.jobs.get('audience', partnerId, audienceId)).toMatchObject({
-      status: 'FAILED',
-      errorCode: 'interrupted',
-    });
-    expect(await ctx.objects.list(ctx.buckets.results, work)).toEqual([]);
-    expect(await ctx.audiences.readLock(partnerId)).toBeUndefined();
+      await recoverJobs(later(LIVENESS_BOUNDS_SECONDS.ingesting + 60));
+      expect(await ctx.jobs.get('audience', partnerId, audienceId)).toMatchObject({
+        status: 'FAILED',
+        errorCode: 'interrupted',
+      });
+      expect(await ctx.objects.list(ctx.buckets.results, work)).toEqual([]);
+      expect(await ctx.audiences.readLock(partnerId)).toBeUndefined();
 
-    // The execution wakes up: its step finds nothing to work on, its Catch's fail step changes nothing.
-    await expect(runIngestStep(deps, { ...job, step: 'gate' })).rejects.toThrow();
-    await runIngestStep(deps, { ...job, step: 'fail', error: { Error: 'Error', Cause: '{}' } });
-    expect(await ctx.jobs.get('audience', partnerId, audienceId)).toMatchObject({
-      status: 'FAILED',
-      errorCode: 'interrupted',
-    });
-    expect(await matchView(partnerId)).toEqual(before);
-  });
+      // The execution wakes up: its step finds nothing to work on, its Catch's fail step changes nothing.
+      await expect(runIngestStep(deps, { ...job, step: 'gate' })).rejects.toThrow();
+      await runIngestStep(deps, { ...job, step: 'fail', error: { Error: 'Error', Cause: '{}' } });
+      expect(await ctx.jobs.get('audience', partnerId, audienceId)).toMatchObject({
+        status: 'FAILED',
+        errorCode: 'interrupted',
+      });
+      expect(await matchView(partnerId)).toEqual(before);
+    },
+    SLOW,
+  );
 
-  it("the fail step keeps a step's domain error code", async () => {
-    const partnerId = 'fail-code';
-    expect((await ingest(partnerId, OLD)).status).toBe('SUCCEEDED');
-    let handedOff: (IngestJob & { units: number[] }) | undefined;
-    const deps: IngestDeps = {
-      ...ingestDeps(ctx),
-      startIngest: async (job) => {
-        handedOff = job;
-      },
-    };
-    const audienceId = await declare(partnerId, NEW_A);
-    await ingestAudience(deps, OBJECT_KEYS.partnerDrop(partnerId, audienceId));
-    const job = handedOff as IngestJob & { units: number[] };
-    // What Step Functions hands the Catch for a Lambda that threw a DomainError.
-    const cause = JSON.stringify({
-      errorType: 'DomainError',
-      errorMessage: 'conflict: The catalog changed during the ingest; nothing was released. Upload again.',
-    });
-    expect(
-      await runIngestStep(deps, { ...job, step: 'fail', error: { Error: 'DomainError', Cause: cause } }),
-    ).toEqual({
-      done: true,
-    });
-    expect(await ctx.jobs.get('audience', partnerId, audienceId)).toMatchObject({
-      status: 'FAILED',
-      errorCode: 'conflict',
-      errorDetail: 'The catalog changed during the ingest; nothing was released. Upload again.',
-    });
-    expect(
-      await ctx.objects.list(ctx.buckets.results, OBJECT_KEYS.ingestWork(partnerId, audienceId)),
-    ).toEqual([]);
-    expect(await ctx.audiences.readLock(partnerId)).toBeUndefined();
-  });
+  it(
+    "the fail step keeps a step's domain error code",
+    async () => {
+      const partnerId = 'fail-code';
+      expect((await ingest(partnerId, OLD)).status).toBe('SUCCEEDED');
+      let handedOff: (IngestJob & { units: number[] }) | undefined;
+      const deps: IngestDeps = {
+        ...ingestDeps(ctx),
+        startIngest: async (job) => {
+          handedOff = job;
+        },
+      };
+      const audienceId = await declare(partnerId, NEW_A);
+      await ingestAudience(deps, OBJECT_KEYS.partnerDrop(partnerId, audienceId));
+      const job = handedOff as IngestJob & { units: number[] };
+      // What Step Functions hands the Catch for a Lambda that threw a DomainError.
+      const cause = JSON.stringify({
+        errorType: 'DomainError',
+        errorMessage: 'conflict: The catalog changed during the ingest; nothing was released. Upload again.',
+      });
+      expect(
+        await runIngestStep(deps, { ...job, step: 'fail', error: { Error: 'DomainError', Cause: cause } }),
+      ).toEqual({
+        done: true,
+      });
+      expect(await ctx.jobs.get('audience', partnerId, audienceId)).toMatchObject({
+        status: 'FAILED',
+        errorCode: 'conflict',
+        errorDetail: 'The catalog changed during the ingest; nothing was released. Upload again.',
+      });
+      expect(
+        await ctx.objects.list(ctx.buckets.results, OBJECT_KEYS.ingestWork(partnerId, audienceId)),
+      ).toEqual([]);
+      expect(await ctx.audiences.readLock(partnerId)).toBeUndefined();
+    },
+    SLOW,
+  );
 });
