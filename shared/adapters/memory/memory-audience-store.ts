@@ -7,6 +7,9 @@
  * Memberships are kept as an inverted index, key -> version slots, so a lookup costs the number of
  * segments the key is in, not the number of segments in the catalog.
  */
+
+import { base64url32 } from '../../domain/matching/digest-hmac.ts';
+import { DigestTable } from '../../domain/matching/digest-table.ts';
 import type { AudienceSnapshot, IdentifierKind, Profile, SegmentInfo } from '../../domain/model.ts';
 import type { AudienceStore, MemberHit } from '../../domain/ports.ts';
 
@@ -47,6 +50,10 @@ interface PartnerState {
   index: Map<string, number[]>;
   /** Last version number written per segment (versions only go up, even after a prune). */
   lastVersion: Map<string, number>;
+  /** The raw bytes of every 43-character key ever written, numbered (for binary lookups). */
+  rawKeys: DigestTable;
+  /** The key of each number in `rawKeys`. */
+  keyOfRaw: string[];
   /** baseSize and maxSegmentsPerMember of the current versions, recomputed after a write. */
   stats?: { baseSize: number; maxSegmentsPerMember: number };
 }
@@ -67,6 +74,8 @@ export class MemoryAudienceStore implements AudienceStore {
         slots: new Map(),
         index: new Map(),
         lastVersion: new Map(),
+        rawKeys: new DigestTable(),
+        keyOfRaw: [],
       };
       this.partners.set(partnerId, state);
     }
@@ -126,7 +135,10 @@ export class MemoryAudienceStore implements AudienceStore {
     for (const key of members) {
       const slots = state.index.get(key);
       if (slots) slots.push(slot);
-      else state.index.set(key, [slot]);
+      else {
+        state.index.set(key, [slot]);
+        indexRaw(state, key);
+      }
     }
     this.slotOfVersion.set(versionKey(partnerId, segment.segmentId, version), slot);
     // 2. Flip the pointer.
@@ -161,22 +173,53 @@ export class MemoryAudienceStore implements AudienceStore {
     const state = this.partners.get(snapshot.partnerId);
     if (!state) return keys.map(() => []);
     const pinned = this.pinnedSlots(snapshot);
-    return keys.map((key) => {
-      const slots = state.index.get(key);
-      if (!slots) return [];
-      const byPerson = new Map<string, string[]>();
-      for (const slot of slots) {
-        const segmentId = pinned.get(slot);
-        if (segmentId === undefined) continue;
-        for (const person of state.slots.get(slot)?.owners?.get(key) ?? [key]) {
-          const segments = byPerson.get(person) ?? [];
-          byPerson.set(person, segments);
-          segments.push(segmentId);
-        }
+    return keys.map((key) => this.hitsOf(state, pinned, key));
+  }
+
+  /** The binary form, answered synchronously: the data is in this process. */
+  membershipsOfKeys(
+    snapshot: AudienceSnapshot,
+    keys: Uint8Array,
+    count: number,
+  ): ReadonlyArray<readonly MemberHit[]> {
+    const out = new Array<readonly MemberHit[]>(count);
+    const state = this.partners.get(snapshot.partnerId);
+    const pinned = state ? this.pinnedSlots(snapshot) : undefined;
+    for (let i = 0; i < count; i++) {
+      const n = state ? state.rawKeys.find(keys, i * 32) : -1;
+      out[i] = n === -1 || !state || !pinned ? [] : this.hitsOf(state, pinned, state.keyOfRaw[n] as string);
+    }
+    return out;
+  }
+
+  private hitsOf(state: PartnerState, pinned: Map<number, string>, key: string): MemberHit[] {
+    const slots = state.index.get(key);
+    if (!slots) return [];
+    const kind = this.kinds.get(key) ?? 'email';
+    let segments: string[] | undefined;
+    let byPerson: Map<string, string[]> | undefined;
+    for (const slot of slots) {
+      const segmentId = pinned.get(slot);
+      if (segmentId === undefined) continue;
+      const owners = state.slots.get(slot)?.owners?.get(key);
+      if (!owners && !byPerson) {
+        // The common case: the key is its own person.
+        segments ??= [];
+        segments.push(segmentId);
+        continue;
       }
-      const kind = this.kinds.get(key) ?? 'email';
-      return [...byPerson].map(([person, segments]) => ({ person, kind, segments }));
-    });
+      if (!byPerson) {
+        byPerson = new Map();
+        if (segments) byPerson.set(key, segments);
+      }
+      for (const person of owners ?? [key]) {
+        const list = byPerson.get(person) ?? [];
+        byPerson.set(person, list);
+        list.push(segmentId);
+      }
+    }
+    if (byPerson) return [...byPerson].map(([person, list]) => ({ person, kind, segments: list }));
+    return segments ? [{ person: key, kind, segments }] : [];
   }
 
   /**
@@ -235,6 +278,15 @@ export class MemoryAudienceStore implements AudienceStore {
     for (const set of segmentsOf.values()) maxSegmentsPerMember = Math.max(maxSegmentsPerMember, set.size);
     return { baseSize: segmentsOf.size, maxSegmentsPerMember };
   }
+}
+
+/** Numbers a key written as base64url of 32 bytes, so a binary lookup finds it. */
+function indexRaw(state: PartnerState, key: string): void {
+  if (key.length !== 43) return;
+  const raw = new Uint8Array(Buffer.from(key, 'base64url'));
+  // Only the canonical spelling: a key with stray trailing bits is never what a keyer writes.
+  if (raw.length !== 32 || base64url32(raw, 0) !== key) return;
+  state.keyOfRaw[state.rawKeys.add(raw, 0)] = key;
 }
 
 function versionKey(partnerId: string, segmentId: string, version: number): string {

@@ -16,6 +16,8 @@ import { DomainError } from '../errors.ts';
 import type { AudienceSnapshot } from '../model.ts';
 import { IDENTIFIER_KINDS, type IdentifierKind } from '../model.ts';
 import type { AudienceKeyer, AudienceStore, MemberHit } from '../ports.ts';
+import { base64url32 } from './digest-hmac.ts';
+import { DigestTable } from './digest-table.ts';
 import { encodeRun, kindBit, type MatchedPerson, mergeRuns } from './matched-people.ts';
 
 export const DIGEST_BYTES = 32;
@@ -97,41 +99,36 @@ export function emptyTally(): ShardTally {
 const emptyByKind = () =>
   Object.fromEntries(IDENTIFIER_KINDS.map((k) => [k, 0])) as Record<IdentifierKind, number>;
 
-/** The 32 bytes as a one-byte-per-char string: half the memory of hex, exact for dedupe. */
-function digestId(digest: Uint8Array): string {
-  return String.fromCharCode.apply(null, digest as unknown as number[]);
-}
-
 function positiveInt(value: number, what: string): number {
   if (!Number.isInteger(value) || value < 1)
     throw new DomainError('invalid-input', `${what} must be a positive integer.`);
   return value;
 }
 
-async function* asPeople(options: MatchShardOptions): AsyncGenerator<ListPerson, void, undefined> {
-  if (options.people) yield* options.people;
-  if (options.digests) {
-    const kind = options.kind ?? 'email';
-    for await (const digest of options.digests) yield [{ kind, digest }];
-  }
-}
+const KIND_INDEX = new Map(IDENTIFIER_KINDS.map((kind, i) => [kind, i]));
+/** Per distinct digest: first seen as a list person's primary identifier. */
+const PRIMARY = 1;
+/** Per distinct primary identifier: its person holds an identifier of kind i (bit 1 + i). */
+const holdsKind = (kindIndex: number) => 2 << kindIndex;
+
+const isSyncIterable = <T>(x: AsyncIterable<T> | Iterable<T>): x is Iterable<T> =>
+  typeof (x as Iterable<T>)[Symbol.iterator] === 'function';
 
 const byId = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 export async function matchShard(options: MatchShardOptions): Promise<ShardMatch> {
-  const { snapshot, store, keyer, onProgress } = options;
+  const { snapshot, store, keyer, onProgress, onPerson } = options;
   const batchSize = positiveInt(options.batchSize ?? DEFAULT_BATCH_SIZE, 'batchSize');
   const concurrency = positiveInt(options.concurrency ?? DEFAULT_CONCURRENCY, 'concurrency');
   const segmentIndex = new Map(snapshot.segments.map((s, i) => [s.segmentId, i]));
 
-  /** Digests looked up (each once, whoever's identifier it is). */
-  const seen = new Set<string>();
-  /** Distinct list people, by primary identifier. */
-  const primaries = new Set<string>();
-  /** Distinct (primary, other identifier) pairs, for `onPerson`. */
+  /** Distinct digests of the shard (whoever's identifier), numbered: each is keyed and looked up once. */
+  const digests = new DigestTable();
+  /** Per digest number: PRIMARY, and the kinds its person holds when it is a primary. */
+  let flags = new Uint8Array(1024);
+  let distinct = 0;
+  /** Distinct (primary, kind, other identifier) triples, for `onPerson`. */
   const pairs = new Set<string>();
-  /** Distinct (primary, kind) pairs: list people per kind. */
-  const personKinds = new Set<string>();
   const listByKind = emptyByKind();
   /** Matched partner people, by person key. */
   const matchedPeople = new Map<string, MatchedPerson>();
@@ -167,10 +164,9 @@ export async function matchShard(options: MatchShardOptions): Promise<ShardMatch
   // the reader is busy can never become an unhandled rejection.
   const inFlight = new Set<Promise<void>>();
   let failure: { error: unknown } | undefined;
-  const dispatch = (keys: string[]): void => {
-    const lookup: Promise<void> = store
-      .memberships(snapshot, keys)
-      .then((rows) => tallyBatch(rows, keys.length))
+  const settle = (answer: Promise<ReadonlyArray<readonly MemberHit[]>>, count: number): void => {
+    const lookup: Promise<void> = answer
+      .then((rows) => tallyBatch(rows, count))
       .catch((error: unknown) => {
         failure ??= { error };
       })
@@ -181,54 +177,123 @@ export async function matchShard(options: MatchShardOptions): Promise<ShardMatch
     if (failure) throw failure.error;
   };
 
-  let batch: string[] = [];
-  for await (const person of asPeople(options)) {
+  // The batch: digest numbers waiting to be keyed and looked up, keyed in one go when full.
+  const binaryKeys = keyer.keyInto !== undefined;
+  let pending: number[] = [];
+  const lookUp = (batch: readonly number[]): void => {
+    const count = batch.length;
+    const table = digests.buffer;
+    let answer: ReadonlyArray<readonly MemberHit[]> | Promise<ReadonlyArray<readonly MemberHit[]>>;
+    if (binaryKeys) {
+      // Contiguous digest numbers (the usual case: new digests arrive in order) are keyed in place.
+      const first = batch[0] as number;
+      const keys = new Uint8Array(count * DIGEST_BYTES);
+      if (batch[count - 1] === first + count - 1)
+        keyer.keyInto?.(table, first * DIGEST_BYTES, count, keys, 0);
+      else
+        batch.forEach((n, i) => {
+          keyer.keyInto?.(table, n * DIGEST_BYTES, 1, keys, i * DIGEST_BYTES);
+        });
+      answer = store.membershipsOfKeys
+        ? store.membershipsOfKeys(snapshot, keys, count)
+        : store.memberships(
+            snapshot,
+            batch.map((_, i) => base64url32(keys, i * DIGEST_BYTES)),
+          );
+    } else {
+      answer = store.memberships(
+        snapshot,
+        batch.map((n) => keyer.key(digests.digestAt(n).slice())),
+      );
+    }
+    if (answer instanceof Promise) settle(answer, count);
+    else tallyBatch(answer, count);
+  };
+
+  /** Takes one list person; true when the lookups in flight are at the limit. */
+  const take = (person: ListPerson): boolean => {
     read++;
-    let primaryId: string | undefined;
-    let primary: Uint8Array | undefined;
+    let primary = -1;
+    let primaryDigest: Uint8Array | undefined;
     for (const id of person) {
       const digest = id.digest;
       if (!(digest instanceof Uint8Array) || digest.length !== DIGEST_BYTES) {
-        await Promise.all(inFlight);
         throw new DomainError('invalid-digest', `Digest ${read} of the shard is not ${DIGEST_BYTES} bytes.`);
       }
-      const did = digestId(digest);
-      const personKind = `${primaryId ?? did}${IDENTIFIER_KINDS.indexOf(id.kind)}`;
-      if (!personKinds.has(personKind)) {
-        personKinds.add(personKind);
-        listByKind[id.kind]++;
-      }
-      if (primaryId === undefined) {
-        primaryId = did;
-        primary = digest;
-        if (!primaries.has(did)) {
-          primaries.add(did);
-          options.onPerson?.(digest, id);
+      const before = digests.size;
+      const n = digests.add(digest, 0);
+      if (n === before) {
+        if (n >= flags.length) {
+          const grown = new Uint8Array(flags.length * 2);
+          grown.set(flags);
+          flags = grown;
         }
-      } else if (options.onPerson) {
-        const pair = `${primaryId}${IDENTIFIER_KINDS.indexOf(id.kind)}${did}`;
+        pending.push(n);
+      }
+      const kindIndex = KIND_INDEX.get(id.kind) ?? 0;
+      if (primary === -1) {
+        primary = n;
+        primaryDigest = digest;
+        if (((flags[n] as number) & PRIMARY) === 0) {
+          flags[n] = (flags[n] as number) | PRIMARY;
+          distinct++;
+          onPerson?.(digest, id);
+        }
+      } else if (onPerson) {
+        const pair = `${primary},${kindIndex},${n}`;
         if (!pairs.has(pair)) {
           pairs.add(pair);
-          options.onPerson(primary as Uint8Array, id);
+          onPerson(primaryDigest as Uint8Array, id);
         }
       }
-      if (seen.has(did)) continue;
-      seen.add(did);
-      batch.push(keyer.key(digest));
-      if (batch.length >= batchSize) {
-        dispatch(batch);
-        batch = [];
-        while (inFlight.size >= concurrency) await Promise.race(inFlight);
-        throwIfFailed();
+      const kindFlag = holdsKind(kindIndex);
+      if (((flags[primary] as number) & kindFlag) === 0) {
+        flags[primary] = (flags[primary] as number) | kindFlag;
+        listByKind[id.kind]++;
       }
     }
+    if (pending.length >= batchSize) {
+      // A person's identifiers may overflow the batch: look up batchSize at a time.
+      while (pending.length >= batchSize) {
+        lookUp(pending.slice(0, batchSize));
+        pending = pending.slice(batchSize);
+      }
+      return inFlight.size >= concurrency;
+    }
+    return false;
+  };
+
+  const waitForRoom = async (): Promise<void> => {
+    while (inFlight.size >= concurrency) await Promise.race(inFlight);
+    throwIfFailed();
+  };
+  try {
+    for (const source of [options.people, options.digests]) {
+      if (!source) continue;
+      const kind = options.kind ?? 'email';
+      const asPerson =
+        source === options.digests
+          ? (d: unknown): ListPerson => [{ kind, digest: d as Uint8Array }]
+          : undefined;
+      if (isSyncIterable<unknown>(source)) {
+        for (const item of source)
+          if (take(asPerson ? asPerson(item) : (item as ListPerson))) await waitForRoom();
+      } else {
+        for await (const item of source as AsyncIterable<unknown>)
+          if (take(asPerson ? asPerson(item) : (item as ListPerson))) await waitForRoom();
+      }
+      throwIfFailed();
+    }
+    if (pending.length > 0) lookUp(pending);
+  } catch (error) {
+    await Promise.all(inFlight);
+    throw error;
   }
-  if (batch.length > 0) dispatch(batch);
   await Promise.all(inFlight);
   throwIfFailed();
 
   const tally = countPeople(matchedPeople.values(), snapshot);
-  return { ...tally, distinct: primaries.size, listByKind, run: encodeRun(matchedPeople) };
+  return { ...tally, distinct, listByKind, run: encodeRun(matchedPeople) };
 }
 
 function countPeople(people: Iterable<MatchedPerson>, snapshot: AudienceSnapshot): ShardTally {
