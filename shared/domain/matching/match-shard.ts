@@ -83,7 +83,23 @@ export interface MatchShardOptions {
    * duplicates and shards.
    */
   onPerson?: (primary: Uint8Array, id: TaggedDigest) => void;
+  /** When given, milliseconds spent in each phase are added to it (for the bench's breakdown). */
+  phases?: MatchPhases;
 }
+
+/**
+ * Where a shard's time goes, in milliseconds. Lookups answered by a promise are timed from the
+ * request to the answer (overlapping other work); the rest is dedupe and reading.
+ */
+export interface MatchPhases {
+  keying: number;
+  lookup: number;
+  tally: number;
+  /** Counting matched people and encoding their sorted run. */
+  run: number;
+}
+
+export const emptyPhases = (): MatchPhases => ({ keying: 0, lookup: 0, tally: 0, run: 0 });
 
 export function emptyTally(): ShardTally {
   return {
@@ -117,7 +133,8 @@ const isSyncIterable = <T>(x: AsyncIterable<T> | Iterable<T>): x is Iterable<T> 
 const byId = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 export async function matchShard(options: MatchShardOptions): Promise<ShardMatch> {
-  const { snapshot, store, keyer, onProgress, onPerson } = options;
+  const { snapshot, store, keyer, onProgress, onPerson, phases } = options;
+  const clock = phases ? () => performance.now() : () => 0;
   const batchSize = positiveInt(options.batchSize ?? DEFAULT_BATCH_SIZE, 'batchSize');
   const concurrency = positiveInt(options.concurrency ?? DEFAULT_CONCURRENCY, 'concurrency');
   const segmentIndex = new Map(snapshot.segments.map((s, i) => [s.segmentId, i]));
@@ -184,6 +201,8 @@ export async function matchShard(options: MatchShardOptions): Promise<ShardMatch
     const count = batch.length;
     const table = digests.buffer;
     let answer: ReadonlyArray<readonly MemberHit[]> | Promise<ReadonlyArray<readonly MemberHit[]>>;
+    const t0 = clock();
+    let keyed = t0;
     if (binaryKeys) {
       // Contiguous digest numbers (the usual case: new digests arrive in order) are keyed in place.
       const first = batch[0] as number;
@@ -194,6 +213,7 @@ export async function matchShard(options: MatchShardOptions): Promise<ShardMatch
         batch.forEach((n, i) => {
           keyer.keyInto?.(table, n * DIGEST_BYTES, 1, keys, i * DIGEST_BYTES);
         });
+      keyed = clock();
       answer = store.membershipsOfKeys
         ? store.membershipsOfKeys(snapshot, keys, count)
         : store.memberships(
@@ -201,13 +221,26 @@ export async function matchShard(options: MatchShardOptions): Promise<ShardMatch
             batch.map((_, i) => base64url32(keys, i * DIGEST_BYTES)),
           );
     } else {
-      answer = store.memberships(
-        snapshot,
-        batch.map((n) => keyer.key(digests.digestAt(n).slice())),
-      );
+      const keys = batch.map((n) => keyer.key(digests.digestAt(n).slice()));
+      keyed = clock();
+      answer = store.memberships(snapshot, keys);
     }
-    if (answer instanceof Promise) settle(answer, count);
-    else tallyBatch(answer, count);
+    if (phases) phases.keying += keyed - t0;
+    if (answer instanceof Promise) {
+      if (phases)
+        answer = answer.then((rows) => {
+          phases.lookup += clock() - keyed;
+          return rows;
+        });
+      settle(answer, count);
+    } else {
+      const answered = clock();
+      tallyBatch(answer, count);
+      if (phases) {
+        phases.lookup += answered - keyed;
+        phases.tally += clock() - answered;
+      }
+    }
   };
 
   /** Takes one list person; true when the lookups in flight are at the limit. */
@@ -292,8 +325,11 @@ export async function matchShard(options: MatchShardOptions): Promise<ShardMatch
   await Promise.all(inFlight);
   throwIfFailed();
 
+  const t0 = clock();
   const tally = countPeople(matchedPeople.values(), snapshot);
-  return { ...tally, distinct, listByKind, run: encodeRun(matchedPeople) };
+  const run = encodeRun(matchedPeople);
+  if (phases) phases.run += clock() - t0;
+  return { ...tally, distinct, listByKind, run };
 }
 
 function countPeople(people: Iterable<MatchedPerson>, snapshot: AudienceSnapshot): ShardTally {
