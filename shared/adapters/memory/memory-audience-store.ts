@@ -52,8 +52,9 @@ interface PartnerState {
   lastVersion: Map<string, number>;
   /** The raw bytes of every 43-character key ever written, numbered (for binary lookups). */
   rawKeys: DigestTable;
-  /** The key of each number in `rawKeys`. */
+  /** The key of each number in `rawKeys`, and its slot ids (the same array as in `index`). */
   keyOfRaw: string[];
+  slotsOfRaw: number[][];
   /** baseSize and maxSegmentsPerMember of the current versions, recomputed after a write. */
   stats?: { baseSize: number; maxSegmentsPerMember: number };
 }
@@ -76,6 +77,7 @@ export class MemoryAudienceStore implements AudienceStore {
         lastVersion: new Map(),
         rawKeys: new DigestTable(),
         keyOfRaw: [],
+        slotsOfRaw: [],
       };
       this.partners.set(partnerId, state);
     }
@@ -136,8 +138,9 @@ export class MemoryAudienceStore implements AudienceStore {
       const slots = state.index.get(key);
       if (slots) slots.push(slot);
       else {
-        state.index.set(key, [slot]);
-        indexRaw(state, key);
+        const created = [slot];
+        state.index.set(key, created);
+        indexRaw(state, key, created);
       }
     }
     this.slotOfVersion.set(versionKey(partnerId, segment.segmentId, version), slot);
@@ -173,7 +176,7 @@ export class MemoryAudienceStore implements AudienceStore {
     const state = this.partners.get(snapshot.partnerId);
     if (!state) return keys.map(() => []);
     const pinned = this.pinnedSlots(snapshot);
-    return keys.map((key) => this.hitsOf(state, pinned, key));
+    return keys.map((key) => this.hitsOf(state, pinned, key, state.index.get(key)));
   }
 
   /** The binary form, answered synchronously: the data is in this process. */
@@ -187,14 +190,21 @@ export class MemoryAudienceStore implements AudienceStore {
     const pinned = state ? this.pinnedSlots(snapshot) : undefined;
     for (let i = 0; i < count; i++) {
       const n = state ? state.rawKeys.find(keys, i * 32) : -1;
-      out[i] = n === -1 || !state || !pinned ? [] : this.hitsOf(state, pinned, state.keyOfRaw[n] as string);
+      out[i] =
+        n === -1 || !state || !pinned
+          ? []
+          : this.hitsOf(state, pinned, state.keyOfRaw[n] as string, state.slotsOfRaw[n]);
     }
     return out;
   }
 
-  private hitsOf(state: PartnerState, pinned: Map<number, string>, key: string): MemberHit[] {
-    const slots = state.index.get(key);
-    if (!slots) return [];
+  private hitsOf(
+    state: PartnerState,
+    pinned: Map<number, string>,
+    key: string,
+    slots: readonly number[] | undefined,
+  ): MemberHit[] {
+    if (!slots || slots.length === 0) return [];
     const kind = this.kinds.get(key) ?? 'email';
     let segments: string[] | undefined;
     let byPerson: Map<string, string[]> | undefined;
@@ -234,9 +244,12 @@ export class MemoryAudienceStore implements AudienceStore {
     for (const [slot, stored] of state.slots) {
       if (live.has(slot)) continue;
       for (const key of stored.keys) {
-        const remaining = state.index.get(key)?.filter((s) => s !== slot);
-        if (!remaining || remaining.length === 0) state.index.delete(key);
-        else state.index.set(key, remaining);
+        // In place: binary lookups hold the same array.
+        const slots = state.index.get(key);
+        if (!slots) continue;
+        const at = slots.indexOf(slot);
+        if (at >= 0) slots.splice(at, 1);
+        if (slots.length === 0) state.index.delete(key);
       }
       state.slots.delete(slot);
       this.slotOfVersion.delete(versionKey(partnerId, stored.segment.segmentId, stored.segment.version));
@@ -281,12 +294,14 @@ export class MemoryAudienceStore implements AudienceStore {
 }
 
 /** Numbers a key written as base64url of 32 bytes, so a binary lookup finds it. */
-function indexRaw(state: PartnerState, key: string): void {
+function indexRaw(state: PartnerState, key: string, slots: number[]): void {
   if (key.length !== 43) return;
   const raw = new Uint8Array(Buffer.from(key, 'base64url'));
   // Only the canonical spelling: a key with stray trailing bits is never what a keyer writes.
   if (raw.length !== 32 || base64url32(raw, 0) !== key) return;
-  state.keyOfRaw[state.rawKeys.add(raw, 0)] = key;
+  const n = state.rawKeys.add(raw, 0);
+  state.keyOfRaw[n] = key;
+  state.slotsOfRaw[n] = slots;
 }
 
 function versionKey(partnerId: string, segmentId: string, version: number): string {

@@ -18,7 +18,7 @@ import { IDENTIFIER_KINDS, type IdentifierKind } from '../model.ts';
 import type { AudienceKeyer, AudienceStore, MemberHit } from '../ports.ts';
 import { base64url32 } from './digest-hmac.ts';
 import { DigestTable } from './digest-table.ts';
-import { encodeRun, kindBit, type MatchedPerson, mergeRuns } from './matched-people.ts';
+import { kindBit, MatchedPeopleTable, mergeRuns } from './matched-people.ts';
 
 export const DIGEST_BYTES = 32;
 /** DynamoDB BatchGetItem reads at most 100 keys per call. */
@@ -148,7 +148,7 @@ export async function matchShard(options: MatchShardOptions): Promise<ShardMatch
   const pairs = new Set<string>();
   const listByKind = emptyByKind();
   /** Matched partner people, by person key. */
-  const matchedPeople = new Map<string, MatchedPerson>();
+  const matchedPeople = new MatchedPeopleTable();
   let read = 0;
   let looked = 0;
 
@@ -159,18 +159,14 @@ export async function matchShard(options: MatchShardOptions): Promise<ShardMatch
     for (const row of hits) {
       for (const hit of row) {
         // Only segments of the pinned snapshot count.
-        let person: MatchedPerson | undefined;
+        let person = -1;
         for (const id of hit.segments) {
           const index = segmentIndex.get(id);
           if (index === undefined) continue;
-          person ??= matchedPeople.get(hit.person);
-          if (!person) {
-            person = { kinds: 0, segments: new Set() };
-            matchedPeople.set(hit.person, person);
-          }
-          person.segments.add(index);
+          if (person === -1) person = matchedPeople.person(hit.person);
+          matchedPeople.addSegment(person, index);
         }
-        if (person) person.kinds |= kindBit(hit.kind);
+        if (person !== -1) matchedPeople.addKinds(person, kindBit(hit.kind));
       }
     }
     looked += expected;
@@ -244,56 +240,68 @@ export async function matchShard(options: MatchShardOptions): Promise<ShardMatch
   };
 
   /** Takes one list person; true when the lookups in flight are at the limit. */
-  const take = (person: ListPerson): boolean => {
+  // The list person being read: its primary identifier's number and digest.
+  let primary = -1;
+  let primaryDigest: Uint8Array | undefined;
+  /** Takes one identifier of the current person (its primary first). */
+  const takeId = (digest: Uint8Array, kind: IdentifierKind, id: TaggedDigest | undefined): void => {
+    if (!(digest instanceof Uint8Array) || digest.length !== DIGEST_BYTES) {
+      throw new DomainError('invalid-digest', `Digest ${read} of the shard is not ${DIGEST_BYTES} bytes.`);
+    }
+    const before = digests.size;
+    const n = digests.add(digest, 0);
+    if (n === before) {
+      if (n >= flags.length) {
+        const grown = new Uint8Array(flags.length * 2);
+        grown.set(flags);
+        flags = grown;
+      }
+      pending.push(n);
+    }
+    const kindIndex = KIND_INDEX.get(kind) ?? 0;
+    if (primary === -1) {
+      primary = n;
+      primaryDigest = digest;
+      if (((flags[n] as number) & PRIMARY) === 0) {
+        flags[n] = (flags[n] as number) | PRIMARY;
+        distinct++;
+        onPerson?.(digest, id ?? { kind, digest });
+      }
+    } else if (onPerson) {
+      const pair = `${primary},${kindIndex},${n}`;
+      if (!pairs.has(pair)) {
+        pairs.add(pair);
+        onPerson(primaryDigest as Uint8Array, id ?? { kind, digest });
+      }
+    }
+    const kindFlag = holdsKind(kindIndex);
+    if (((flags[primary] as number) & kindFlag) === 0) {
+      flags[primary] = (flags[primary] as number) | kindFlag;
+      listByKind[kind]++;
+    }
+  };
+  /** After a person: looks up full batches; true when the lookups in flight are at the limit. */
+  const personDone = (): boolean => {
+    if (pending.length < batchSize) return false;
+    // A person's identifiers may overflow the batch: look up batchSize at a time.
+    while (pending.length >= batchSize) {
+      lookUp(pending.slice(0, batchSize));
+      pending = pending.slice(batchSize);
+    }
+    return inFlight.size >= concurrency;
+  };
+  const takePerson = (person: ListPerson): boolean => {
     read++;
-    let primary = -1;
-    let primaryDigest: Uint8Array | undefined;
-    for (const id of person) {
-      const digest = id.digest;
-      if (!(digest instanceof Uint8Array) || digest.length !== DIGEST_BYTES) {
-        throw new DomainError('invalid-digest', `Digest ${read} of the shard is not ${DIGEST_BYTES} bytes.`);
-      }
-      const before = digests.size;
-      const n = digests.add(digest, 0);
-      if (n === before) {
-        if (n >= flags.length) {
-          const grown = new Uint8Array(flags.length * 2);
-          grown.set(flags);
-          flags = grown;
-        }
-        pending.push(n);
-      }
-      const kindIndex = KIND_INDEX.get(id.kind) ?? 0;
-      if (primary === -1) {
-        primary = n;
-        primaryDigest = digest;
-        if (((flags[n] as number) & PRIMARY) === 0) {
-          flags[n] = (flags[n] as number) | PRIMARY;
-          distinct++;
-          onPerson?.(digest, id);
-        }
-      } else if (onPerson) {
-        const pair = `${primary},${kindIndex},${n}`;
-        if (!pairs.has(pair)) {
-          pairs.add(pair);
-          onPerson(primaryDigest as Uint8Array, id);
-        }
-      }
-      const kindFlag = holdsKind(kindIndex);
-      if (((flags[primary] as number) & kindFlag) === 0) {
-        flags[primary] = (flags[primary] as number) | kindFlag;
-        listByKind[id.kind]++;
-      }
-    }
-    if (pending.length >= batchSize) {
-      // A person's identifiers may overflow the batch: look up batchSize at a time.
-      while (pending.length >= batchSize) {
-        lookUp(pending.slice(0, batchSize));
-        pending = pending.slice(batchSize);
-      }
-      return inFlight.size >= concurrency;
-    }
-    return false;
+    primary = -1;
+    for (const id of person) takeId(id.digest, id.kind, id);
+    return personDone();
+  };
+  const digestKind = options.kind ?? 'email';
+  const takeDigest = (digest: Uint8Array): boolean => {
+    read++;
+    primary = -1;
+    takeId(digest, digestKind, undefined);
+    return personDone();
   };
 
   const waitForRoom = async (): Promise<void> => {
@@ -301,19 +309,16 @@ export async function matchShard(options: MatchShardOptions): Promise<ShardMatch
     throwIfFailed();
   };
   try {
-    for (const source of [options.people, options.digests]) {
+    const sources = [
+      [options.people, takePerson],
+      [options.digests, takeDigest],
+    ] as [AsyncIterable<unknown> | Iterable<unknown> | undefined, (item: unknown) => boolean][];
+    for (const [source, take] of sources) {
       if (!source) continue;
-      const kind = options.kind ?? 'email';
-      const asPerson =
-        source === options.digests
-          ? (d: unknown): ListPerson => [{ kind, digest: d as Uint8Array }]
-          : undefined;
       if (isSyncIterable<unknown>(source)) {
-        for (const item of source)
-          if (take(asPerson ? asPerson(item) : (item as ListPerson))) await waitForRoom();
+        for (const item of source) if (take(item)) await waitForRoom();
       } else {
-        for await (const item of source as AsyncIterable<unknown>)
-          if (take(asPerson ? asPerson(item) : (item as ListPerson))) await waitForRoom();
+        for await (const item of source) if (take(item)) await waitForRoom();
       }
       throwIfFailed();
     }
@@ -326,25 +331,17 @@ export async function matchShard(options: MatchShardOptions): Promise<ShardMatch
   throwIfFailed();
 
   const t0 = clock();
-  const tally = countPeople(matchedPeople.values(), snapshot);
-  const run = encodeRun(matchedPeople);
+  const { counts, run } = matchedPeople.finish(snapshot.segments.length);
   if (phases) phases.run += clock() - t0;
-  return { ...tally, distinct, listByKind, run };
-}
-
-function countPeople(people: Iterable<MatchedPerson>, snapshot: AudienceSnapshot): ShardTally {
-  const tally = emptyTally();
-  const perSegment = new Array<number>(snapshot.segments.length).fill(0);
-  for (const person of people) {
-    tally.matched++;
-    tally.maxSegmentsPerPerson = Math.max(tally.maxSegmentsPerPerson, person.segments.size);
-    for (const s of person.segments) perSegment[s] = (perSegment[s] ?? 0) + 1;
-    IDENTIFIER_KINDS.forEach((kind, i) => {
-      if (person.kinds & (1 << i)) tally.byKind[kind]++;
-    });
-  }
-  tally.perSegment = segmentCounts(perSegment, snapshot);
-  return tally;
+  return {
+    distinct,
+    listByKind,
+    matched: counts.matched,
+    perSegment: segmentCounts(counts.perSegment, snapshot),
+    byKind: counts.byKind,
+    maxSegmentsPerPerson: counts.maxSegmentsPerPerson,
+    run,
+  };
 }
 
 function segmentCounts(perSegment: readonly number[], snapshot: AudienceSnapshot): Record<string, number> {
