@@ -75,7 +75,9 @@ export class DigestTable {
       this.grow();
       return this.add(source, from);
     }
-    this.digests.set(source.subarray(from, from + BYTES), index * BYTES);
+    const d = this.digests;
+    const at = index * BYTES;
+    for (let i = 0; i < BYTES; i++) d[at + i] = source[from + i] as number;
     this.hashes[index] = h;
     this.slots[s] = index + 1;
     this.count++;
