@@ -16,6 +16,7 @@ describe('bench runner arguments', () => {
       'cost',
       'privacy',
       'console',
+      'end-to-end',
     ]);
   });
 

@@ -91,6 +91,8 @@ export class MemoryAudienceStore implements AudienceStore {
 
   /** Kind of each key written with `putSegmentPeople` (others are emails). */
   private readonly kinds = new Map<string, IdentifierKind>();
+  /** Versions written with owners (people with several identifiers); none in the common case. */
+  private slotsWithOwners = 0;
 
   /** Writes a new version of a segment with exactly these people (several identifiers each). */
   putSegmentPeople(
@@ -134,6 +136,7 @@ export class MemoryAudienceStore implements AudienceStore {
     const slot = this.nextSlot++;
     if (owners) segment.size = new Set(members.flatMap((k) => owners.get(k) ?? [k])).size;
     state.slots.set(slot, { segment, keys: members, ...(owners ? { owners } : {}) });
+    if (owners) this.slotsWithOwners++;
     for (const key of members) {
       const slots = state.index.get(key);
       if (slots) slots.push(slot);
@@ -205,13 +208,13 @@ export class MemoryAudienceStore implements AudienceStore {
     slots: readonly number[] | undefined,
   ): MemberHit[] {
     if (!slots || slots.length === 0) return [];
-    const kind = this.kinds.get(key) ?? 'email';
+    const kind = this.kinds.size === 0 ? 'email' : (this.kinds.get(key) ?? 'email');
     let segments: string[] | undefined;
     let byPerson: Map<string, string[]> | undefined;
     for (const slot of slots) {
       const segmentId = pinned.get(slot);
       if (segmentId === undefined) continue;
-      const owners = state.slots.get(slot)?.owners?.get(key);
+      const owners = this.slotsWithOwners === 0 ? undefined : state.slots.get(slot)?.owners?.get(key);
       if (!owners && !byPerson) {
         // The common case: the key is its own person.
         segments ??= [];

@@ -244,7 +244,12 @@ export async function matchShard(options: MatchShardOptions): Promise<ShardMatch
   let primary = -1;
   let primaryDigest: Uint8Array | undefined;
   /** Takes one identifier of the current person (its primary first). */
-  const takeId = (digest: Uint8Array, kind: IdentifierKind, id: TaggedDigest | undefined): void => {
+  const takeId = (
+    digest: Uint8Array,
+    kind: IdentifierKind,
+    kindIndex: number,
+    id: TaggedDigest | undefined,
+  ): void => {
     if (!(digest instanceof Uint8Array) || digest.length !== DIGEST_BYTES) {
       throw new DomainError('invalid-digest', `Digest ${read} of the shard is not ${DIGEST_BYTES} bytes.`);
     }
@@ -258,7 +263,6 @@ export async function matchShard(options: MatchShardOptions): Promise<ShardMatch
       }
       pending.push(n);
     }
-    const kindIndex = KIND_INDEX.get(kind) ?? 0;
     if (primary === -1) {
       primary = n;
       primaryDigest = digest;
@@ -293,14 +297,15 @@ export async function matchShard(options: MatchShardOptions): Promise<ShardMatch
   const takePerson = (person: ListPerson): boolean => {
     read++;
     primary = -1;
-    for (const id of person) takeId(id.digest, id.kind, id);
+    for (const id of person) takeId(id.digest, id.kind, KIND_INDEX.get(id.kind) ?? 0, id);
     return personDone();
   };
   const digestKind = options.kind ?? 'email';
+  const digestKindIndex = KIND_INDEX.get(digestKind) ?? 0;
   const takeDigest = (digest: Uint8Array): boolean => {
     read++;
     primary = -1;
-    takeId(digest, digestKind, undefined);
+    takeId(digest, digestKind, digestKindIndex, undefined);
     return personDone();
   };
 
