@@ -1,7 +1,8 @@
 /**
  * The compact structures of the match agree with the straightforward ones on random input: the
  * digest table with a Set of strings, the batch HMAC with node:crypto's createHmac, the memory
- * store's binary lookups with its string lookups, and matchShard's binary path (batch keys, binary
+ * store's binary lookups with its string lookups, the matched-people table and run merge with plain
+ * maps and sorts, and matchShard's binary path (batch keys, binary
  * store) with its string path (one key at a time, base64url keys).
  */
 import { createHmac } from 'node:crypto';
@@ -17,6 +18,7 @@ import {
 import { DigestTable } from '../../shared/domain/matching/digest-table.ts';
 import { createPortableKeyer } from '../../shared/domain/matching/keyer.ts';
 import { type ListPerson, matchShard } from '../../shared/domain/matching/match-shard.ts';
+import { MatchedPeopleTable, mergeRuns } from '../../shared/domain/matching/matched-people.ts';
 import type { AudienceKeyer, AudienceStore } from '../../shared/domain/ports.ts';
 
 const digest = fc.uint8Array({ minLength: 32, maxLength: 32 });
@@ -237,6 +239,93 @@ describe('binary lookups and keys', () => {
           expect(seen[0]).toEqual(seen[1]);
           // Batch keys against a store that only takes strings: same again.
           expect(await run(keyer, stringStore, [])).toEqual(plain);
+        },
+      ),
+    );
+  });
+});
+
+describe('MatchedPeopleTable and mergeRuns', () => {
+  /** The straightforward run: keys sorted as strings, each person's distinct segments ascending. */
+  function plainRun(people: Map<string, { kinds: number; segments: Set<number> }>): Uint8Array {
+    const bytes: number[] = [];
+    for (const key of [...people.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))) {
+      const p = people.get(key) as { kinds: number; segments: Set<number> };
+      const segments = [...p.segments].sort((a, b) => a - b);
+      bytes.push(
+        key.length,
+        ...[...key].map((c) => c.charCodeAt(0)),
+        p.kinds,
+        segments.length >> 8,
+        segments.length & 255,
+      );
+      for (const s of segments) bytes.push(s >> 8, s & 255);
+    }
+    return new Uint8Array(bytes);
+  }
+  // Keys that often share their first four characters (ties of the packed sort) or are prefixes.
+  const key = fc
+    .tuple(
+      fc.constantFrom('', 'AAAA', 'AAAB', 'zz'),
+      fc.string({ unit: fc.constantFrom('A', 'b', '-', '_', '0'), maxLength: 6 }),
+    )
+    .map(([a, b]) => a + b);
+  const hits = fc.array(fc.tuple(key, fc.integer({ min: 1, max: 3 }), fc.integer({ min: 0, max: 9 })), {
+    maxLength: 80,
+  });
+
+  it('writes the run the straightforward way would, with the same counts, for hits in any order and repeats', async () => {
+    await fc.assert(
+      fc.asyncProperty(hits, async (list) => {
+        const table = new MatchedPeopleTable();
+        const plain = new Map<string, { kinds: number; segments: Set<number> }>();
+        for (const [k, kinds, segment] of list) {
+          const n = table.person(k);
+          table.addKinds(n, kinds);
+          table.addSegment(n, segment);
+          const p = plain.get(k) ?? { kinds: 0, segments: new Set<number>() };
+          p.kinds |= kinds;
+          p.segments.add(segment);
+          plain.set(k, p);
+        }
+        const { counts, run } = table.finish(10);
+        expect([...run]).toEqual([...plainRun(plain)]);
+        expect(counts.matched).toBe(plain.size);
+        const perSegment = new Array<number>(10).fill(0);
+        for (const p of plain.values()) for (const s of p.segments) perSegment[s] = (perSegment[s] ?? 0) + 1;
+        expect(counts.perSegment).toEqual(perSegment);
+        expect(counts.maxSegmentsPerPerson).toBe(
+          Math.max(0, ...[...plain.values()].map((p) => p.segments.size)),
+        );
+        expect(await mergeRuns([[run]], 10)).toEqual(counts);
+      }),
+    );
+  });
+
+  it('merges runs split into any chunks like one table of all their hits', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(hits, { minLength: 1, maxLength: 4 }),
+        fc.integer({ min: 1, max: 9 }),
+        async (shards, chunk) => {
+          const all = new MatchedPeopleTable();
+          const runs = shards.map((list) => {
+            const table = new MatchedPeopleTable();
+            for (const [k, kinds, segment] of list) {
+              for (const t of [table, all]) {
+                const n = t.person(k);
+                t.addKinds(n, kinds);
+                t.addSegment(n, segment);
+              }
+            }
+            const { run } = table.finish(10);
+            const chunks: Uint8Array[] = [];
+            for (let i = 0; i < run.length; i += chunk) chunks.push(run.subarray(i, i + chunk));
+            return (async function* () {
+              yield* chunks;
+            })();
+          });
+          expect(await mergeRuns(runs, 10)).toEqual(all.finish(10).counts);
         },
       ),
     );
