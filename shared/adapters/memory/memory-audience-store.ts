@@ -5,7 +5,9 @@
  * (the same protocol as the DynamoDB adapter: versioned writes, then a pointer flip).
  *
  * Memberships are kept as an inverted index, key -> version slots, so a lookup costs the number of
- * segments the key is in, not the number of segments in the catalog.
+ * segments the key is in, not the number of segments in the catalog. Keys that are base64url of 32
+ * bytes are also numbered in a digest table of their raw bytes, so `membershipsOfKeys` answers raw
+ * keys without making a string of the absent ones.
  */
 
 import { base64url32 } from '../../domain/matching/digest-hmac.ts';

@@ -9,6 +9,11 @@
  * map by person key) and across shards (each shard's matched people as a sorted run, merged by
  * `reduceShards`), so a partitioned run equals a single-shard run.
  *
+ * A shard is deduped in a digest table (typed arrays, no string per digest); its new digests are
+ * keyed a batch at a time (the keyer's `keyInto` when it has one) and looked up a batch at a time,
+ * in binary when the store takes raw keys, answered synchronously by an in-process store and by a
+ * promise (at most `concurrency` in flight) by a remote one such as DynamoDB.
+ *
  * A tally holds true counts: it never leaves the service. Only `applyPrivacy` turns it into a
  * releasable Result.
  */
