@@ -197,6 +197,7 @@ async function child(sizes: EndToEndSizes): Promise<ChildResult> {
     const t3 = performance.now();
     if (match.status === 'SUCCEEDED') await downloadResult(advertiser, match.matchId, join(dir, 'result'));
     seconds.download = (performance.now() - t3) / 1000;
+    seconds.downloadMs = performance.now() - t3;
     seconds.listToResult = (performance.now() - t2) / 1000;
     await stack.idle();
 
@@ -304,7 +305,7 @@ export async function benchEndToEnd(options: { quick?: boolean } = {}): Promise<
     check(
       'end-to-end',
       `match ${human(sizes.listRows)} emails vs ${human(r.memberships)} memberships, CLI to downloaded result`,
-      `${r.status}, ${s(r.seconds.listToResult)} (hash+upload ${s(r.seconds.hashAndUpload)}, match ${s(r.seconds.match)}, download ${s(r.seconds.download)})`,
+      `${r.status}, ${s(r.seconds.listToResult)} (hash+upload ${s(r.seconds.hashAndUpload)}, match ${s(r.seconds.match)}, download ${Math.round(r.seconds.downloadMs ?? 0)} ms)`,
       'info',
       r.status === 'SUCCEEDED' ? null : false,
     ),

@@ -125,6 +125,12 @@ export function makeDataset(sizes: MatchMemorySizes, seed = 7): Dataset {
     list.push(list[pick % distinct] as Uint8Array);
   }
   shuffle(list, seed + 4);
+  // The list's digests back to back in list order, as a shard file holds them (and DuckDB's table).
+  const flat = new Uint8Array(list.length * 32);
+  list.forEach((d, i) => {
+    flat.set(d, i * 32);
+    list[i] = digestAt(flat, i);
+  });
   const perSegment = Object.fromEntries([...expectedPer].sort(([a], [b]) => (a < b ? -1 : 1)));
   return {
     sizes,

@@ -15,6 +15,9 @@ import { DigestTable } from '../../domain/matching/digest-table.ts';
 import type { AudienceSnapshot, IdentifierKind, Profile, SegmentInfo } from '../../domain/model.ts';
 import type { AudienceStore, MemberHit } from '../../domain/ports.ts';
 
+/** The answer for a key with no people: one shared, frozen empty row (most keys of a list miss). */
+const NO_HITS: readonly MemberHit[] = Object.freeze([]);
+
 export interface SegmentDefinition {
   segmentId: string;
   name: string;
@@ -197,7 +200,7 @@ export class MemoryAudienceStore implements AudienceStore {
       const n = state ? state.rawKeys.find(keys, i * 32) : -1;
       out[i] =
         n === -1 || !state || !pinned
-          ? []
+          ? NO_HITS
           : this.hitsOf(state, pinned, state.keyOfRaw[n] as string, state.slotsOfRaw[n]);
     }
     return out;
@@ -208,8 +211,8 @@ export class MemoryAudienceStore implements AudienceStore {
     pinned: Map<number, string>,
     key: string,
     slots: readonly number[] | undefined,
-  ): MemberHit[] {
-    if (!slots || slots.length === 0) return [];
+  ): readonly MemberHit[] {
+    if (!slots || slots.length === 0) return NO_HITS;
     const kind = this.kinds.size === 0 ? 'email' : (this.kinds.get(key) ?? 'email');
     let segments: string[] | undefined;
     let byPerson: Map<string, string[]> | undefined;
@@ -234,7 +237,7 @@ export class MemoryAudienceStore implements AudienceStore {
       }
     }
     if (byPerson) return [...byPerson].map(([person, list]) => ({ person, kind, segments: list }));
-    return segments ? [{ person: key, kind, segments }] : [];
+    return segments ? [{ person: key, kind, segments }] : NO_HITS;
   }
 
   /**
