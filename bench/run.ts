@@ -7,7 +7,7 @@
  * this is where they are looked at.
  *
  * Benchmarks: hashing, bundles, match-memory, dynamodb-batch, memory-10m, ingest-10m,
- * membership-filter, cost, privacy, console.
+ * membership-filter, cost, privacy, console, end-to-end.
  * --quick: smaller sizes (for a smoke run); --only: a comma-separated subset.
  * The exit code is 0 even when a bar fails (the table says so); 1 if a benchmark crashed.
  */
@@ -32,6 +32,7 @@ export const BENCHES = [
   'cost',
   'privacy',
   'console',
+  'end-to-end',
 ] as const;
 export type BenchName = (typeof BENCHES)[number];
 
@@ -206,6 +207,9 @@ export async function main(argv: readonly string[]): Promise<number> {
           break;
         case 'console':
           out = await (await import('./console.ts')).benchConsole();
+          break;
+        case 'end-to-end':
+          out = await (await import('./end-to-end.ts')).benchEndToEnd({ quick: args.quick });
           break;
       }
       for (const row of out.rows) emit(row);
