@@ -294,6 +294,21 @@ export function normalizeEmailCompact(raw: string, profile: Profile): CompactOut
   return mailboxMarks && profile !== 'basic' ? canonicalEmail(s, profile) : s;
 }
 
+/** The byte path's character classes: a plain address character, '.', '+', '@', or anything else. */
+const INVALID = 0;
+const ATEXT = 1;
+const DOT = 2;
+const PLUS = 3;
+const AT = 4;
+const BYTE_CLASS = new Uint8Array(128);
+for (let c = 0; c < 128; c++) BYTE_CLASS[c] = PLAIN[c] === 0 ? INVALID : ATEXT;
+BYTE_CLASS[0x2e] = DOT;
+BYTE_CLASS[0x2b] = PLUS;
+BYTE_CLASS[0x40] = AT;
+/** ASCII lowercase as a table: 'A'-'Z' to 'a'-'z', every other byte as it is. */
+const ASCII_LOWER = new Uint8Array(128);
+for (let c = 0; c < 128; c++) ASCII_LOWER[c] = c >= 0x41 && c <= 0x5a ? c | 0x20 : c;
+
 /** 'gmail.com' and 'googlemail.com' as bytes, for the byte path's mailbox rule. */
 const GMAIL = [...'gmail.com'].map((c) => c.charCodeAt(0));
 const GOOGLEMAIL = [...'googlemail.com'].map((c) => c.charCodeAt(0));
@@ -321,41 +336,35 @@ export function normalizeEmailInto(raw: string, profile: Profile, out: Uint8Arra
   while (end > start && isAsciiBlank(raw.charCodeAt(end - 1))) end--;
   const first = raw.charCodeAt(start);
   if (start === end || first === 0x2b /* + */ || first === 0x2e /* . */ || first === 0x40 /* @ */) return -1;
+  // One loop, one table lookup a character; only '.', '+' and '@' take a branch.
   let o = 0;
+  let at = -1;
   let mailboxMarks = false;
-  let i = start;
-  for (; i < end; i++) {
-    const c = raw.charCodeAt(i);
-    if (c === 0x40 /* @ */) break;
-    if (c === 0x2e || c === 0x2b) {
-      mailboxMarks = true;
-      out[o++] = c;
-      continue;
-    }
-    const kind = c < 0x80 ? (PLAIN[c] as number) : 0;
-    if (kind === 0) return -1;
-    out[o++] = kind === 2 ? c | 0x20 : c;
-  }
-  if (i === end) return -1;
-  const at = o;
-  out[o++] = 0x40;
-  let label = 0;
   let dots = 0;
-  for (i++; i < end; i++) {
+  for (let i = start; i < end; i++) {
     const c = raw.charCodeAt(i);
-    if (c === 0x2e) {
-      if (label === 0) return -1;
-      dots++;
-      label = 0;
+    const k = c < 0x80 ? (BYTE_CLASS[c] as number) : INVALID;
+    if (k === ATEXT) {
+      out[o++] = ASCII_LOWER[c] as number;
+      continue;
+    }
+    if (k === INVALID) return -1;
+    if (k === AT) {
+      if (at >= 0) return -1;
+      at = o;
       out[o++] = c;
       continue;
     }
-    const kind = c < 0x80 ? (PLAIN[c] as number) : 0;
-    if (kind === 0) return -1;
-    out[o++] = kind === 2 ? c | 0x20 : c;
-    label++;
+    if (at < 0) mailboxMarks = true;
+    else if (k === DOT) {
+      // A domain label is never empty: no dot right after the '@' or another dot.
+      const previous = out[o - 1];
+      if (previous === 0x40 || previous === 0x2e) return -1;
+      dots++;
+    }
+    out[o++] = c;
   }
-  if (label === 0 || dots === 0) return -1;
+  if (at < 0 || dots === 0 || out[o - 1] === 0x2e) return -1;
   if (
     !mailboxMarks ||
     profile === 'basic' ||
