@@ -1,0 +1,272 @@
+/**
+ * `onboard hash` on worker threads, for a large list given as a file (`onboard hash < list.txt`):
+ * the file is cut into line-aligned pieces, the pieces are hashed on worker threads with the same
+ * pipeline as the single thread, and their outputs are written in order. Same output bytes, same
+ * summary, same errors (a piece that fails is read again on the main thread, with its true line
+ * numbers, so the error is the single thread's). Only one identifier a line: a CSV (whose quoted
+ * fields may hold line breaks) and anything the first lines cannot settle go the single-thread way.
+ *
+ * Worth it only above a size: each thread costs its start-up (a V8 isolate and the modules through
+ * tsx), measured in `npm run bench -- --only hashing`; see DEFAULT_MIN_BYTES.
+ */
+import { readSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import type { Writable } from 'node:stream';
+import { Worker } from 'node:worker_threads';
+import { hashList } from '../shared/domain/lists/hash-list.ts';
+import {
+  createListSummary,
+  createSummaryPart,
+  type ListSummaryAccumulator,
+  type SummaryPart,
+} from '../shared/domain/lists/list-summary.ts';
+import { openList } from '../shared/domain/lists/parse-list.ts';
+import { type HashCommandOptions, hashingOptions } from './hash-command.ts';
+
+/**
+ * Below this many bytes the single thread is used. Starting a worker (isolate, tsx, the hashing
+ * modules) costs about 0.3 s of CPU and 0.2 s of wall time on the project's 2-core machine, about what
+ * one thread hashes of a 8 MB list (2.2 M rows a second, 27 bytes a row, take or leave): below some
+ * 32 MB the second core cannot win back its own start-up. See the README (Benchmarks).
+ */
+export const DEFAULT_MIN_BYTES = 32 * 1024 * 1024;
+/** Piece size: big enough that a message per piece costs nothing, small enough to keep memory flat. */
+export const DEFAULT_PIECE_BYTES = 4 * 1024 * 1024;
+const PROBE_BYTES = 64 * 1024;
+
+export interface ThreadSettings {
+  /** Worker threads (1: the single thread). */
+  threads: number;
+  /** Smallest file that is hashed on threads. */
+  minBytes: number;
+  pieceBytes: number;
+}
+
+function envInt(value: string | undefined, fallback: number, name: string): number {
+  if (value === undefined || value === '') return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`${name} must be a positive whole number`);
+  return n;
+}
+
+/**
+ * Threads: one per core, at most 4 (ONBOARD_HASH_THREADS to choose); ONBOARD_HASH_THREADS_MIN_BYTES
+ * and ONBOARD_HASH_PIECE_BYTES override the size threshold and the piece size (tests, benchmarks).
+ */
+export function threadSettings(env: NodeJS.ProcessEnv = process.env): ThreadSettings {
+  return {
+    threads: envInt(env.ONBOARD_HASH_THREADS, Math.min(availableParallelism(), 4), 'ONBOARD_HASH_THREADS'),
+    minBytes: envInt(env.ONBOARD_HASH_THREADS_MIN_BYTES, DEFAULT_MIN_BYTES, 'ONBOARD_HASH_THREADS_MIN_BYTES'),
+    pieceBytes: envInt(env.ONBOARD_HASH_PIECE_BYTES, DEFAULT_PIECE_BYTES, 'ONBOARD_HASH_PIECE_BYTES'),
+  };
+}
+
+/** One piece for a worker: its bytes (transferred) and whether it starts the list. */
+export interface PartJob {
+  index: number;
+  bytes: Uint8Array;
+  first: boolean;
+  lineEnding: '\n' | '\r\n';
+  options: HashCommandOptions;
+}
+
+export type PartResult =
+  | { ok: true; index: number; output: Uint8Array; part: SummaryPart }
+  | { ok: false; index: number; message: string };
+
+/** The parse options of a piece: the list's own for the first, a continuation for the others. */
+function pieceOptions(
+  options: HashCommandOptions,
+  first: boolean,
+  lineEnding: '\n' | '\r\n',
+  firstLine: number,
+) {
+  return {
+    ...hashingOptions(options),
+    ...(options.column ? { column: options.column } : {}),
+    ...(first ? {} : { mode: 'lines' as const, continuation: { firstLine, lineEnding } }),
+  };
+}
+
+const utf8 = new TextEncoder();
+
+/** Hashes one piece (in a worker): its output bytes and summary part, or that it failed. */
+export async function hashPart(job: PartJob): Promise<PartResult> {
+  const collector = createSummaryPart();
+  const summary: ListSummaryAccumulator = {
+    add: collector.add,
+    merge: () => {
+      throw new Error('hash-worker: a part is not merged into');
+    },
+    snapshot: () => createListSummary().snapshot(),
+  };
+  let text = '';
+  try {
+    const chunks = hashList([job.bytes], {
+      ...pieceOptions(job.options, job.first, job.lineEnding, 1),
+      summary,
+      chunkChars: 1 << 20,
+    });
+    for await (const chunk of chunks) text += chunk;
+  } catch (error) {
+    return { ok: false, index: job.index, message: error instanceof Error ? error.message : String(error) };
+  }
+  return { ok: true, index: job.index, output: utf8.encode(text), part: collector.part() };
+}
+
+/** The first lines decide: line mode (hashed on threads) or not (null: the single thread reads it all). */
+async function probeLineEnding(
+  fd: number,
+  size: number,
+  options: HashCommandOptions,
+): Promise<'\n' | '\r\n' | null> {
+  const head = readAt(fd, 0, Math.min(size, PROBE_BYTES));
+  const lf = head.indexOf(0x0a);
+  const cr = head.indexOf(0x0d);
+  if (lf < 0 && cr < 0) return null; // a first line longer than the probe: leave it to the single thread
+  try {
+    const { layout, batches } = await openList([head], pieceOptions(options, true, '\n', 1));
+    await batches.return(undefined);
+    return layout.mode === 'lines' ? layout.lineEnding : null;
+  } catch {
+    return null; // the single thread reports it, with the same words
+  }
+}
+
+function readAt(fd: number, position: number, length: number): Uint8Array {
+  const bytes = new Uint8Array(length);
+  let done = 0;
+  while (done < length) {
+    const n = readSync(fd, bytes, done, length - done, position + done);
+    if (n === 0) break;
+    done += n;
+  }
+  return done === length ? bytes : bytes.subarray(0, done);
+}
+
+/**
+ * The next piece from `position`: whole lines, about `pieceBytes` long (more when a line is longer).
+ * Cut after the last LF; in a file without LF, after the last CR that is not the piece's last byte
+ * (so a CR and its LF are never apart).
+ */
+function nextPiece(fd: number, position: number, size: number, pieceBytes: number): Uint8Array {
+  let length = Math.min(pieceBytes, size - position);
+  for (;;) {
+    const bytes = readAt(fd, position, length);
+    if (position + bytes.length >= size) return bytes;
+    let cut = bytes.lastIndexOf(0x0a) + 1;
+    if (cut === 0) {
+      const cr = bytes.lastIndexOf(0x0d);
+      if (cr >= 0 && cr < bytes.length - 1) cut = cr + 1;
+    }
+    if (cut > 0) return cut === bytes.length ? bytes : bytes.slice(0, cut);
+    length = Math.min(length * 2, size - position);
+  }
+}
+
+/** A fixed set of workers, each given one piece at a time; results come back per piece. */
+class Pool {
+  private readonly idle: Worker[] = [];
+  private readonly waiting: Array<(worker: Worker) => void> = [];
+  private readonly all: Worker[] = [];
+
+  constructor(threads: number) {
+    const entry = new URL('./hash-worker-entry.js', import.meta.url);
+    for (let i = 0; i < threads; i++) {
+      const worker = new Worker(entry);
+      this.all.push(worker);
+      this.idle.push(worker);
+    }
+  }
+
+  async run(job: PartJob): Promise<PartResult> {
+    const worker = this.idle.pop() ?? (await new Promise<Worker>((resolve) => this.waiting.push(resolve)));
+    try {
+      return await new Promise<PartResult>((resolve, reject) => {
+        const onError = (error: Error) => {
+          worker.off('message', onMessage);
+          reject(error);
+        };
+        const onMessage = (result: PartResult) => {
+          worker.off('error', onError);
+          resolve(result);
+        };
+        worker.once('message', onMessage);
+        worker.once('error', onError);
+        worker.postMessage(job, [job.bytes.buffer as ArrayBuffer]);
+      });
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next(worker);
+      else this.idle.push(worker);
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.all.map((w) => w.terminate()));
+  }
+}
+
+function write(output: Writable, bytes: Uint8Array): Promise<void> | undefined {
+  if (bytes.length === 0 || output.write(bytes)) return undefined;
+  return new Promise<void>((resolve) => output.once('drain', () => resolve()));
+}
+
+/**
+ * Hashes the regular file open as `fd` (`size` bytes) on `settings.threads` worker threads, writing
+ * the output to `output` in order and counting into `summary`. Returns false, having read nothing
+ * that counts, when the list is not one identifier a line: the caller streams it on one thread.
+ */
+export async function hashFileOnThreads(
+  fd: number,
+  size: number,
+  output: Writable,
+  options: HashCommandOptions,
+  summary: ListSummaryAccumulator,
+  settings: ThreadSettings,
+): Promise<boolean> {
+  const lineEnding = await probeLineEnding(fd, size, options);
+  if (lineEnding === null) return false;
+  const pool = new Pool(settings.threads);
+  const inFlight: Array<{ promise: Promise<PartResult>; position: number; length: number }> = [];
+  let position = 0;
+  let index = 0;
+  let linesBefore = 0;
+  try {
+    const settle = async () => {
+      const piece = inFlight.shift();
+      if (piece === undefined) return;
+      const result = await piece.promise;
+      if (!result.ok) {
+        // Read the piece again here, numbered from its true first line: the error is then the one
+        // the single thread throws for it. (Its output was never written: the list stops there.)
+        const bytes = readAt(fd, piece.position, piece.length);
+        const again = hashList([bytes], {
+          ...pieceOptions(options, piece.position === 0, lineEnding, linesBefore + 1),
+          summary: createListSummary(),
+        });
+        for await (const _ of again) {
+          // drained: only its error matters
+        }
+        throw new Error(`hash: a worker thread failed on a piece the main thread reads: ${result.message}`);
+      }
+      summary.merge(result.part);
+      linesBefore += result.part.rows;
+      await write(output, result.output);
+    };
+    while (position < size) {
+      const bytes = nextPiece(fd, position, size, settings.pieceBytes);
+      const length = bytes.length; // before the bytes are transferred (and this view emptied)
+      const job: PartJob = { index: index++, bytes, first: position === 0, lineEnding, options };
+      inFlight.push({ promise: pool.run(job), position, length });
+      position += length;
+      if (inFlight.length > settings.threads * 2) await settle();
+    }
+    while (inFlight.length > 0) await settle();
+  } finally {
+    // A failed piece leaves later ones running: their results are dropped with the threads.
+    for (const piece of inFlight) piece.promise.catch(() => undefined);
+    await pool.close();
+  }
+  return true;
+}
