@@ -66,7 +66,7 @@ const emit = (row: object) => process.stdout.write(`${JSON.stringify(row)}\n`);
 // --- hashing and bundles: modules written by others, adapted to checks here -------------------
 
 async function hashing(quick: boolean): Promise<BenchOutput> {
-  const { benchHashing } = await import('./hashing.ts');
+  const { benchHashing, benchHashThreads } = await import('./hashing.ts');
   const rows = await benchHashing(quick ? 300_000 : 1_000_000);
   const checks: Check[] = [];
   const notes: string[] = [];
@@ -100,7 +100,19 @@ async function hashing(quick: boolean): Promise<BenchOutput> {
       `hashing ${String(r.profile)}: ${ratios.length} interleaved rounds (bare loop and hasher.hash back to back on the same slice, order alternating), ratios ${ratios.join(' ')}.`,
     );
   }
-  return { rows, checks, notes };
+  const threads = await benchHashThreads(quick ? 500_000 : 2_000_000);
+  for (const r of threads.rows) {
+    checks.push(
+      check(
+        'hashing',
+        r.name,
+        `${round(r.rowsPerSecond / 1e6, 2)}M rows/s, ${r.speedup}x${Number(r.threads) > 1 ? `, start-up ${r.startupSeconds} s` : ''}`,
+        'info (wall time)',
+        null,
+      ),
+    );
+  }
+  return { rows: [...rows, ...threads.rows], checks, notes: [...notes, ...threads.notes] };
 }
 
 async function bundles(): Promise<BenchOutput> {

@@ -12,16 +12,13 @@
 import { readSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { hashList } from '../shared/domain/lists/hash-list.ts';
-import {
-  createListSummary,
-  createSummaryPart,
-  type ListSummaryAccumulator,
-  type SummaryPart,
-} from '../shared/domain/lists/list-summary.ts';
+import { createListSummary, type ListSummaryAccumulator } from '../shared/domain/lists/list-summary.ts';
 import { openList } from '../shared/domain/lists/parse-list.ts';
-import { type HashCommandOptions, hashingOptions } from './hash-command.ts';
+import type { HashCommandOptions } from './hash-command.ts';
+import { type PartJob, type PartResult, pieceOptions } from './hash-part.ts';
 
 /**
  * Below this many bytes the single thread is used. Starting a worker (isolate, tsx, the hashing
@@ -59,59 +56,6 @@ export function threadSettings(env: NodeJS.ProcessEnv = process.env): ThreadSett
     minBytes: envInt(env.ONBOARD_HASH_THREADS_MIN_BYTES, DEFAULT_MIN_BYTES, 'ONBOARD_HASH_THREADS_MIN_BYTES'),
     pieceBytes: envInt(env.ONBOARD_HASH_PIECE_BYTES, DEFAULT_PIECE_BYTES, 'ONBOARD_HASH_PIECE_BYTES'),
   };
-}
-
-/** One piece for a worker: its bytes (transferred) and whether it starts the list. */
-export interface PartJob {
-  index: number;
-  bytes: Uint8Array;
-  first: boolean;
-  lineEnding: '\n' | '\r\n';
-  options: HashCommandOptions;
-}
-
-export type PartResult =
-  | { ok: true; index: number; output: Uint8Array; part: SummaryPart }
-  | { ok: false; index: number; message: string };
-
-/** The parse options of a piece: the list's own for the first, a continuation for the others. */
-function pieceOptions(
-  options: HashCommandOptions,
-  first: boolean,
-  lineEnding: '\n' | '\r\n',
-  firstLine: number,
-) {
-  return {
-    ...hashingOptions(options),
-    ...(options.column ? { column: options.column } : {}),
-    ...(first ? {} : { mode: 'lines' as const, continuation: { firstLine, lineEnding } }),
-  };
-}
-
-const utf8 = new TextEncoder();
-
-/** Hashes one piece (in a worker): its output bytes and summary part, or that it failed. */
-export async function hashPart(job: PartJob): Promise<PartResult> {
-  const collector = createSummaryPart();
-  const summary: ListSummaryAccumulator = {
-    add: collector.add,
-    merge: () => {
-      throw new Error('hash-worker: a part is not merged into');
-    },
-    snapshot: () => createListSummary().snapshot(),
-  };
-  let text = '';
-  try {
-    const chunks = hashList([job.bytes], {
-      ...pieceOptions(job.options, job.first, job.lineEnding, 1),
-      summary,
-      chunkChars: 1 << 20,
-    });
-    for await (const chunk of chunks) text += chunk;
-  } catch (error) {
-    return { ok: false, index: job.index, message: error instanceof Error ? error.message : String(error) };
-  }
-  return { ok: true, index: job.index, output: utf8.encode(text), part: collector.part() };
 }
 
 /** The first lines decide: line mode (hashed on threads) or not (null: the single thread reads it all). */
@@ -164,16 +108,43 @@ function nextPiece(fd: number, position: number, size: number, pieceBytes: numbe
   }
 }
 
+let bundled: Promise<string | undefined> | undefined;
+
+/**
+ * The worker's code as one CommonJS bundle (esbuild, once a process): a thread then starts in tens
+ * of milliseconds instead of the second or so tsx takes to load its modules in each new thread.
+ * Without esbuild (tsx's own dependency, so normally there), threads load through tsx.
+ */
+function workerCode(): Promise<string | undefined> {
+  bundled ??= import('esbuild')
+    .then(async ({ build }) => {
+      const result = await build({
+        entryPoints: [fileURLToPath(new URL('./hash-worker.ts', import.meta.url))],
+        bundle: true,
+        platform: 'node',
+        format: 'cjs',
+        target: 'node20',
+        write: false,
+        logLevel: 'silent',
+      });
+      return result.outputFiles[0]?.text;
+    })
+    .catch(() => undefined);
+  return bundled;
+}
+
 /** A fixed set of workers, each given one piece at a time; results come back per piece. */
 class Pool {
   private readonly idle: Worker[] = [];
   private readonly waiting: Array<(worker: Worker) => void> = [];
   private readonly all: Worker[] = [];
 
-  constructor(threads: number) {
-    const entry = new URL('./hash-worker-entry.js', import.meta.url);
+  constructor(threads: number, code: string | undefined) {
     for (let i = 0; i < threads; i++) {
-      const worker = new Worker(entry);
+      const worker =
+        code === undefined
+          ? new Worker(new URL('./hash-worker-entry.js', import.meta.url))
+          : new Worker(code, { eval: true });
       this.all.push(worker);
       this.idle.push(worker);
     }
@@ -227,7 +198,7 @@ export async function hashFileOnThreads(
 ): Promise<boolean> {
   const lineEnding = await probeLineEnding(fd, size, options);
   if (lineEnding === null) return false;
-  const pool = new Pool(settings.threads);
+  const pool = new Pool(settings.threads, await workerCode());
   const inFlight: Array<{ promise: Promise<PartResult>; position: number; length: number }> = [];
   let position = 0;
   let index = 0;

@@ -5,7 +5,7 @@
  * again itself, so the error it reports is exactly the single thread's.
  */
 import { parentPort } from 'node:worker_threads';
-import { hashPart, type PartJob, type PartResult } from './hash-threads.ts';
+import { hashPart, type PartJob, type PartResult } from './hash-part.ts';
 
 const port = parentPort;
 if (port === null) throw new Error('hash-worker: not a worker thread');
