@@ -6,7 +6,7 @@
 import { createHash, hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
-import { availableParallelism, tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { setFlagsFromString } from 'node:v8';
@@ -291,10 +291,18 @@ async function timeHashCommand(file: string, settings: ThreadSettings) {
   const stdin = createReadStream(file);
   await new Promise((resolve) => stdin.once('open', resolve));
   const started = performance.now();
+  const cpu = process.cpuUsage();
   const summary = await runHashCommand({ profile: 'basic' }, stdin, out.sink, settings);
   const seconds = (performance.now() - started) / 1000;
+  const used = process.cpuUsage(cpu); // every thread of the process
   stdin.destroy();
-  return { seconds, summary, digest: out.digest(), bytes: out.bytes() };
+  return {
+    seconds,
+    cpuSeconds: (used.user + used.system) / 1e6,
+    summary,
+    digest: out.digest(),
+    bytes: out.bytes(),
+  };
 }
 
 /**
@@ -347,6 +355,7 @@ export async function benchHashThreads(rows = 3_000_000): Promise<{ rows: Report
         ratioToBaseline: threads === 1 ? null : Math.round((single.seconds / best.seconds) * 100) / 100,
         peakRssMb: peakRssMb(),
         threads,
+        cpuSeconds: Math.round(best.cpuSeconds * 1000) / 1000,
         speedup: Math.round((single.seconds / best.seconds) * 100) / 100,
         startupSeconds: threads === 1 ? 0 : Math.round((startup.get(threads) ?? 0) * 1000) / 1000,
         outputSha256: best.digest,
@@ -358,8 +367,9 @@ export async function benchHashThreads(rows = 3_000_000): Promise<{ rows: Report
     const start2 = startup.get(2) ?? 0;
     // Threads win once the time they save, (1 - 1/s) of the single-thread time, exceeds their start-up.
     const breakEven = s > 1 ? (start2 * singleBytesPerSecond) / (1 - 1 / s) : Number.POSITIVE_INFINITY;
+    const load = loadavg()[0] ?? 0;
     const notes = [
-      `hash threads: ${availableParallelism()} cores; start-up of the threads alone (one-line file) ${round(start2, 3)} s for 2, ${round(startup.get(4) ?? 0, 3)} s for 4; single thread ${round(singleBytesPerSecond / 1e6, 1)} MB/s; with the measured 2-thread speed-up ${s}, threads pay off from about ${Number.isFinite(breakEven) ? `${round(breakEven / 1e6, 1)} MB` : 'never'} (threshold ${DEFAULT_MIN_BYTES / 1024 / 1024} MiB). Every run's output has the single thread's SHA-256.`,
+      `hash threads: ${availableParallelism()} cores, load average ${round(load, 2)} (with the cores already busy, threads have none to gain); start-up of the threads alone (one-line file) ${round(start2, 3)} s for 2, ${round(startup.get(4) ?? 0, 3)} s for 4; single thread ${round(singleBytesPerSecond / 1e6, 1)} MB/s; with the measured 2-thread speed-up ${s}, threads pay off from about ${Number.isFinite(breakEven) ? `${round(breakEven / 1e6, 1)} MB` : 'never'} (threshold ${DEFAULT_MIN_BYTES / 1024 / 1024} MiB). Every run's output has the single thread's SHA-256.`,
     ];
     return { rows: out, notes };
   } finally {

@@ -106,7 +106,7 @@ async function hashing(quick: boolean): Promise<BenchOutput> {
       check(
         'hashing',
         r.name,
-        `${round(r.rowsPerSecond / 1e6, 2)}M rows/s, ${r.speedup}x${Number(r.threads) > 1 ? `, start-up ${r.startupSeconds} s` : ''}`,
+        `${round(r.rowsPerSecond / 1e6, 2)}M rows/s, ${r.speedup}x, CPU ${r.cpuSeconds} s in ${r.seconds} s${Number(r.threads) > 1 ? `, start-up ${r.startupSeconds} s` : ''}`,
         'info (wall time)',
         null,
       ),

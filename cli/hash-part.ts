@@ -41,6 +41,16 @@ export function pieceOptions(
 
 const utf8 = new TextEncoder();
 
+/**
+ * The piece as a stream would hand it over, 64 KiB at a time: batches of a few thousand rows that
+ * die young, where one batch of the whole piece would be promoted by the GC (measured: a third
+ * slower).
+ */
+function* slices(bytes: Uint8Array): Generator<Uint8Array> {
+  for (let at = 0; at < bytes.length; at += 65536)
+    yield bytes.subarray(at, Math.min(bytes.length, at + 65536));
+}
+
 /** Hashes one piece (in a worker): its output bytes and summary part, or that it failed. */
 export async function hashPart(job: PartJob): Promise<PartResult> {
   const collector = createSummaryPart();
@@ -53,10 +63,9 @@ export async function hashPart(job: PartJob): Promise<PartResult> {
   };
   let text = '';
   try {
-    const chunks = hashList([job.bytes], {
+    const chunks = hashList(slices(job.bytes), {
       ...pieceOptions(job.options, job.first, job.lineEnding, 1),
       summary,
-      chunkChars: 1 << 20,
     });
     for await (const chunk of chunks) text += chunk;
   } catch (error) {
