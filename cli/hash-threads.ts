@@ -21,10 +21,13 @@ import type { HashCommandOptions } from './hash-command.ts';
 import { type PartJob, type PartResult, pieceOptions } from './hash-part.ts';
 
 /**
- * Below this many bytes the single thread is used. Starting a worker (isolate, tsx, the hashing
- * modules) costs about 0.3 s of CPU and 0.2 s of wall time on the project's 2-core machine, about what
- * one thread hashes of a 8 MB list (2.2 M rows a second, 27 bytes a row, take or leave): below some
- * 32 MB the second core cannot win back its own start-up. See the README (Benchmarks).
+ * Below this many bytes the single thread is used. Measured on the project's 2-core machine
+ * (`npm run bench -- --only hashing`, 2026-11-30): two threads start in 0.13 to 0.4 s of wall time
+ * (one esbuild bundle, then an isolate each), one thread runs the whole pipeline at 7 to 14 MB/s,
+ * and the threaded run spends 25 to 50 % more CPU in all (start-up, JIT warm-up per thread, pieces
+ * summed on the main thread). With a free second core that gives 1.3x to 1.6x at best, and the
+ * start-up is won back from some 3 to 25 MB; 32 MiB stays above that. On a machine whose
+ * cores are already busy, threads gain nothing (the bench prints the load average next to them).
  */
 export const DEFAULT_MIN_BYTES = 32 * 1024 * 1024;
 /** Piece size: big enough that a message per piece costs nothing, small enough to keep memory flat. */
