@@ -1,15 +1,25 @@
 /**
  * Normalize-and-hash throughput (bar: >= 1.5M emails/s per core and >= 70 % of a bare
- * crypto.hash('sha256') loop over pre-normalized strings, measured in the same run).
+ * crypto.hash('sha256') loop over pre-normalized strings, measured in the same run), for the basic
+ * and google profiles, and `onboard hash` on worker threads (hash-threads.ts).
  */
-import { hash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { runHashCommand } from '../cli/hash-command.ts';
+import { DEFAULT_MIN_BYTES, DEFAULT_PIECE_BYTES, type ThreadSettings } from '../cli/hash-threads.ts';
 import { seededRandom as prng } from '../local/synthetic-data.ts';
 import { createNodeIdentifierHasher } from '../shared/adapters/node-sha256.ts';
 import { createIdentifierHasher, type IdentifierHasher } from '../shared/domain/identifiers/hash.ts';
 import { normalizeEmail } from '../shared/domain/identifiers/normalize.ts';
+import type { Profile } from '../shared/domain/model.ts';
 import { type BenchRow, peakRssMb } from './bench-row.ts';
+import { type ReportRow, round } from './table.ts';
 
 export type { BenchRow };
 
@@ -61,19 +71,13 @@ export function messyEmails(rows: number, seed = 42): string[] {
   return asDecodedLines(out);
 }
 
-/**
- * Times one variant in CPU seconds (user + system) rather than wall time: the bar is per core, and on
- * a shared machine wall time mostly measures the neighbours.
- */
-function measure(name: string, count: number, run: () => number): Omit<BenchRow, 'ratioToBaseline'> {
-  // Collect the setup's garbage first, so no variant pays for another's major GC.
-  collectGarbage();
+/** CPU seconds (user + system) of one call: the bar is per core, and wall time on a shared machine measures the neighbours. */
+function cpuSeconds(run: () => number): number {
   const before = process.cpuUsage();
   const sink = run();
   const used = process.cpuUsage(before);
-  const seconds = (used.user + used.system) / 1e6;
   if (sink < 0) throw new Error('unreachable: keeps the loop result alive');
-  return { name, rows: count, seconds, rowsPerSecond: Math.round(count / seconds), peakRssMb: peakRssMb() };
+  return (used.user + used.system) / 1e6;
 }
 
 /** A full GC: gc() exposed at runtime (the bench runs under tsx, without node flags). */
@@ -82,78 +86,293 @@ const collectGarbage = (() => {
   return runInNewContext('gc') as () => void;
 })();
 
-/** Hashes the list through the bulk method, keeping nothing but a checksum. */
-function hashAll(hasher: IdentifierHasher, emails: readonly string[]): number {
-  let sink = 0;
-  hasher.hashEach(emails, (h) => {
-    sink += h.ok ? h.encoded.length : 1;
-  });
-  return sink;
+/** Sleeps the thread briefly (the bench is synchronous). */
+function settle(ms = 30): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
-/** The same, one row per call. */
-function hashEach(hasher: IdentifierHasher, emails: readonly string[]): number {
+const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+};
+
+/** The product path: hasher.hash() once a row, as `onboard hash` (its classifier) calls it. */
+function hashRows(hasher: IdentifierHasher, emails: readonly string[], from: number, to: number): number {
   let sink = 0;
-  for (let i = 0; i < emails.length; i++) {
+  for (let i = from; i < to; i++) {
     const h = hasher.hash(emails[i] as string);
     sink += h.ok ? h.encoded.length : 1;
   }
   return sink;
 }
 
-export async function benchHashing(rows = 1_000_000): Promise<BenchRow[]> {
+/** The baseline: bare crypto.hash over strings already normalized, nothing else. */
+function bareRows(normalized: readonly string[], from: number, to: number): number {
+  let sink = 0;
+  for (let i = from; i < to; i++) sink += hash('sha256', normalized[i] as string).length;
+  return sink;
+}
+
+/** One bar pair: a profile's hasher and the bare loop over what that profile normalizes to. */
+interface Pair {
+  profile: Profile;
+  ours: (from: number, to: number) => number;
+  bare: (from: number, to: number) => number;
+  /** Rows of the bare loop's slice matching [from, to) of the raw list (invalid rows have no string). */
+  bareIndex: Int32Array;
+}
+
+export interface HashingMeasurement {
+  profile: Profile;
+  /** Median over rounds of (bare loop's rows/s) and (ours). */
+  bareRowsPerSecond: number;
+  oursRowsPerSecond: number;
+  /** Median over rounds of ours / bare, each pair timed back to back on the same slice. */
+  ratio: number;
+  /** Every round's ratio, for the record. */
+  ratios: number[];
+  rounds: number;
+  rowsPerRound: number;
+}
+
+/**
+ * The hashing bar, measured fairly: per profile, the bare crypto.hash loop (over that profile's
+ * normalized strings) and our path (raw rows through hasher.hash) run back to back on the same slice
+ * of the list, in alternating order, round after round; each round gives a ratio and the bar is the
+ * median of the rounds. Pairing adjacent timings cancels most of the drift a shared machine adds;
+ * the median drops the rounds a neighbour spoiled.
+ */
+export function measureHashingBar(
+  rows = 1_000_000,
+  options: { rounds?: number; slices?: number } = {},
+): HashingMeasurement[] {
+  const rounds = options.rounds ?? 15;
+  const slices = options.slices ?? 5;
   const emails = messyEmails(rows);
-  // The baseline hashes what normalization would produce, with no normalization work at all.
-  const normalized = asDecodedLines(
-    emails.flatMap((e) => {
-      const n = normalizeEmail(e, 'basic');
-      return n.ok && 'value' in n ? [n.value] : [];
-    }),
-  );
-  const basic = createNodeIdentifierHasher({ profile: 'basic', kind: 'email', encoding: 'hex' });
-  const google = createNodeIdentifierHasher({ profile: 'google', kind: 'email', encoding: 'hex' });
-  const noble = createIdentifierHasher({ profile: 'basic', kind: 'email', encoding: 'hex' });
-
-  const variants: Array<[string, number, () => number]> = [
-    [
-      'baseline: bare crypto.hash(sha256) hex, pre-normalized',
-      normalized.length,
-      () => {
-        let sink = 0;
-        for (let i = 0; i < normalized.length; i++) sink += hash('sha256', normalized[i] as string).length;
-        return sink;
-      },
-    ],
-    ['normalize+hash email basic hex (node:crypto)', rows, () => hashAll(basic, emails)],
-    ['normalize+hash email basic hex (node:crypto), one row per call', rows, () => hashEach(basic, emails)],
-    ['normalize+hash email google hex (node:crypto)', rows, () => hashAll(google, emails)],
-  ];
-
-  // Warm-up, so every variant runs optimized code. The noble hasher is warmed and measured last: it
-  // would make the shared call sites polymorphic and slow the node:crypto variants down.
-  for (const [, , run] of variants) run();
-
-  // Interleaved rounds, best of three: on a small shared machine this cancels most of the drift.
-  const best = new Map<string, Omit<BenchRow, 'ratioToBaseline'>>();
-  for (let round = 0; round < 3; round++) {
-    for (const [name, count, run] of variants) {
-      const m = measure(name, count, run);
-      const prev = best.get(name);
-      if (!prev || m.seconds < prev.seconds) best.set(name, m);
+  const pairs: Pair[] = (['basic', 'google'] as const).map((profile) => {
+    const hasher = createNodeIdentifierHasher({ profile, kind: 'email', encoding: 'hex' });
+    // What normalization produces, decoded per line (flat strings, as a reader makes them).
+    const valid: string[] = [];
+    const bareIndex = new Int32Array(rows + 1);
+    for (let i = 0; i < rows; i++) {
+      bareIndex[i] = valid.length;
+      const n = normalizeEmail(emails[i] as string, profile);
+      if (n.ok && 'value' in n) valid.push(n.value);
     }
+    bareIndex[rows] = valid.length;
+    const normalized = asDecodedLines(valid);
+    return {
+      profile,
+      ours: (from, to) => hashRows(hasher, emails, from, to),
+      bare: (from, to) => bareRows(normalized, bareIndex[from] as number, bareIndex[to] as number),
+      bareIndex,
+    };
+  });
+  const size = Math.ceil(rows / slices);
+  // Warm-up: every loop optimized before anything is timed.
+  for (const pair of pairs) {
+    pair.bare(0, rows);
+    pair.ours(0, rows);
   }
-  const results = [...best.values()];
-  hashAll(noble, emails.slice(0, Math.min(rows, 100_000)));
-  results.push(
-    measure('normalize+hash email basic hex (portable noble, informational)', rows, () =>
-      hashAll(noble, emails),
-    ),
-  );
+  const samples = pairs.map(() => ({ bare: [] as number[], ours: [] as number[], ratios: [] as number[] }));
+  for (let round = 0; round < rounds; round++) {
+    const from = (round % slices) * size;
+    const to = Math.min(rows, from + size);
+    pairs.forEach((pair, p) => {
+      // A full GC, then a pause for its background sweeping (process CPU time counts every thread),
+      // then bare, ours, ours, bare (or the mirror): whatever the first or the last run pays, both
+      // sides pay it once.
+      collectGarbage();
+      settle();
+      // Caches and branch predictors back to this work after the pause, untimed.
+      pair.bare(from, Math.min(to, from + 20_000));
+      pair.ours(from, Math.min(to, from + 20_000));
+      const bareRowsCount = (pair.bareIndex[to] as number) - (pair.bareIndex[from] as number);
+      let bareSeconds = 0;
+      let oursSeconds = 0;
+      const bare = () => {
+        bareSeconds += cpuSeconds(() => pair.bare(from, to));
+      };
+      const ours = () => {
+        oursSeconds += cpuSeconds(() => pair.ours(from, to));
+      };
+      const [first, second] = (round + p) % 2 === 0 ? [bare, ours] : [ours, bare];
+      first();
+      second();
+      second();
+      first();
+      const s = samples[p] as (typeof samples)[number];
+      // Rows per second on each side: the bare loop hashes only the valid rows, ours reads them all.
+      const bareRate = (2 * bareRowsCount) / bareSeconds;
+      const oursRate = (2 * (to - from)) / oursSeconds;
+      s.bare.push(bareRate);
+      s.ours.push(oursRate);
+      s.ratios.push(oursRate / bareRate);
+    });
+  }
+  return pairs.map((pair, p) => {
+    const s = samples[p] as (typeof samples)[number];
+    return {
+      profile: pair.profile,
+      bareRowsPerSecond: Math.round(median(s.bare)),
+      oursRowsPerSecond: Math.round(median(s.ours)),
+      ratio: Math.round(median(s.ratios) * 1000) / 1000,
+      ratios: s.ratios.map((r) => Math.round(r * 1000) / 1000),
+      rounds,
+      rowsPerRound: size,
+    };
+  });
+}
 
-  const baseline = results[0]?.rowsPerSecond ?? 1;
-  return results.map((r, i) => ({
-    ...r,
-    seconds: Math.round(r.seconds * 1000) / 1000,
-    ratioToBaseline: i === 0 ? null : Math.round((r.rowsPerSecond / baseline) * 1000) / 1000,
-  }));
+/** The portable (noble) hasher's throughput, for information: the web console's path. */
+export function measureNoble(rows: number): BenchRow {
+  const emails = messyEmails(rows);
+  const noble = createIdentifierHasher({ profile: 'basic', kind: 'email', encoding: 'hex' });
+  hashRows(noble, emails, 0, Math.min(rows, 100_000));
+  collectGarbage();
+  const seconds = cpuSeconds(() => hashRows(noble, emails, 0, rows));
+  return {
+    name: 'normalize+hash email basic hex (portable noble, informational)',
+    rows,
+    seconds: Math.round(seconds * 1000) / 1000,
+    rowsPerSecond: Math.round(rows / seconds),
+    ratioToBaseline: null,
+    peakRssMb: peakRssMb(),
+  };
+}
+
+/** The bench rows: per profile, the bare loop and ours (with its ratio), then noble for information. */
+export async function benchHashing(rows = 1_000_000): Promise<ReportRow[]> {
+  const out: ReportRow[] = [];
+  for (const m of measureHashingBar(rows)) {
+    const rss = peakRssMb();
+    out.push({
+      name: `baseline ${m.profile}: bare crypto.hash(sha256) hex, pre-normalized`,
+      rows: 2 * m.rowsPerRound * m.rounds,
+      seconds: Math.round(((2 * m.rowsPerRound * m.rounds) / m.bareRowsPerSecond) * 1000) / 1000,
+      rowsPerSecond: m.bareRowsPerSecond,
+      ratioToBaseline: null,
+      peakRssMb: rss,
+    });
+    out.push({
+      name: `normalize+hash email ${m.profile} hex (node:crypto)`,
+      rows: 2 * m.rowsPerRound * m.rounds,
+      seconds: Math.round(((2 * m.rowsPerRound * m.rounds) / m.oursRowsPerSecond) * 1000) / 1000,
+      rowsPerSecond: m.oursRowsPerSecond,
+      ratioToBaseline: m.ratio,
+      peakRssMb: rss,
+      profile: m.profile,
+      roundRatios: m.ratios,
+    });
+  }
+  out.push({ ...measureNoble(Math.min(rows, 300_000)) });
+  return out;
+}
+
+// --- onboard hash on worker threads -------------------------------------------------------------
+
+/** A sink that keeps only the SHA-256 and the size of what it is given (to compare runs). */
+function digestSink(): { sink: Writable; digest: () => string; bytes: () => number } {
+  const h = createHash('sha256');
+  let bytes = 0;
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      h.update(chunk);
+      bytes += chunk.length;
+      done();
+    },
+  });
+  return { sink, digest: () => h.digest('hex'), bytes: () => bytes };
+}
+
+async function timeHashCommand(file: string, settings: ThreadSettings) {
+  const out = digestSink();
+  const stdin = createReadStream(file);
+  await new Promise((resolve) => stdin.once('open', resolve));
+  const started = performance.now();
+  const cpu = process.cpuUsage();
+  const summary = await runHashCommand({ profile: 'basic' }, stdin, out.sink, settings);
+  const seconds = (performance.now() - started) / 1000;
+  const used = process.cpuUsage(cpu); // every thread of the process
+  stdin.destroy();
+  return {
+    seconds,
+    cpuSeconds: (used.user + used.system) / 1e6,
+    summary,
+    digest: out.digest(),
+    bytes: out.bytes(),
+  };
+}
+
+/**
+ * `onboard hash < file` on 1, 2 and 4 worker threads (wall time: this is about cores), on a
+ * generated list of `rows` messy emails in a temp folder (removed afterwards), and the start-up of
+ * the threads alone (a file of one line) to justify the size threshold. Every run's output is
+ * checked against the single thread's by SHA-256.
+ */
+export async function benchHashThreads(rows = 3_000_000): Promise<{ rows: ReportRow[]; notes: string[] }> {
+  const dir = await mkdtemp(join(tmpdir(), 'bench-hash-threads-'));
+  try {
+    const file = join(dir, 'list.txt');
+    await writeFile(file, `${messyEmails(rows, 7).join('\n')}\n`);
+    const tiny = join(dir, 'tiny.txt');
+    await writeFile(tiny, 'jane.doe@example.com\n');
+    const fileBytes = (await stat(file)).size;
+    const settings = (threads: number): ThreadSettings => ({
+      threads,
+      minBytes: 1,
+      pieceBytes: DEFAULT_PIECE_BYTES,
+    });
+    // Start-up alone: best of three runs on a one-line file, per thread count.
+    const startup = new Map<number, number>();
+    for (const threads of [2, 4]) {
+      let best = Number.POSITIVE_INFINITY;
+      for (let i = 0; i < 3; i++)
+        best = Math.min(best, (await timeHashCommand(tiny, settings(threads))).seconds);
+      startup.set(threads, best);
+    }
+    await timeHashCommand(file, settings(1)); // warm-up: file in the page cache, code optimized
+    const out: ReportRow[] = [];
+    let single: Awaited<ReturnType<typeof timeHashCommand>> | undefined;
+    for (const threads of [1, 2, 4]) {
+      // Best of two: the machine is shared; the better run is the nearer to what the threads can do.
+      let best: Awaited<ReturnType<typeof timeHashCommand>> | undefined;
+      for (let i = 0; i < 2; i++) {
+        const r = await timeHashCommand(file, settings(threads));
+        if (!best || r.seconds < best.seconds) best = r;
+      }
+      if (!best) throw new Error('unreachable');
+      single ??= best;
+      if (best.digest !== single.digest || best.summary.rows !== rows) {
+        throw new Error(`hash threads: ${threads} threads wrote other bytes than 1 thread`);
+      }
+      out.push({
+        name: `onboard hash < file on ${threads} worker thread${threads === 1 ? ' (single-thread path)' : 's'}, ${round(rows / 1e6, 1)}M rows (${round(fileBytes / 1e6, 1)} MB)`,
+        rows,
+        seconds: Math.round(best.seconds * 1000) / 1000,
+        rowsPerSecond: Math.round(rows / best.seconds),
+        ratioToBaseline: threads === 1 ? null : Math.round((single.seconds / best.seconds) * 100) / 100,
+        peakRssMb: peakRssMb(),
+        threads,
+        cpuSeconds: Math.round(best.cpuSeconds * 1000) / 1000,
+        speedup: Math.round((single.seconds / best.seconds) * 100) / 100,
+        startupSeconds: threads === 1 ? 0 : Math.round((startup.get(threads) ?? 0) * 1000) / 1000,
+        outputSha256: best.digest,
+      });
+    }
+    const singleBytesPerSecond = fileBytes / (single?.seconds ?? 1);
+    const two = out.find((r) => r.threads === 2);
+    const s = Number(two?.speedup ?? 1);
+    const start2 = startup.get(2) ?? 0;
+    // Threads win once the time they save, (1 - 1/s) of the single-thread time, exceeds their start-up.
+    const breakEven = s > 1 ? (start2 * singleBytesPerSecond) / (1 - 1 / s) : Number.POSITIVE_INFINITY;
+    const load = loadavg()[0] ?? 0;
+    const notes = [
+      `hash threads: ${availableParallelism()} cores, load average ${round(load, 2)} (with the cores already busy, threads have none to gain); start-up of the threads alone (one-line file) ${round(start2, 3)} s for 2, ${round(startup.get(4) ?? 0, 3)} s for 4; single thread ${round(singleBytesPerSecond / 1e6, 1)} MB/s; with the measured 2-thread speed-up ${s}, threads pay off from about ${Number.isFinite(breakEven) ? `${round(breakEven / 1e6, 1)} MB` : 'never'} (threshold ${DEFAULT_MIN_BYTES / 1024 / 1024} MiB). Every run's output has the single thread's SHA-256.`,
+    ];
+    return { rows: out, notes };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }

@@ -3,6 +3,7 @@
  * empty line where invalid), or a CSV with every identifier column (email, phone) replaced by its
  * hash, each kind normalized by its own rules; a summary on stderr.
  */
+import { fstatSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import { createNodeIdentifierHasher } from '../shared/adapters/node-sha256.ts';
 import type { IdentifierHasherOptions } from '../shared/domain/identifiers/hash.ts';
@@ -11,6 +12,7 @@ import { createListSummary, type ListSummaryAccumulator } from '../shared/domain
 import type { Classify } from '../shared/domain/lists/parse-list.ts';
 import { personHashing } from '../shared/domain/lists/person-hashing.ts';
 import type { IdentifierKind } from '../shared/domain/model.ts';
+import { hashFileOnThreads, type ThreadSettings, threadSettings } from './hash-threads.ts';
 
 export interface HashCommandOptions extends Omit<IdentifierHasherOptions, 'kind'> {
   /** Only this kind (a line's kind; in a CSV, only its columns). Default: email lines, every CSV column. */
@@ -50,6 +52,33 @@ export async function hashStream(
   return summary.snapshot();
 }
 
-export async function runHashCommand(options: HashCommandOptions, stdin: Readable, stdout: Writable) {
+/**
+ * `onboard hash`: stdin to stdout. A large list redirected from a file (`< list.txt`, at least
+ * `threadSettings().minBytes`) with one identifier a line is hashed on worker threads: the same
+ * bytes out, the same summary and errors, sooner.
+ */
+export async function runHashCommand(
+  options: HashCommandOptions,
+  stdin: Readable,
+  stdout: Writable,
+  settings: ThreadSettings = threadSettings(),
+) {
+  const fd = (stdin as { fd?: unknown }).fd;
+  const size = typeof fd === 'number' ? regularFileSize(fd) : undefined;
+  if (fd !== undefined && size !== undefined && settings.threads > 1 && size >= settings.minBytes) {
+    const summary = createListSummary();
+    if (await hashFileOnThreads(fd as number, size, stdout, options, summary, settings))
+      return summary.snapshot();
+  }
   return hashStream(stdin, stdout, options);
+}
+
+/** The size of the regular file open as `fd`; undefined for a pipe, a terminal or anything else. */
+function regularFileSize(fd: number): number | undefined {
+  try {
+    const stat = fstatSync(fd);
+    return stat.isFile() ? stat.size : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -5,11 +5,12 @@
  * `{ "current": "k1", "k1": "..." }`, as Secrets Manager generates it) in Secrets Manager
  * (AWS) or in a generated 0600 file (embedded stack).
  */
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { z } from 'zod';
+import { createDigestHmacChain } from '../domain/matching/digest-hmac.ts';
 import type { AudienceKeyer } from '../domain/ports.ts';
 
 // A letter first: JSON objects keep insertion order only for such keys (integer-like keys sort
@@ -85,10 +86,17 @@ function applyChain(chain: readonly Uint8Array[], value: Uint8Array): string {
   return Buffer.from(v).toString('base64url');
 }
 
-/** HMAC-SHA256 keyer on node:crypto for one key id of the ring. */
+/**
+ * HMAC-SHA256 keyer for one key id of the ring: one digest on node:crypto, batches through the
+ * pad states absorbed once (two SHA-256 blocks a digest, no object per digest; same bytes).
+ */
 export function hmacKeyer(ring: PepperRing, keyId: string = ring.current): AudienceKeyer {
   const chain = chainUpTo(ring, keyId);
-  return { keyId, key: (digest) => applyChain(chain, digest) };
+  // HMAC hashes a key longer than SHA-256's 64-byte block first (RFC 2104).
+  const batch = createDigestHmacChain(
+    chain.map((key) => (key.length > 64 ? new Uint8Array(createHash('sha256').update(key).digest()) : key)),
+  );
+  return { keyId, key: (digest) => applyChain(chain, digest), keyInto: batch.keyInto };
 }
 
 /** Turns a value keyed under `fromKeyId` into the same value keyed under the later `toKeyId`. */

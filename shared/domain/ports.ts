@@ -15,6 +15,11 @@ export interface AudienceKeyer {
   readonly keyId: string;
   /** base64url of HMAC-SHA256(pepper, digest). */
   key(digest: Uint8Array): string;
+  /**
+   * Optional batch form: the raw 32-byte keys (whose base64url is what `key` returns) of `count`
+   * digests back to back in `digests` from `from`, written back to back to `out` from `at`.
+   */
+  keyInto?(digests: Uint8Array, from: number, count: number, out: Uint8Array, at: number): void;
 }
 
 /**
@@ -40,6 +45,17 @@ export interface AudienceStore {
     snapshot: AudienceSnapshot,
     keys: readonly string[],
   ): Promise<ReadonlyArray<readonly MemberHit[]>>;
+  /**
+   * Optional binary form of `memberships`: `count` raw 32-byte keys back to back in `keys` (a key
+   * at rest is their base64url), answered the same way. A store that holds its data in this process
+   * may answer synchronously (no promise per batch); a remote one returns a promise. A store without
+   * it is asked with the base64url keys.
+   */
+  membershipsOfKeys?(
+    snapshot: AudienceSnapshot,
+    keys: Uint8Array,
+    count: number,
+  ): ReadonlyArray<readonly MemberHit[]> | Promise<ReadonlyArray<readonly MemberHit[]>>;
 }
 
 /** A source of uniformly random 32-bit words from a cryptographic generator. */

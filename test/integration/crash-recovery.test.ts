@@ -281,7 +281,7 @@ describe('crash recovery of the embedded stack (kill -9 mid-hashing, mid-match, 
     const retried = await declareAudience(['seg-c']);
     await uploadTo(retried.upload, { text: drop });
     const [ingestRetried, rawRetried, matchRetried] = await Promise.all([
-      until(() => audience(retried.audienceId), settled, 60_000, 'the ingest retried'),
+      until(() => audience(retried.audienceId), settled, 150_000, 'the ingest retried'),
       newList('raw', raw).then((id) => until(() => list(id), settled, 60_000, 'the raw list retried')),
       startMatch(doneListId).then(({ matchId }) => until(() => match(matchId), settled, 60_000, 'a match')),
     ]);

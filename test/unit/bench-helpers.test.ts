@@ -18,6 +18,7 @@ describe('bench runner arguments', () => {
       'cost',
       'privacy',
       'console',
+      'end-to-end',
     ]);
   });
 

@@ -5,10 +5,18 @@
  * (the same protocol as the DynamoDB adapter: versioned writes, then a pointer flip).
  *
  * Memberships are kept as an inverted index, key -> version slots, so a lookup costs the number of
- * segments the key is in, not the number of segments in the catalog.
+ * segments the key is in, not the number of segments in the catalog. Keys that are base64url of 32
+ * bytes are also numbered in a digest table of their raw bytes, so `membershipsOfKeys` answers raw
+ * keys without making a string of the absent ones.
  */
+
+import { base64url32 } from '../../domain/matching/digest-hmac.ts';
+import { DigestTable } from '../../domain/matching/digest-table.ts';
 import type { AudienceSnapshot, IdentifierKind, Profile, SegmentInfo } from '../../domain/model.ts';
 import type { AudienceStore, MemberHit } from '../../domain/ports.ts';
+
+/** The answer for a key with no people: one shared, frozen empty row (most keys of a list miss). */
+const NO_HITS: readonly MemberHit[] = Object.freeze([]);
 
 export interface SegmentDefinition {
   segmentId: string;
@@ -47,6 +55,11 @@ interface PartnerState {
   index: Map<string, number[]>;
   /** Last version number written per segment (versions only go up, even after a prune). */
   lastVersion: Map<string, number>;
+  /** The raw bytes of every 43-character key ever written, numbered (for binary lookups). */
+  rawKeys: DigestTable;
+  /** The key of each number in `rawKeys`, and its slot ids (the same array as in `index`). */
+  keyOfRaw: string[];
+  slotsOfRaw: number[][];
   /** baseSize and maxSegmentsPerMember of the current versions, recomputed after a write. */
   stats?: { baseSize: number; maxSegmentsPerMember: number };
 }
@@ -67,6 +80,9 @@ export class MemoryAudienceStore implements AudienceStore {
         slots: new Map(),
         index: new Map(),
         lastVersion: new Map(),
+        rawKeys: new DigestTable(),
+        keyOfRaw: [],
+        slotsOfRaw: [],
       };
       this.partners.set(partnerId, state);
     }
@@ -80,6 +96,8 @@ export class MemoryAudienceStore implements AudienceStore {
 
   /** Kind of each key written with `putSegmentPeople` (others are emails). */
   private readonly kinds = new Map<string, IdentifierKind>();
+  /** Versions written with owners (people with several identifiers); none in the common case. */
+  private slotsWithOwners = 0;
 
   /** Writes a new version of a segment with exactly these people (several identifiers each). */
   putSegmentPeople(
@@ -123,10 +141,15 @@ export class MemoryAudienceStore implements AudienceStore {
     const slot = this.nextSlot++;
     if (owners) segment.size = new Set(members.flatMap((k) => owners.get(k) ?? [k])).size;
     state.slots.set(slot, { segment, keys: members, ...(owners ? { owners } : {}) });
+    if (owners) this.slotsWithOwners++;
     for (const key of members) {
       const slots = state.index.get(key);
       if (slots) slots.push(slot);
-      else state.index.set(key, [slot]);
+      else {
+        const created = [slot];
+        state.index.set(key, created);
+        indexRaw(state, key, created);
+      }
     }
     this.slotOfVersion.set(versionKey(partnerId, segment.segmentId, version), slot);
     // 2. Flip the pointer.
@@ -161,22 +184,60 @@ export class MemoryAudienceStore implements AudienceStore {
     const state = this.partners.get(snapshot.partnerId);
     if (!state) return keys.map(() => []);
     const pinned = this.pinnedSlots(snapshot);
-    return keys.map((key) => {
-      const slots = state.index.get(key);
-      if (!slots) return [];
-      const byPerson = new Map<string, string[]>();
-      for (const slot of slots) {
-        const segmentId = pinned.get(slot);
-        if (segmentId === undefined) continue;
-        for (const person of state.slots.get(slot)?.owners?.get(key) ?? [key]) {
-          const segments = byPerson.get(person) ?? [];
-          byPerson.set(person, segments);
-          segments.push(segmentId);
-        }
+    return keys.map((key) => this.hitsOf(state, pinned, key, state.index.get(key)));
+  }
+
+  /** The binary form, answered synchronously: the data is in this process. */
+  membershipsOfKeys(
+    snapshot: AudienceSnapshot,
+    keys: Uint8Array,
+    count: number,
+  ): ReadonlyArray<readonly MemberHit[]> {
+    const out = new Array<readonly MemberHit[]>(count);
+    const state = this.partners.get(snapshot.partnerId);
+    const pinned = state ? this.pinnedSlots(snapshot) : undefined;
+    for (let i = 0; i < count; i++) {
+      const n = state ? state.rawKeys.find(keys, i * 32) : -1;
+      out[i] =
+        n === -1 || !state || !pinned
+          ? NO_HITS
+          : this.hitsOf(state, pinned, state.keyOfRaw[n] as string, state.slotsOfRaw[n]);
+    }
+    return out;
+  }
+
+  private hitsOf(
+    state: PartnerState,
+    pinned: Map<number, string>,
+    key: string,
+    slots: readonly number[] | undefined,
+  ): readonly MemberHit[] {
+    if (!slots || slots.length === 0) return NO_HITS;
+    const kind = this.kinds.size === 0 ? 'email' : (this.kinds.get(key) ?? 'email');
+    let segments: string[] | undefined;
+    let byPerson: Map<string, string[]> | undefined;
+    for (const slot of slots) {
+      const segmentId = pinned.get(slot);
+      if (segmentId === undefined) continue;
+      const owners = this.slotsWithOwners === 0 ? undefined : state.slots.get(slot)?.owners?.get(key);
+      if (!owners && !byPerson) {
+        // The common case: the key is its own person.
+        segments ??= [];
+        segments.push(segmentId);
+        continue;
       }
-      const kind = this.kinds.get(key) ?? 'email';
-      return [...byPerson].map(([person, segments]) => ({ person, kind, segments }));
-    });
+      if (!byPerson) {
+        byPerson = new Map();
+        if (segments) byPerson.set(key, segments);
+      }
+      for (const person of owners ?? [key]) {
+        const list = byPerson.get(person) ?? [];
+        byPerson.set(person, list);
+        list.push(segmentId);
+      }
+    }
+    if (byPerson) return [...byPerson].map(([person, list]) => ({ person, kind, segments: list }));
+    return segments ? [{ person: key, kind, segments }] : NO_HITS;
   }
 
   /**
@@ -191,9 +252,12 @@ export class MemoryAudienceStore implements AudienceStore {
     for (const [slot, stored] of state.slots) {
       if (live.has(slot)) continue;
       for (const key of stored.keys) {
-        const remaining = state.index.get(key)?.filter((s) => s !== slot);
-        if (!remaining || remaining.length === 0) state.index.delete(key);
-        else state.index.set(key, remaining);
+        // In place: binary lookups hold the same array.
+        const slots = state.index.get(key);
+        if (!slots) continue;
+        const at = slots.indexOf(slot);
+        if (at >= 0) slots.splice(at, 1);
+        if (slots.length === 0) state.index.delete(key);
       }
       state.slots.delete(slot);
       this.slotOfVersion.delete(versionKey(partnerId, stored.segment.segmentId, stored.segment.version));
@@ -235,6 +299,17 @@ export class MemoryAudienceStore implements AudienceStore {
     for (const set of segmentsOf.values()) maxSegmentsPerMember = Math.max(maxSegmentsPerMember, set.size);
     return { baseSize: segmentsOf.size, maxSegmentsPerMember };
   }
+}
+
+/** Numbers a key written as base64url of 32 bytes, so a binary lookup finds it. */
+function indexRaw(state: PartnerState, key: string, slots: number[]): void {
+  if (key.length !== 43) return;
+  const raw = new Uint8Array(Buffer.from(key, 'base64url'));
+  // Only the canonical spelling: a key with stray trailing bits is never what a keyer writes.
+  if (raw.length !== 32 || base64url32(raw, 0) !== key) return;
+  const n = state.rawKeys.add(raw, 0);
+  state.keyOfRaw[n] = key;
+  state.slotsOfRaw[n] = slots;
 }
 
 function versionKey(partnerId: string, segmentId: string, version: number): string {

@@ -14,6 +14,7 @@ import {
   type InvalidReason,
   type NormalizeRejection,
   normalizeEmailCompact,
+  normalizeEmailInto,
   normalizePhoneCompact,
 } from './normalize.ts';
 
@@ -25,6 +26,16 @@ export interface Sha256Encoder {
   base64(s: string): string;
   /** The 32 raw bytes, in an array of their own. */
   bytes(s: string): Uint8Array;
+  /**
+   * The same three of UTF-8 bytes already in hand (optional). Hashers then hash the email fast path's
+   * bytes (normalizeEmailInto) without making a string of them. The view passed is reused: read it
+   * before returning, never keep it.
+   */
+  ofBytes?: {
+    hex(bytes: Uint8Array): string;
+    base64(bytes: Uint8Array): string;
+    bytes(bytes: Uint8Array): Uint8Array;
+  };
 }
 
 export type HashOutcome =
@@ -97,7 +108,18 @@ export const nobleSha256: Sha256Encoder = {
   hex: (s) => bytesToHex(sha256(utf8.encode(s))),
   base64: (s) => bytesToBase64(sha256(utf8.encode(s))),
   bytes: (s) => sha256(utf8.encode(s)),
+  ofBytes: {
+    hex: (b) => bytesToHex(sha256(b)),
+    base64: (b) => bytesToBase64(sha256(b)),
+    bytes: (b) => sha256(b),
+  },
 };
+
+/**
+ * Longest raw email the byte fast path takes (in UTF-16 units; an address is at most 254 bytes, and
+ * blanks around it are trimmed). Longer values take the string path, with the same result.
+ */
+const FAST_MAX = 320;
 
 /**
  * Rows per block in the bulk methods. Normalizing a block and then hashing it, instead of alternating
@@ -127,6 +149,31 @@ export function createIdentifierHasher(options: IdentifierHasherOptions): Identi
     if (!n.ok) return n;
     return { ok: true, digest: n.prehashed };
   }
+  let hash = (raw: string): HashOutcome => finishHash(normalize(raw));
+  let digest = (raw: string): DigestOutcome => finishDigest(normalize(raw));
+
+  // Emails: the byte fast path into one scratch buffer, hashed through a view of the exact length
+  // (made once per length): per row, no lowercased string, no trimmed slice, no UTF-8 encoding.
+  const ofBytes = sha.ofBytes;
+  if (kind === 'email' && ofBytes) {
+    const scratch = new Uint8Array(FAST_MAX);
+    const views = Array.from({ length: FAST_MAX + 1 }, (_, n) => scratch.subarray(0, n));
+    const encodeBytes = encoding === 'hex' ? ofBytes.hex : ofBytes.base64;
+    const digestBytes = ofBytes.bytes;
+    hash = (raw) => {
+      const n = normalizeEmailInto(raw, profile, scratch);
+      return n > 0
+        ? { ok: true, encoded: encodeBytes(views[n] as Uint8Array), prehashed: false }
+        : finishHash(normalizeEmailCompact(raw, profile));
+    };
+    digest = (raw) => {
+      const n = normalizeEmailInto(raw, profile, scratch);
+      return n > 0
+        ? { ok: true, digest: digestBytes(views[n] as Uint8Array) }
+        : finishDigest(normalizeEmailCompact(raw, profile));
+    };
+  }
+
   /**
    * Results are handed to a callback rather than collected: an array holding a million fresh results
    * gets pretenured by V8, and then every result it points to survives the young-generation GC
@@ -144,14 +191,23 @@ export function createIdentifierHasher(options: IdentifierHasherOptions): Identi
       for (let j = i; j < end; j++) emit(finish(block[j - i] as CompactOutcome), j);
     }
   }
+  /** The byte fast path has one scratch buffer, so it goes row by row. */
+  function eachRow<T>(raws: readonly string[], one: (raw: string) => T, emit: (r: T, i: number) => void) {
+    for (let i = 0; i < raws.length; i++) emit(one(raws[i] as string), i);
+  }
+  const fast = kind === 'email' && ofBytes !== undefined;
 
   return {
     profile,
     kind,
     encoding,
-    hash: (raw) => finishHash(normalize(raw)),
-    digest: (raw) => finishDigest(normalize(raw)),
-    hashEach: (raws, emit) => inBlocks(raws, finishHash, emit),
-    digestEach: (raws, emit) => inBlocks(raws, finishDigest, emit),
+    hash,
+    digest,
+    hashEach: fast
+      ? (raws, emit) => eachRow(raws, hash, emit)
+      : (raws, emit) => inBlocks(raws, finishHash, emit),
+    digestEach: fast
+      ? (raws, emit) => eachRow(raws, digest, emit)
+      : (raws, emit) => inBlocks(raws, finishDigest, emit),
   };
 }

@@ -154,7 +154,7 @@ function looksLikeHash(s: string, profile: Profile): boolean {
 /**
  * Validity of a lowercased, trimmed email with exactly one '@' at `at`. Beyond RFC syntax, a local
  * part made only of dots and a +tag ("+@x.com", ".+@gmail.com") names no mailbox: the platforms that
- * canonicalize would reduce it to nothing, so every profile refuses it. (The fast path's regex
+ * canonicalize would reduce it to nothing, so every profile refuses it. (The fast path's scan
  * encodes the same rules.)
  */
 function checkParts(s: string, at: number): InvalidReason | undefined {
@@ -225,26 +225,168 @@ function normalizeEmailFull(raw: string, profile: Profile): CompactOutcome {
 }
 
 /**
- * A valid email made only of printable ASCII, with ASCII blanks around it: a local part of printable
- * characters starting with neither '+' nor '.', one '@', and dot-separated non-empty domain labels;
- * none of the FORBIDDEN characters anywhere.
+ * Characters of a plain ASCII address outside its '.' and '@': the printable ASCII characters other
+ * than the FORBIDDEN ones (1), uppercase letters marked apart (2) so the scan knows whether to
+ * lowercase. Everything else (blanks inside, controls, non-ASCII) is left to the reference path.
  */
-const PLAIN_EMAIL =
-  /^[\t-\r ]*[!#-'*\-/-9=?A-Z^-~][!#-'*+\-./-9=?A-Z^-~]*@[!#-'*+\-/-9=?A-Z^-~]+(?:\.[!#-'*+\-/-9=?A-Z^-~]+)+[\t-\r ]*$/;
+const PLAIN = new Uint8Array(128);
+for (let c = 0x21; c <= 0x7e; c++) PLAIN[c] = c >= 0x41 && c <= 0x5a ? 2 : 1;
+for (const c of ',;<>"()[]\\:@.') PLAIN[c.charCodeAt(0)] = 0;
+
+/** The blanks an ASCII value may carry around it: tab, line feed, vertical tab, form feed, CR, space. */
+function isAsciiBlank(c: number): boolean {
+  return c === 0x20 || (c <= 0x0d && c >= 0x09);
+}
 
 /**
- * Normalizes an email to the string that is hashed. Fast path for nearly every real row: a single
- * native regex proves the raw value a plain ASCII email, which then needs no NFC, no zero-width
- * stripping and no Unicode whitespace rules: only lowercasing, and trimming when a blank is at an end.
- * (Lowercase before trim: trim returns a slice, and lowercasing a slice costs more.) Everything else
- * takes the reference path, so reasons are decided in one place. Native calls beat a JS character
- * loop here: each costs about what one pass over the characters costs.
+ * Normalizes an email to the string that is hashed. Fast path for nearly every real row: one pass
+ * over the characters (no regex) proves the raw value a plain ASCII email (printable characters
+ * other than the FORBIDDEN ones, a local part starting with neither '+' nor '.', one '@', and
+ * dot-separated non-empty domain labels, ASCII blanks only around it). Such a value needs no NFC, no
+ * zero-width stripping and no Unicode whitespace rules: only lowercasing when it has an uppercase
+ * letter (lowercase before trimming: lowercasing a slice costs more), trimming when a blank is at an
+ * end, and the profile's mailbox rule when the local part has a dot or a '+'. Everything else takes
+ * the reference path, so reasons are decided in one place; a property test holds the two equal.
  */
 export function normalizeEmailCompact(raw: string, profile: Profile): CompactOutcome {
-  if (!PLAIN_EMAIL.test(raw)) return normalizeEmailFull(raw, profile);
-  const lower = raw.toLowerCase();
-  const s = raw.charCodeAt(0) <= 0x20 || raw.charCodeAt(raw.length - 1) <= 0x20 ? lower.trim() : lower;
-  return canonicalEmail(s, profile);
+  const n = raw.length;
+  let start = 0;
+  while (start < n && isAsciiBlank(raw.charCodeAt(start))) start++;
+  let end = n;
+  while (end > start && isAsciiBlank(raw.charCodeAt(end - 1))) end--;
+  const first = raw.charCodeAt(start);
+  if (start === end || first === 0x2b /* + */ || first === 0x2e /* . */ || first === 0x40 /* @ */)
+    return normalizeEmailFull(raw, profile);
+  let upper = false;
+  let mailboxMarks = false; // a '.' or '+' in the local part
+  let i = start;
+  for (; i < end; i++) {
+    const c = raw.charCodeAt(i);
+    if (c === 0x40 /* @ */) break;
+    if (c === 0x2e || c === 0x2b) {
+      mailboxMarks = true;
+      continue;
+    }
+    const kind = c < 0x80 ? (PLAIN[c] as number) : 0;
+    if (kind === 0) return normalizeEmailFull(raw, profile);
+    if (kind === 2) upper = true;
+  }
+  if (i === end) return normalizeEmailFull(raw, profile);
+  // The domain: dot-separated labels, each non-empty, at least two of them.
+  let label = 0;
+  let dots = 0;
+  for (i++; i < end; i++) {
+    const c = raw.charCodeAt(i);
+    if (c === 0x2e) {
+      if (label === 0) return normalizeEmailFull(raw, profile);
+      dots++;
+      label = 0;
+      continue;
+    }
+    const kind = c < 0x80 ? (PLAIN[c] as number) : 0;
+    if (kind === 0) return normalizeEmailFull(raw, profile);
+    if (kind === 2) upper = true;
+    label++;
+  }
+  if (label === 0 || dots === 0) return normalizeEmailFull(raw, profile);
+  const lower = upper ? raw.toLowerCase() : raw;
+  const s = start > 0 || end < n ? lower.slice(start, end) : lower;
+  return mailboxMarks && profile !== 'basic' ? canonicalEmail(s, profile) : s;
+}
+
+/** The byte path's character classes: a plain address character, '.', '+', '@', or anything else. */
+const INVALID = 0;
+const ATEXT = 1;
+const DOT = 2;
+const PLUS = 3;
+const AT = 4;
+const BYTE_CLASS = new Uint8Array(128);
+for (let c = 0; c < 128; c++) BYTE_CLASS[c] = PLAIN[c] === 0 ? INVALID : ATEXT;
+BYTE_CLASS[0x2e] = DOT;
+BYTE_CLASS[0x2b] = PLUS;
+BYTE_CLASS[0x40] = AT;
+/** ASCII lowercase as a table: 'A'-'Z' to 'a'-'z', every other byte as it is. */
+const ASCII_LOWER = new Uint8Array(128);
+for (let c = 0; c < 128; c++) ASCII_LOWER[c] = c >= 0x41 && c <= 0x5a ? c | 0x20 : c;
+
+/** 'gmail.com' and 'googlemail.com' as bytes, for the byte path's mailbox rule. */
+const GMAIL = [...'gmail.com'].map((c) => c.charCodeAt(0));
+const GOOGLEMAIL = [...'googlemail.com'].map((c) => c.charCodeAt(0));
+
+function domainIs(out: Uint8Array, from: number, end: number, name: readonly number[]): boolean {
+  if (end - from !== name.length) return false;
+  for (let k = 0; k < name.length; k++) if (out[from + k] !== name[k]) return false;
+  return true;
+}
+
+/**
+ * The fast path of normalizeEmailCompact writing bytes instead of a string: the normalized UTF-8
+ * bytes of a plain ASCII email go to `out` from index 0, and their count is returned; -1 means the
+ * value is not plain ASCII (or longer than `out`), and normalizeEmailCompact must decide it. Hashers
+ * hash these bytes directly: no lowercased string, no trimmed slice, no UTF-8 encoding per row.
+ * Same rules as the string fast path, in the same single pass (lowercasing as bytes are copied); a
+ * property test holds it equal to the reference.
+ */
+export function normalizeEmailInto(raw: string, profile: Profile, out: Uint8Array): number {
+  const n = raw.length;
+  if (n > out.length) return -1;
+  let start = 0;
+  while (start < n && isAsciiBlank(raw.charCodeAt(start))) start++;
+  let end = n;
+  while (end > start && isAsciiBlank(raw.charCodeAt(end - 1))) end--;
+  const first = raw.charCodeAt(start);
+  if (start === end || first === 0x2b /* + */ || first === 0x2e /* . */ || first === 0x40 /* @ */) return -1;
+  // One loop, one table lookup a character; only '.', '+' and '@' take a branch.
+  let o = 0;
+  let at = -1;
+  let mailboxMarks = false;
+  let dots = 0;
+  for (let i = start; i < end; i++) {
+    const c = raw.charCodeAt(i);
+    const k = c < 0x80 ? (BYTE_CLASS[c] as number) : INVALID;
+    if (k === ATEXT) {
+      out[o++] = ASCII_LOWER[c] as number;
+      continue;
+    }
+    if (k === INVALID) return -1;
+    if (k === AT) {
+      if (at >= 0) return -1;
+      at = o;
+      out[o++] = c;
+      continue;
+    }
+    if (at < 0) mailboxMarks = true;
+    else if (k === DOT) {
+      // A domain label is never empty: no dot right after the '@' or another dot.
+      const previous = out[o - 1];
+      if (previous === 0x40 || previous === 0x2e) return -1;
+      dots++;
+    }
+    out[o++] = c;
+  }
+  if (at < 0 || dots === 0 || out[o - 1] === 0x2e) return -1;
+  if (
+    !mailboxMarks ||
+    profile === 'basic' ||
+    !(domainIs(out, at + 1, o, GMAIL) || (profile === 'google' && domainIs(out, at + 1, o, GOOGLEMAIL)))
+  )
+    return o;
+  // gmail.com (uid2, google) and googlemail.com (google): the local part loses its dots and +tag.
+  // The first character is neither '.' nor '+', so the mailbox keeps at least one character.
+  let w = 0;
+  for (let r = 0; r < at; r++) {
+    const b = out[r] as number;
+    if (b === 0x2b) break;
+    if (b !== 0x2e) out[w++] = b;
+  }
+  // '@' and the domain move down (a few bytes: a loop beats a native copyWithin call here).
+  for (let r = at; r < o; r++) out[w++] = out[r] as number;
+  return w;
+}
+
+/** The reference normalization alone (every input through full Unicode handling), for tests. */
+export function normalizeEmailReference(raw: string, profile: Profile): CompactOutcome {
+  return normalizeEmailFull(raw, profile);
 }
 
 // --- phone -----------------------------------------------------------------------------------------

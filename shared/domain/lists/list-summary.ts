@@ -19,8 +19,50 @@ export type { ListSummary } from '../result/result-schema.ts';
 export interface ListSummaryAccumulator {
   /** Counts one row. */
   add(outcome: ClassifyOutcome): void;
+  /** Counts the rows of a part of the list counted elsewhere (another thread): as if added here. */
+  merge(part: SummaryPart): void;
   /** The totals so far (a copy: later `add` calls do not change it). */
   snapshot(): ListSummary;
+}
+
+/**
+ * The rows of one part of a list, in a form that crosses threads cheaply: counts, and the keys of
+ * its valid rows reduced as the distinct count reduces them (16 bytes of a digest as 4 words).
+ */
+export interface SummaryPart {
+  rows: number;
+  invalidByReason: Record<string, number>;
+  /** 4 words per digest-shaped key (`digestKeys` of them), in row order. */
+  words: Uint32Array;
+  digestKeys: number;
+  /** Valid keys of any other shape. */
+  otherKeys: string[];
+}
+
+/** Collects a SummaryPart (in a worker), to be merged into the list's accumulator. */
+export function createSummaryPart(): { add(outcome: ClassifyOutcome): void; part(): SummaryPart } {
+  let rows = 0;
+  const invalidByReason: Record<string, number> = {};
+  let words = new Uint32Array(4096 * 4);
+  let digestKeys = 0;
+  const otherKeys: string[] = [];
+  return {
+    add(outcome) {
+      rows++;
+      if (!outcome.ok) {
+        invalidByReason[outcome.reason] = (invalidByReason[outcome.reason] ?? 0) + 1;
+        return;
+      }
+      if ((digestKeys + 1) * 4 > words.length) {
+        const grown = new Uint32Array(words.length * 2);
+        grown.set(words);
+        words = grown;
+      }
+      if (digestPrefix(outcome.key, words, digestKeys * 4)) digestKeys++;
+      else otherKeys.push(outcome.key);
+    },
+    part: () => ({ rows, invalidByReason, words: words.slice(0, digestKeys * 4), digestKeys, otherKeys }),
+  };
 }
 
 export function createListSummary(): ListSummaryAccumulator {
@@ -38,6 +80,22 @@ export function createListSummary(): ListSummaryAccumulator {
       } else {
         invalidByReason.set(outcome.reason, (invalidByReason.get(outcome.reason) ?? 0) + 1);
       }
+    },
+    merge(part) {
+      rows += part.rows;
+      valid += part.digestKeys + part.otherKeys.length;
+      for (const [reason, count] of Object.entries(part.invalidByReason)) {
+        invalidByReason.set(reason, (invalidByReason.get(reason) ?? 0) + count);
+      }
+      const w = part.words;
+      for (let k = 0; k < part.digestKeys; k++) {
+        const at = k * 4;
+        if (
+          !distinct.addWords(w[at] as number, w[at + 1] as number, w[at + 2] as number, w[at + 3] as number)
+        )
+          duplicates++;
+      }
+      for (const key of part.otherKeys) if (!distinct.add(key)) duplicates++;
     },
     snapshot() {
       const byReason: Record<string, number> = {};
@@ -66,6 +124,71 @@ for (let i = 0; i < 6; i++) {
 B64['-'.charCodeAt(0)] = 62;
 B64['_'.charCodeAt(0)] = 63;
 
+const prefixBytes = new Uint8Array(16);
+const prefixSextets = new Uint8Array(22);
+
+/**
+ * Writes a key's first 16 bytes as 4 words to `w` from `at` when it is a 32-byte digest (hex or
+ * base64); false for any other key.
+ */
+export function digestPrefix(key: string, w: Uint32Array, at: number): boolean {
+  if (key.length === 64) {
+    for (let i = 32; i < 64; i++) {
+      const c = key.charCodeAt(i);
+      if (c > 127 || (HEX[c] as number) < 0) return false;
+    }
+    for (let word = 0; word < 4; word++) {
+      let v = 0;
+      for (let j = 0; j < 8; j++) {
+        const c = key.charCodeAt(word * 8 + j);
+        const n = c > 127 ? -1 : (HEX[c] as number);
+        if (n < 0) return false;
+        v = (v << 4) | n;
+      }
+      w[at + word] = v >>> 0;
+    }
+    return true;
+  }
+  if (key.length === 44 || key.length === 43) {
+    // 32 bytes in base64: 43 significant characters (+ one '=' when padded). The first 22
+    // characters carry 132 bits: the 128 bits of the prefix sit in them.
+    for (let i = 22; i < 43; i++) {
+      const c = key.charCodeAt(i);
+      if (c > 127 || (B64[c] as number) < 0) return false;
+    }
+    if (key.length === 44 && key.charCodeAt(43) !== 61) return false;
+    const bytes = prefixBytes;
+    for (let i = 0; i < 22; i++) {
+      const c = key.charCodeAt(i);
+      const n = c > 127 ? -1 : (B64[c] as number);
+      if (n < 0) return false;
+      prefixSextets[i] = n;
+    }
+    const s = prefixSextets;
+    for (let g = 0; g < 5; g++) {
+      const a = s[g * 4] as number;
+      const b = s[g * 4 + 1] as number;
+      const c = s[g * 4 + 2] as number;
+      const d = s[g * 4 + 3] as number;
+      bytes[g * 3] = (a << 2) | (b >> 4);
+      bytes[g * 3 + 1] = ((b & 15) << 4) | (c >> 2);
+      bytes[g * 3 + 2] = ((c & 3) << 6) | d;
+    }
+    bytes[15] = ((s[20] as number) << 2) | ((s[21] as number) >> 4);
+    for (let word = 0; word < 4; word++) {
+      const b = word * 4;
+      w[at + word] =
+        (((bytes[b] as number) << 24) |
+          ((bytes[b + 1] as number) << 16) |
+          ((bytes[b + 2] as number) << 8) |
+          (bytes[b + 3] as number)) >>>
+        0;
+    }
+    return true;
+  }
+  return false;
+}
+
 const MIN_CAPACITY = 1024;
 
 /**
@@ -81,21 +204,20 @@ export class DistinctKeys {
   private readonly others = new Set<string>();
   private readonly words = new Uint32Array(4);
   private readonly seed = (Math.random() * 0x100000000) >>> 0;
-  private readonly bytes = new Uint8Array(16);
-  private readonly sextets = new Uint8Array(22);
 
   /** Adds the key; false when it was already present. */
   add(key: string): boolean {
-    if (!this.prefix(key)) {
+    const w = this.words;
+    if (!digestPrefix(key, w, 0)) {
       if (this.others.has(key)) return false;
       this.others.add(key);
       return true;
     }
-    const w = this.words;
-    const w0 = w[0] as number;
-    const w1 = w[1] as number;
-    const w2 = w[2] as number;
-    const w3 = w[3] as number;
+    return this.addWords(w[0] as number, w[1] as number, w[2] as number, w[3] as number);
+  }
+
+  /** Adds a digest-shaped key by its 4 prefix words (digestPrefix); false when already present. */
+  addWords(w0: number, w1: number, w2: number, w3: number): boolean {
     if ((w0 | w1 | w2 | w3) === 0) {
       if (this.hasZero) return false;
       this.hasZero = true;
@@ -109,66 +231,6 @@ export class DistinctKeys {
 
   get size(): number {
     return this.used + (this.hasZero ? 1 : 0) + this.others.size;
-  }
-
-  /** Fills `words` with the key's first 16 bytes when it is a 32-byte digest (hex or base64). */
-  private prefix(key: string): boolean {
-    const w = this.words;
-    if (key.length === 64) {
-      for (let i = 32; i < 64; i++) {
-        const c = key.charCodeAt(i);
-        if (c > 127 || (HEX[c] as number) < 0) return false;
-      }
-      for (let word = 0; word < 4; word++) {
-        let v = 0;
-        for (let j = 0; j < 8; j++) {
-          const c = key.charCodeAt(word * 8 + j);
-          const n = c > 127 ? -1 : (HEX[c] as number);
-          if (n < 0) return false;
-          v = (v << 4) | n;
-        }
-        w[word] = v >>> 0;
-      }
-      return true;
-    }
-    if (key.length === 44 || key.length === 43) {
-      // 32 bytes in base64: 43 significant characters (+ one '=' when padded). The first 22
-      // characters carry 132 bits: the 128 bits of the prefix sit in them.
-      for (let i = 22; i < 43; i++) {
-        const c = key.charCodeAt(i);
-        if (c > 127 || (B64[c] as number) < 0) return false;
-      }
-      if (key.length === 44 && key.charCodeAt(43) !== 61) return false;
-      const bytes = this.bytes;
-      for (let i = 0; i < 22; i++) {
-        const c = key.charCodeAt(i);
-        const n = c > 127 ? -1 : (B64[c] as number);
-        if (n < 0) return false;
-        this.sextets[i] = n;
-      }
-      const s = this.sextets;
-      for (let g = 0; g < 5; g++) {
-        const a = s[g * 4] as number;
-        const b = s[g * 4 + 1] as number;
-        const c = s[g * 4 + 2] as number;
-        const d = s[g * 4 + 3] as number;
-        bytes[g * 3] = (a << 2) | (b >> 4);
-        bytes[g * 3 + 1] = ((b & 15) << 4) | (c >> 2);
-        bytes[g * 3 + 2] = ((c & 3) << 6) | d;
-      }
-      bytes[15] = ((s[20] as number) << 2) | ((s[21] as number) >> 4);
-      for (let word = 0; word < 4; word++) {
-        const at = word * 4;
-        w[word] =
-          (((bytes[at] as number) << 24) |
-            ((bytes[at + 1] as number) << 16) |
-            ((bytes[at + 2] as number) << 8) |
-            (bytes[at + 3] as number)) >>>
-          0;
-      }
-      return true;
-    }
-    return false;
   }
 
   /**

@@ -121,6 +121,13 @@ export interface ParseListOptions {
    * A quoted field still open at a line break past this limit is an unclosed quote: fatal.
    */
   maxRecordBytes?: number;
+  /**
+   * Line mode only: the input is a later, line-aligned piece of a list whose first piece was read
+   * before (by another worker). It is read as the rest of that list: one identifier a line with the
+   * list's line ending, lines numbered from `firstLine`, no byte order mark sniffed or dropped, no
+   * kind guard (the first piece has it). The rows and errors are those of the same lines read whole.
+   */
+  continuation?: { firstLine: number; lineEnding: '\n' | '\r\n' };
 }
 
 export type ListFormatErrorReason =
@@ -235,10 +242,20 @@ async function* readList(
   const maxRecordBytes = positive(options.maxRecordBytes, DEFAULT_MAX_RECORD_BYTES, 'maxRecordBytes');
   const decoder = new TextDecoder('utf-8', { fatal: true });
   let decoderHasBytes = false;
-  let head: Uint8Array | null = new Uint8Array(0); // first bytes, held until the UTF-16 sniff
-  let atStart = true;
+  const continuation = options.continuation;
+  // first bytes, held until the UTF-16 sniff (not in a continuation: its start is not the file's)
+  let head: Uint8Array | null = continuation ? null : new Uint8Array(0);
+  let atStart = continuation === undefined;
   let pending = ''; // text read before the layout is known
-  let framer: Framer | null = null;
+  let framer: Framer | null = continuation
+    ? new LineFramer(
+        options.classify,
+        maxLineBytes,
+        continuation.lineEnding,
+        undefined,
+        continuation.firstLine - 1,
+      )
+    : null;
   let layoutSent = false;
   // CSV rows are parsed synchronously while framing: have the parser ready before the first chunk.
   if (options.mode !== 'lines') await loadCsvParser();
@@ -554,7 +571,9 @@ class LineFramer implements Framer {
     private readonly maxBytes: number,
     lineEnding: '\n' | '\r\n',
     private readonly guard: KindGuard | undefined,
+    linesBefore = 0,
   ) {
+    this.lineNo = linesBefore;
     this.layout = {
       mode: 'lines',
       delimiter: ',',

@@ -9,6 +9,11 @@
  * map by person key) and across shards (each shard's matched people as a sorted run, merged by
  * `reduceShards`), so a partitioned run equals a single-shard run.
  *
+ * A shard is deduped in a digest table (typed arrays, no string per digest); its new digests are
+ * keyed a batch at a time (the keyer's `keyInto` when it has one) and looked up a batch at a time,
+ * in binary when the store takes raw keys, answered synchronously by an in-process store and by a
+ * promise (at most `concurrency` in flight) by a remote one such as DynamoDB.
+ *
  * A tally holds true counts: it never leaves the service. Only `applyPrivacy` turns it into a
  * releasable Result.
  */
@@ -16,7 +21,9 @@ import { DomainError } from '../errors.ts';
 import type { AudienceSnapshot } from '../model.ts';
 import { IDENTIFIER_KINDS, type IdentifierKind } from '../model.ts';
 import type { AudienceKeyer, AudienceStore, MemberHit } from '../ports.ts';
-import { encodeRun, kindBit, type MatchedPerson, mergeRuns } from './matched-people.ts';
+import { base64url32 } from './digest-hmac.ts';
+import { DigestTable } from './digest-table.ts';
+import { kindBit, MatchedPeopleTable, mergeRuns } from './matched-people.ts';
 
 export const DIGEST_BYTES = 32;
 /** DynamoDB BatchGetItem reads at most 100 keys per call. */
@@ -86,7 +93,23 @@ export interface MatchShardOptions {
    * partner surely does not hold the keyed value, so it is not looked up. Never changes a result.
    */
   mayHold?: (key: string) => boolean;
+  /** When given, milliseconds spent in each phase are added to it (for the bench's breakdown). */
+  phases?: MatchPhases;
 }
+
+/**
+ * Where a shard's time goes, in milliseconds. Lookups answered by a promise are timed from the
+ * request to the answer (overlapping other work); the rest is dedupe and reading.
+ */
+export interface MatchPhases {
+  keying: number;
+  lookup: number;
+  tally: number;
+  /** Counting matched people and encoding their sorted run. */
+  run: number;
+}
+
+export const emptyPhases = (): MatchPhases => ({ keying: 0, lookup: 0, tally: 0, run: 0 });
 
 export function emptyTally(): ShardTally {
   return {
@@ -102,44 +125,40 @@ export function emptyTally(): ShardTally {
 const emptyByKind = () =>
   Object.fromEntries(IDENTIFIER_KINDS.map((k) => [k, 0])) as Record<IdentifierKind, number>;
 
-/** The 32 bytes as a one-byte-per-char string: half the memory of hex, exact for dedupe. */
-function digestId(digest: Uint8Array): string {
-  return String.fromCharCode.apply(null, digest as unknown as number[]);
-}
-
 function positiveInt(value: number, what: string): number {
   if (!Number.isInteger(value) || value < 1)
     throw new DomainError('invalid-input', `${what} must be a positive integer.`);
   return value;
 }
 
-async function* asPeople(options: MatchShardOptions): AsyncGenerator<ListPerson, void, undefined> {
-  if (options.people) yield* options.people;
-  if (options.digests) {
-    const kind = options.kind ?? 'email';
-    for await (const digest of options.digests) yield [{ kind, digest }];
-  }
-}
+const KIND_INDEX = new Map(IDENTIFIER_KINDS.map((kind, i) => [kind, i]));
+/** Per distinct digest: first seen as a list person's primary identifier. */
+const PRIMARY = 1;
+/** Per distinct primary identifier: its person holds an identifier of kind i (bit 1 + i). */
+const holdsKind = (kindIndex: number) => 2 << kindIndex;
+
+const isSyncIterable = <T>(x: AsyncIterable<T> | Iterable<T>): x is Iterable<T> =>
+  typeof (x as Iterable<T>)[Symbol.iterator] === 'function';
 
 const byId = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 export async function matchShard(options: MatchShardOptions): Promise<ShardMatch> {
-  const { snapshot, store, keyer, onProgress } = options;
+  const { snapshot, store, keyer, onProgress, onPerson, phases } = options;
+  const clock = phases ? () => performance.now() : () => 0;
   const batchSize = positiveInt(options.batchSize ?? DEFAULT_BATCH_SIZE, 'batchSize');
   const concurrency = positiveInt(options.concurrency ?? DEFAULT_CONCURRENCY, 'concurrency');
   const segmentIndex = new Map(snapshot.segments.map((s, i) => [s.segmentId, i]));
 
-  /** Digests looked up (each once, whoever's identifier it is). */
-  const seen = new Set<string>();
-  /** Distinct list people, by primary identifier. */
-  const primaries = new Set<string>();
-  /** Distinct (primary, other identifier) pairs, for `onPerson`. */
+  /** Distinct digests of the shard (whoever's identifier), numbered: each is keyed and looked up once. */
+  const digests = new DigestTable();
+  /** Per digest number: PRIMARY, and the kinds its person holds when it is a primary. */
+  let flags = new Uint8Array(1024);
+  let distinct = 0;
+  /** Distinct (primary, kind, other identifier) triples, for `onPerson`. */
   const pairs = new Set<string>();
-  /** Distinct (primary, kind) pairs: list people per kind. */
-  const personKinds = new Set<string>();
   const listByKind = emptyByKind();
   /** Matched partner people, by person key. */
-  const matchedPeople = new Map<string, MatchedPerson>();
+  const matchedPeople = new MatchedPeopleTable();
   let read = 0;
   let looked = 0;
 
@@ -150,18 +169,14 @@ export async function matchShard(options: MatchShardOptions): Promise<ShardMatch
     for (const row of hits) {
       for (const hit of row) {
         // Only segments of the pinned snapshot count.
-        let person: MatchedPerson | undefined;
+        let person = -1;
         for (const id of hit.segments) {
           const index = segmentIndex.get(id);
           if (index === undefined) continue;
-          person ??= matchedPeople.get(hit.person);
-          if (!person) {
-            person = { kinds: 0, segments: new Set() };
-            matchedPeople.set(hit.person, person);
-          }
-          person.segments.add(index);
+          if (person === -1) person = matchedPeople.person(hit.person);
+          matchedPeople.addSegment(person, index);
         }
-        if (person) person.kinds |= kindBit(hit.kind);
+        if (person !== -1) matchedPeople.addKinds(person, kindBit(hit.kind));
       }
     }
     looked += expected;
@@ -172,10 +187,9 @@ export async function matchShard(options: MatchShardOptions): Promise<ShardMatch
   // the reader is busy can never become an unhandled rejection.
   const inFlight = new Set<Promise<void>>();
   let failure: { error: unknown } | undefined;
-  const dispatch = (keys: string[]): void => {
-    const lookup: Promise<void> = store
-      .memberships(snapshot, keys)
-      .then((rows) => tallyBatch(rows, keys.length))
+  const settle = (answer: Promise<ReadonlyArray<readonly MemberHit[]>>, count: number): void => {
+    const lookup: Promise<void> = answer
+      .then((rows) => tallyBatch(rows, count))
       .catch((error: unknown) => {
         failure ??= { error };
       })
@@ -186,71 +200,170 @@ export async function matchShard(options: MatchShardOptions): Promise<ShardMatch
     if (failure) throw failure.error;
   };
 
-  let batch: string[] = [];
-  for await (const person of asPeople(options)) {
-    read++;
-    let primaryId: string | undefined;
-    let primary: Uint8Array | undefined;
-    for (const id of person) {
-      const digest = id.digest;
-      if (!(digest instanceof Uint8Array) || digest.length !== DIGEST_BYTES) {
-        await Promise.all(inFlight);
-        throw new DomainError('invalid-digest', `Digest ${read} of the shard is not ${DIGEST_BYTES} bytes.`);
+  // The batch: digest numbers waiting to be keyed and looked up, keyed in one go when full.
+  const binaryKeys = keyer.keyInto !== undefined;
+  let pending: number[] = [];
+  const mayHold = options.mayHold;
+  const lookUp = (batch: readonly number[]): void => {
+    const count = batch.length;
+    // The rows the store answers: one a key looked up (fewer than `count` when the filter skips some).
+    let expected = count;
+    const table = digests.buffer;
+    let answer: ReadonlyArray<readonly MemberHit[]> | Promise<ReadonlyArray<readonly MemberHit[]>>;
+    const t0 = clock();
+    let keyed = t0;
+    if (binaryKeys) {
+      // Contiguous digest numbers (the usual case: new digests arrive in order) are keyed in place.
+      const first = batch[0] as number;
+      const keys = new Uint8Array(count * DIGEST_BYTES);
+      if (batch[count - 1] === first + count - 1)
+        keyer.keyInto?.(table, first * DIGEST_BYTES, count, keys, 0);
+      else
+        batch.forEach((n, i) => {
+          keyer.keyInto?.(table, n * DIGEST_BYTES, 1, keys, i * DIGEST_BYTES);
+        });
+      keyed = clock();
+      if (store.membershipsOfKeys && !mayHold) answer = store.membershipsOfKeys(snapshot, keys, count);
+      else {
+        const strings = batch.map((_, i) => base64url32(keys, i * DIGEST_BYTES));
+        const kept = mayHold ? strings.filter(mayHold) : strings;
+        expected = kept.length;
+        answer = kept.length > 0 ? store.memberships(snapshot, kept) : [];
       }
-      const did = digestId(digest);
-      const personKind = `${primaryId ?? did}${IDENTIFIER_KINDS.indexOf(id.kind)}`;
-      if (!personKinds.has(personKind)) {
-        personKinds.add(personKind);
-        listByKind[id.kind]++;
-      }
-      if (primaryId === undefined) {
-        primaryId = did;
-        primary = digest;
-        if (!primaries.has(did)) {
-          primaries.add(did);
-          options.onPerson?.(digest, id);
-        }
-      } else if (options.onPerson) {
-        const pair = `${primaryId}${IDENTIFIER_KINDS.indexOf(id.kind)}${did}`;
-        if (!pairs.has(pair)) {
-          pairs.add(pair);
-          options.onPerson(primary as Uint8Array, id);
-        }
-      }
-      if (seen.has(did)) continue;
-      seen.add(did);
-      const key = keyer.key(digest);
-      if (options.mayHold && !options.mayHold(key)) continue;
-      batch.push(key);
-      if (batch.length >= batchSize) {
-        dispatch(batch);
-        batch = [];
-        while (inFlight.size >= concurrency) await Promise.race(inFlight);
-        throwIfFailed();
+    } else {
+      const keys = batch.map((n) => keyer.key(digests.digestAt(n).slice()));
+      // What the partner's membership filter rules out is not read.
+      const kept = mayHold ? keys.filter(mayHold) : keys;
+      expected = kept.length;
+      keyed = clock();
+      answer = kept.length > 0 ? store.memberships(snapshot, kept) : [];
+    }
+    if (phases) phases.keying += keyed - t0;
+    if (answer instanceof Promise) {
+      if (phases)
+        answer = answer.then((rows) => {
+          phases.lookup += clock() - keyed;
+          return rows;
+        });
+      settle(answer, expected);
+    } else {
+      const answered = clock();
+      tallyBatch(answer, expected);
+      if (phases) {
+        phases.lookup += answered - keyed;
+        phases.tally += clock() - answered;
       }
     }
+  };
+
+  /** Takes one list person; true when the lookups in flight are at the limit. */
+  // The list person being read: its primary identifier's number and digest.
+  let primary = -1;
+  let primaryDigest: Uint8Array | undefined;
+  /** Takes one identifier of the current person (its primary first). */
+  const takeId = (
+    digest: Uint8Array,
+    kind: IdentifierKind,
+    kindIndex: number,
+    id: TaggedDigest | undefined,
+  ): void => {
+    if (!(digest instanceof Uint8Array) || digest.length !== DIGEST_BYTES) {
+      throw new DomainError('invalid-digest', `Digest ${read} of the shard is not ${DIGEST_BYTES} bytes.`);
+    }
+    const before = digests.size;
+    const n = digests.add(digest, 0);
+    if (n === before) {
+      if (n >= flags.length) {
+        const grown = new Uint8Array(flags.length * 2);
+        grown.set(flags);
+        flags = grown;
+      }
+      pending.push(n);
+    }
+    if (primary === -1) {
+      primary = n;
+      primaryDigest = digest;
+      if (((flags[n] as number) & PRIMARY) === 0) {
+        flags[n] = (flags[n] as number) | PRIMARY;
+        distinct++;
+        onPerson?.(digest, id ?? { kind, digest });
+      }
+    } else if (onPerson) {
+      const pair = `${primary},${kindIndex},${n}`;
+      if (!pairs.has(pair)) {
+        pairs.add(pair);
+        onPerson(primaryDigest as Uint8Array, id ?? { kind, digest });
+      }
+    }
+    const kindFlag = holdsKind(kindIndex);
+    if (((flags[primary] as number) & kindFlag) === 0) {
+      flags[primary] = (flags[primary] as number) | kindFlag;
+      listByKind[kind]++;
+    }
+  };
+  /** After a person: looks up full batches; true when the lookups in flight are at the limit. */
+  const personDone = (): boolean => {
+    if (pending.length < batchSize) return false;
+    // A person's identifiers may overflow the batch: look up batchSize at a time.
+    while (pending.length >= batchSize) {
+      lookUp(pending.slice(0, batchSize));
+      pending = pending.slice(batchSize);
+    }
+    return inFlight.size >= concurrency;
+  };
+  const takePerson = (person: ListPerson): boolean => {
+    read++;
+    primary = -1;
+    for (const id of person) takeId(id.digest, id.kind, KIND_INDEX.get(id.kind) ?? 0, id);
+    return personDone();
+  };
+  const digestKind = options.kind ?? 'email';
+  const digestKindIndex = KIND_INDEX.get(digestKind) ?? 0;
+  const takeDigest = (digest: Uint8Array): boolean => {
+    read++;
+    primary = -1;
+    takeId(digest, digestKind, digestKindIndex, undefined);
+    return personDone();
+  };
+
+  const waitForRoom = async (): Promise<void> => {
+    while (inFlight.size >= concurrency) await Promise.race(inFlight);
+    throwIfFailed();
+  };
+  try {
+    const sources = [
+      [options.people, takePerson],
+      [options.digests, takeDigest],
+    ] as [AsyncIterable<unknown> | Iterable<unknown> | undefined, (item: unknown) => boolean][];
+    for (const [source, take] of sources) {
+      if (!source) continue;
+      if (isSyncIterable<unknown>(source)) {
+        for (const item of source) if (take(item)) await waitForRoom();
+      } else {
+        for await (const item of source) if (take(item)) await waitForRoom();
+      }
+      throwIfFailed();
+    }
+    if (pending.length > 0) lookUp(pending);
+  } catch (error) {
+    await Promise.all(inFlight);
+    throw error;
   }
-  if (batch.length > 0) dispatch(batch);
   await Promise.all(inFlight);
   throwIfFailed();
 
-  const tally = countPeople(matchedPeople.values(), snapshot);
-  return { ...tally, distinct: primaries.size, listByKind, run: encodeRun(matchedPeople) };
-}
-
-function countPeople(people: Iterable<MatchedPerson>, snapshot: AudienceSnapshot): ShardTally {
-  const tally = emptyTally();
-  const perSegment = new Array<number>(snapshot.segments.length).fill(0);
-  for (const person of people) {
-    tally.matched++;
-    tally.maxSegmentsPerPerson = Math.max(tally.maxSegmentsPerPerson, person.segments.size);
-    for (const s of person.segments) perSegment[s] = (perSegment[s] ?? 0) + 1;
-    IDENTIFIER_KINDS.forEach((kind, i) => {
-      if (person.kinds & (1 << i)) tally.byKind[kind]++;
-    });
-  }
-  tally.perSegment = segmentCounts(perSegment, snapshot);
-  return tally;
+  const t0 = clock();
+  const { counts, run } = matchedPeople.finish(snapshot.segments.length);
+  if (phases) phases.run += clock() - t0;
+  return {
+    distinct,
+    listByKind,
+    matched: counts.matched,
+    perSegment: segmentCounts(counts.perSegment, snapshot),
+    byKind: counts.byKind,
+    maxSegmentsPerPerson: counts.maxSegmentsPerPerson,
+    run,
+  };
 }
 
 function segmentCounts(perSegment: readonly number[], snapshot: AudienceSnapshot): Record<string, number> {

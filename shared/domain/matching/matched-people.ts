@@ -37,32 +37,192 @@ export const kindBit = (kind: IdentifierKind): number => 1 << IDENTIFIER_KINDS.i
 
 const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
+/**
+ * A shard's matched people as they are found: a number per person key, its kinds in a byte, its
+ * (person, segment) pairs appended to typed arrays (repeats allowed). No object or set per person;
+ * `finish` sorts the people by key once, groups the pairs by person and writes the run.
+ */
+export class MatchedPeopleTable {
+  private readonly numberOf = new Map<string, number>();
+  private readonly keys: string[] = [];
+  private kinds = new Uint8Array(1024);
+  private pairPeople = new Int32Array(4096);
+  private pairSegments = new Int32Array(4096);
+  private pairs = 0;
+
+  /** The person's number, added (with no kinds and no segments) when new. */
+  person(key: string): number {
+    let n = this.numberOf.get(key);
+    if (n === undefined) {
+      n = this.keys.length;
+      this.numberOf.set(key, n);
+      this.keys.push(key);
+      if (n >= this.kinds.length) this.kinds = grown(this.kinds);
+    }
+    return n;
+  }
+
+  addKinds(person: number, kinds: number): void {
+    this.kinds[person] = (this.kinds[person] as number) | kinds;
+  }
+
+  addSegment(person: number, segment: number): void {
+    if (this.pairs === this.pairPeople.length) {
+      this.pairPeople = grown(this.pairPeople);
+      this.pairSegments = grown(this.pairSegments);
+    }
+    this.pairPeople[this.pairs] = person;
+    this.pairSegments[this.pairs] = segment;
+    this.pairs++;
+  }
+
+  get size(): number {
+    return this.keys.length;
+  }
+
+  /** The counts of these people (each once) and their run, sorted by person key. */
+  finish(segmentCount: number): { counts: MatchedCounts; run: Uint8Array } {
+    const people = this.keys.length;
+    const counts: MatchedCounts = {
+      matched: 0,
+      perSegment: new Array<number>(segmentCount).fill(0),
+      byKind: Object.fromEntries(IDENTIFIER_KINDS.map((k) => [k, 0])) as Record<IdentifierKind, number>,
+      maxSegmentsPerPerson: 0,
+    };
+    // The pairs grouped by person (a counting sort): person p's segments at start[p]..start[p+1].
+    const start = new Int32Array(people + 1);
+    for (let i = 0; i < this.pairs; i++) {
+      const at = (this.pairPeople[i] as number) + 1;
+      start[at] = (start[at] as number) + 1;
+    }
+    for (let p = 0; p < people; p++) start[p + 1] = (start[p + 1] as number) + (start[p] as number);
+    const fill = start.slice(0, people);
+    const grouped = new Int32Array(this.pairs);
+    for (let i = 0; i < this.pairs; i++) {
+      const p = this.pairPeople[i] as number;
+      grouped[fill[p] as number] = this.pairSegments[i] as number;
+      fill[p] = (fill[p] as number) + 1;
+    }
+    // Each person's segments sorted and distinct, in place (a person is in a few segments).
+    const distinctEnd = new Int32Array(people);
+    let size = 0;
+    for (let p = 0; p < people; p++) {
+      const from = start[p] as number;
+      const to = start[p + 1] as number;
+      for (let i = from + 1; i < to; i++) {
+        const v = grouped[i] as number;
+        let j = i - 1;
+        while (j >= from && (grouped[j] as number) > v) {
+          grouped[j + 1] = grouped[j] as number;
+          j--;
+        }
+        grouped[j + 1] = v;
+      }
+      let end = from;
+      for (let i = from; i < to; i++)
+        if (i === from || grouped[i] !== grouped[end - 1]) grouped[end++] = grouped[i] as number;
+      distinctEnd[p] = end;
+      const key = this.keys[p] as string;
+      if (key.length > 255)
+        throw new DomainError('invalid-digest', 'A person key is longer than 255 characters.');
+      size += 4 + key.length + 2 * (end - from);
+      if (end > from) {
+        counts.matched++;
+        counts.maxSegmentsPerPerson = Math.max(counts.maxSegmentsPerPerson, end - from);
+        for (let i = from; i < end; i++) {
+          const segment = grouped[i] as number;
+          counts.perSegment[segment] = (counts.perSegment[segment] ?? 0) + 1;
+        }
+        const kinds = this.kinds[p] as number;
+        IDENTIFIER_KINDS.forEach((kind, i) => {
+          if (kinds & (1 << i)) counts.byKind[kind]++;
+        });
+      }
+    }
+    const out = new Uint8Array(size);
+    let at = 0;
+    for (const p of sortedByKey(this.keys)) {
+      const key = this.keys[p] as string;
+      out[at++] = key.length;
+      for (let i = 0; i < key.length; i++) {
+        const c = key.charCodeAt(i);
+        if (c > 127) throw new DomainError('invalid-digest', 'A person key is not ASCII.');
+        out[at++] = c;
+      }
+      const from = start[p] as number;
+      const n = (distinctEnd[p] as number) - from;
+      out[at++] = this.kinds[p] as number;
+      out[at++] = n >>> 8;
+      out[at++] = n & 255;
+      for (let i = from; i < from + n; i++) {
+        const s = grouped[i] as number;
+        out[at++] = s >>> 8;
+        out[at++] = s & 255;
+      }
+    }
+    return { counts, run: out };
+  }
+}
+
+function grown<T extends Uint8Array | Int32Array>(a: T): T {
+  const b = new (a.constructor as new (n: number) => T)(a.length * 2);
+  b.set(a);
+  return b;
+}
+
+/**
+ * The numbers of `keys` in key order. Sorted on a number made of each key's first four characters
+ * (ASCII, 7 bits each) and its index, natively; keys sharing those four characters are then put in
+ * order among themselves.
+ */
+function sortedByKey(keys: readonly string[]): Int32Array {
+  const n = keys.length;
+  const order = new Int32Array(n);
+  if (n >= 2 ** 24) {
+    const all = Array.from({ length: n }, (_, i) => i).sort((a, b) =>
+      compare(keys[a] as string, keys[b] as string),
+    );
+    order.set(all);
+    return order;
+  }
+  const prefixOf = (key: string) => {
+    let v = 0;
+    for (let i = 0; i < 4; i++) v = v * 128 + (i < key.length ? key.charCodeAt(i) & 127 : 0);
+    return v;
+  };
+  const packed = new Float64Array(n);
+  for (let i = 0; i < n; i++) packed[i] = prefixOf(keys[i] as string) * 2 ** 24 + i;
+  packed.sort();
+  for (let i = 0; i < n; i++) order[i] = (packed[i] as number) % 2 ** 24;
+  // Equal prefixes (rare for keyed digests) are ordered by the whole key.
+  for (let i = 0; i < n; ) {
+    const prefix = Math.floor((packed[i] as number) / 2 ** 24);
+    let j = i + 1;
+    while (j < n && Math.floor((packed[j] as number) / 2 ** 24) === prefix) j++;
+    if (j - i > 1) {
+      const group = Array.from(order.subarray(i, j)).sort((a, b) =>
+        compare(keys[a] as string, keys[b] as string),
+      );
+      order.set(group, i);
+    }
+    i = j;
+  }
+  return order;
+}
+
 /** The run of a shard's matched people, sorted by person key. */
 export function encodeRun(people: ReadonlyMap<string, MatchedPerson>): Uint8Array {
-  const keys = [...people.keys()].sort(compare);
-  let size = 0;
-  for (const key of keys) size += 4 + key.length + 2 * (people.get(key) as MatchedPerson).segments.size;
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const key of keys) {
-    const person = people.get(key) as MatchedPerson;
-    if (key.length > 255)
-      throw new DomainError('invalid-digest', 'A person key is longer than 255 characters.');
-    out[at++] = key.length;
-    for (let i = 0; i < key.length; i++) {
-      const c = key.charCodeAt(i);
-      if (c > 127) throw new DomainError('invalid-digest', 'A person key is not ASCII.');
-      out[at++] = c;
-    }
-    out[at++] = person.kinds;
-    out[at++] = person.segments.size >>> 8;
-    out[at++] = person.segments.size & 255;
-    for (const s of [...person.segments].sort((a, b) => a - b)) {
-      out[at++] = s >>> 8;
-      out[at++] = s & 255;
+  const table = new MatchedPeopleTable();
+  let segmentCount = 0;
+  for (const [key, person] of people) {
+    const n = table.person(key);
+    table.addKinds(n, person.kinds);
+    for (const s of person.segments) {
+      table.addSegment(n, s);
+      segmentCount = Math.max(segmentCount, s + 1);
     }
   }
-  return out;
+  return table.finish(segmentCount).run;
 }
 
 interface RunRecord {
@@ -113,6 +273,86 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   return out;
 }
 
+/**
+ * A run read record by record straight from its chunks (no object per record): the current
+ * record's fields are offsets into `buffer`. It awaits only when its buffer holds no whole record.
+ */
+class RunCursor {
+  buffer: Uint8Array = new Uint8Array(0);
+  /** The current record: its key at keyAt (keyLength bytes), kinds, segment indices from segmentsAt. */
+  keyAt = 0;
+  keyLength = 0;
+  kinds = 0;
+  segmentsAt = 0;
+  segmentCount = 0;
+  private next = 0;
+  private done = false;
+  private readonly chunks: AsyncIterator<Uint8Array> | Iterator<Uint8Array>;
+
+  constructor(run: AsyncIterable<Uint8Array> | Iterable<Uint8Array>) {
+    this.chunks =
+      Symbol.asyncIterator in run
+        ? (run as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]()
+        : (run as Iterable<Uint8Array>)[Symbol.iterator]();
+  }
+
+  /** Moves to the next record; false at the end of the run. */
+  async advance(): Promise<boolean> {
+    for (;;) {
+      if (this.parse()) return true;
+      if (this.done) {
+        if (this.next < this.buffer.length)
+          throw new DomainError('invalid-digest', 'A matched-people run ended inside a record.');
+        return false;
+      }
+      const chunk = await this.chunks.next();
+      if (chunk.done) this.done = true;
+      else {
+        const rest = this.buffer.subarray(this.next);
+        this.buffer = rest.length === 0 ? chunk.value : concat(rest, chunk.value);
+        this.next = 0;
+      }
+    }
+  }
+
+  /** Moves to the next record when it is whole in the buffer (no await); false otherwise. */
+  parse(): boolean {
+    const b = this.buffer;
+    const at = this.next;
+    if (at >= b.length) return false;
+    const length = b[at] as number;
+    const head = at + 1 + length + 3;
+    if (head > b.length) return false;
+    const count = ((b[head - 2] as number) << 8) | (b[head - 1] as number);
+    const end = head + 2 * count;
+    if (end > b.length) return false;
+    this.keyAt = at + 1;
+    this.keyLength = length;
+    this.kinds = b[head - 3] as number;
+    this.segmentsAt = head;
+    this.segmentCount = count;
+    this.next = end;
+    return true;
+  }
+}
+
+/** Byte order of two keys (the order of their strings: keys are ASCII). */
+function compareKeys(
+  a: Uint8Array,
+  aAt: number,
+  aLength: number,
+  b: Uint8Array,
+  bAt: number,
+  bLength: number,
+): number {
+  const n = Math.min(aLength, bLength);
+  for (let i = 0; i < n; i++) {
+    const d = (a[aAt + i] as number) - (b[bAt + i] as number);
+    if (d !== 0) return d;
+  }
+  return aLength - bLength;
+}
+
 /** Counts the distinct people of some runs (each sorted): a k-way merge, one record a run in memory. */
 export async function mergeRuns(
   runs: ReadonlyArray<AsyncIterable<Uint8Array> | Iterable<Uint8Array>>,
@@ -124,75 +364,78 @@ export async function mergeRuns(
     byKind: Object.fromEntries(IDENTIFIER_KINDS.map((k) => [k, 0])) as Record<IdentifierKind, number>,
     maxSegmentsPerPerson: 0,
   };
-  const readers = runs.map((r) => readRun(r));
-  // A binary heap of the runs' current records, by person key.
-  const heap: { record: RunRecord; reader: AsyncGenerator<RunRecord, void, undefined> }[] = [];
-  const less = (i: number, j: number) =>
-    (heap[i] as (typeof heap)[number]).record.key < (heap[j] as (typeof heap)[number]).record.key;
-  const swap = (i: number, j: number) => {
-    const t = heap[i] as (typeof heap)[number];
-    heap[i] = heap[j] as (typeof heap)[number];
-    heap[j] = t;
-  };
-  const push = (entry: (typeof heap)[number]) => {
-    heap.push(entry);
-    for (let i = heap.length - 1; i > 0; ) {
-      const parent = (i - 1) >> 1;
-      if (!less(i, parent)) break;
-      swap(i, parent);
-      i = parent;
+  // A binary heap of the runs, by their current record's key.
+  const heap: RunCursor[] = [];
+  const less = (x: RunCursor, y: RunCursor) =>
+    compareKeys(x.buffer, x.keyAt, x.keyLength, y.buffer, y.keyAt, y.keyLength) < 0;
+  const siftDown = (i: number) => {
+    const item = heap[i] as RunCursor;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= heap.length) break;
+      const r = l + 1;
+      const m = r < heap.length && less(heap[r] as RunCursor, heap[l] as RunCursor) ? r : l;
+      if (!less(heap[m] as RunCursor, item)) break;
+      heap[i] = heap[m] as RunCursor;
+      i = m;
     }
+    heap[i] = item;
   };
-  const pop = (): (typeof heap)[number] => {
-    const top = heap[0] as (typeof heap)[number];
-    const last = heap.pop() as (typeof heap)[number];
-    if (heap.length > 0) {
-      heap[0] = last;
-      for (let i = 0; ; ) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < heap.length && less(l, m)) m = l;
-        if (r < heap.length && less(r, m)) m = r;
-        if (m === i) break;
-        swap(i, m);
-        i = m;
-      }
-    }
-    return top;
-  };
-  const advance = async (reader: AsyncGenerator<RunRecord, void, undefined>, after?: string) => {
-    const next = await reader.next();
-    if (next.done) return;
-    if (after !== undefined && next.value.key <= after)
-      throw new DomainError('invalid-digest', 'A matched-people run is not sorted.');
-    push({ record: next.value, reader });
-  };
-  for (const reader of readers) await advance(reader);
+  for (const run of runs) {
+    const cursor = new RunCursor(run);
+    if (await cursor.advance()) heap.push(cursor);
+  }
+  for (let i = (heap.length >> 1) - 1; i >= 0; i--) siftDown(i);
 
-  let current: { key: string; kinds: number; segments: Set<number> } | undefined;
+  // The person being counted: its key, kinds and distinct segments (stamped per person).
+  let key = new Uint8Array(256);
+  let keyLength = -1;
+  let kinds = 0;
+  const segments: number[] = [];
+  const stamp = new Int32Array(segmentCount);
+  let person = 0;
   const count = () => {
-    if (!current || current.segments.size === 0) return;
+    if (keyLength < 0 || segments.length === 0) return;
     counts.matched++;
-    counts.maxSegmentsPerPerson = Math.max(counts.maxSegmentsPerPerson, current.segments.size);
-    for (const s of current.segments) counts.perSegment[s] = (counts.perSegment[s] ?? 0) + 1;
+    counts.maxSegmentsPerPerson = Math.max(counts.maxSegmentsPerPerson, segments.length);
+    for (const s of segments) counts.perSegment[s] = (counts.perSegment[s] ?? 0) + 1;
     IDENTIFIER_KINDS.forEach((kind, i) => {
-      if (current && current.kinds & (1 << i)) counts.byKind[kind]++;
+      if (kinds & (1 << i)) counts.byKind[kind]++;
     });
   };
   while (heap.length > 0) {
-    const { record, reader } = pop();
-    if (current?.key !== record.key) {
+    const top = heap[0] as RunCursor;
+    const b = top.buffer;
+    if (keyLength < 0 || compareKeys(b, top.keyAt, top.keyLength, key, 0, keyLength) !== 0) {
       count();
-      current = { key: record.key, kinds: 0, segments: new Set() };
+      key = b.slice(top.keyAt, top.keyAt + top.keyLength);
+      keyLength = top.keyLength;
+      kinds = 0;
+      segments.length = 0;
+      person++;
     }
-    current.kinds |= record.kinds;
-    for (const s of record.segments) {
+    kinds |= top.kinds;
+    for (let i = 0; i < top.segmentCount; i++) {
+      const at = top.segmentsAt + 2 * i;
+      const s = ((b[at] as number) << 8) | (b[at + 1] as number);
       if (s >= segmentCount)
         throw new DomainError('invalid-digest', 'A matched-people run names an unknown segment.');
-      current.segments.add(s);
+      if (stamp[s] !== person) {
+        stamp[s] = person;
+        segments.push(s);
+      }
     }
-    await advance(reader, record.key);
+    if (!top.parse() && !(await top.advance())) {
+      const last = heap.pop() as RunCursor;
+      if (heap.length > 0) {
+        heap[0] = last;
+        siftDown(0);
+      }
+      continue;
+    }
+    if (compareKeys(top.buffer, top.keyAt, top.keyLength, key, 0, keyLength) <= 0)
+      throw new DomainError('invalid-digest', 'A matched-people run is not sorted.');
+    siftDown(0);
   }
   count();
   return counts;

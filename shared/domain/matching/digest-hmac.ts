@@ -1,0 +1,172 @@
+/**
+ * HMAC-SHA256 of 32-byte digests, many at a time: the keyed digest at rest (docs/privacy.md,
+ * rule 6) without an HMAC object per digest. The pepper is absorbed once (the inner and outer pad
+ * blocks are compressed up front), so each digest costs exactly two SHA-256 block compressions: the
+ * inner block (digest, padding, length) and the outer block (inner hash, padding, length). The same
+ * bytes as `createHmac('sha256', pepper).update(digest).digest()` (FIPS 198-1, FIPS 180-4).
+ */
+
+const ROUND_CONSTANTS = new Int32Array([
+  0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5, 0xd807aa98,
+  0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786,
+  0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8,
+  0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13,
+  0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819,
+  0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a,
+  0x5b9cca4f, 0x682e6ff3, 0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
+  0xc67178f2,
+]);
+
+const INITIAL_STATE = new Int32Array([
+  0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
+]);
+
+const BLOCK_BYTES = 64;
+export const HMAC_BYTES = 32;
+/** Bits hashed by the time the last block of either pass is compressed: one pad block + 32 bytes. */
+const PASS_BITS = (BLOCK_BYTES + HMAC_BYTES) * 8;
+
+/**
+ * One SHA-256 compression: `out` = `state` after absorbing the 16 big-endian words in `w[0..15]`
+ * (`w` has room for the 64-word schedule). `out` may be `state`.
+ */
+function compress(state: Int32Array, w: Int32Array, out: Int32Array): void {
+  for (let t = 16; t < 64; t++) {
+    const a = w[t - 15] as number;
+    const b = w[t - 2] as number;
+    const s0 = ((a >>> 7) | (a << 25)) ^ ((a >>> 18) | (a << 14)) ^ (a >>> 3);
+    const s1 = ((b >>> 17) | (b << 15)) ^ ((b >>> 19) | (b << 13)) ^ (b >>> 10);
+    w[t] = ((w[t - 16] as number) + s0 + (w[t - 7] as number) + s1) | 0;
+  }
+  let a = state[0] as number;
+  let b = state[1] as number;
+  let c = state[2] as number;
+  let d = state[3] as number;
+  let e = state[4] as number;
+  let f = state[5] as number;
+  let g = state[6] as number;
+  let h = state[7] as number;
+  for (let t = 0; t < 64; t++) {
+    const S1 = ((e >>> 6) | (e << 26)) ^ ((e >>> 11) | (e << 21)) ^ ((e >>> 25) | (e << 7));
+    const ch = (e & f) ^ (~e & g);
+    const t1 = (h + S1 + ch + (ROUND_CONSTANTS[t] as number) + (w[t] as number)) | 0;
+    const S0 = ((a >>> 2) | (a << 30)) ^ ((a >>> 13) | (a << 19)) ^ ((a >>> 22) | (a << 10));
+    const maj = (a & b) ^ (a & c) ^ (b & c);
+    const t2 = (S0 + maj) | 0;
+    h = g;
+    g = f;
+    f = e;
+    e = (d + t1) | 0;
+    d = c;
+    c = b;
+    b = a;
+    a = (t1 + t2) | 0;
+  }
+  out[0] = ((state[0] as number) + a) | 0;
+  out[1] = ((state[1] as number) + b) | 0;
+  out[2] = ((state[2] as number) + c) | 0;
+  out[3] = ((state[3] as number) + d) | 0;
+  out[4] = ((state[4] as number) + e) | 0;
+  out[5] = ((state[5] as number) + f) | 0;
+  out[6] = ((state[6] as number) + g) | 0;
+  out[7] = ((state[7] as number) + h) | 0;
+}
+
+/** The state after one pad block: SHA-256's initial state compressed with (key XOR pad). */
+function padState(key: Uint8Array, pad: number): Int32Array {
+  const w = new Int32Array(64);
+  for (let i = 0; i < 16; i++) {
+    let word = 0;
+    for (let j = 0; j < 4; j++) word = (word << 8) | (((key[i * 4 + j] ?? 0) ^ pad) & 0xff);
+    w[i] = word;
+  }
+  const out = new Int32Array(8);
+  compress(INITIAL_STATE, w, out);
+  return out;
+}
+
+/** Sets the padding words of a block whose first 8 words hold 32 bytes of a pass's message. */
+function padTail(w: Int32Array): void {
+  w[8] = 0x80000000 | 0;
+  for (let i = 9; i < 15; i++) w[i] = 0;
+  w[15] = PASS_BITS;
+}
+
+/** Keys 32-byte digests with HMAC-SHA256 under one key, reusing its pad states and buffers. */
+export interface DigestHmac {
+  /**
+   * Writes HMAC(key, digest i) for the `count` digests back to back in `digests` (32 bytes each,
+   * from `from`) to `out` (32 bytes each, from `at`).
+   */
+  keyInto(digests: Uint8Array, from: number, count: number, out: Uint8Array, at: number): void;
+}
+
+export function createDigestHmac(key: Uint8Array): DigestHmac {
+  if (key.length > BLOCK_BYTES)
+    throw new RangeError('digest HMAC: a key longer than 64 bytes must be hashed first');
+  const inner = padState(key, 0x36);
+  const outer = padState(key, 0x5c);
+  const w = new Int32Array(64);
+  const hashed = new Int32Array(8);
+  return {
+    keyInto(digests, from, count, out, at) {
+      for (let n = 0; n < count; n++) {
+        const d = from + n * HMAC_BYTES;
+        for (let i = 0; i < 8; i++) {
+          const o = d + i * 4;
+          w[i] =
+            ((digests[o] as number) << 24) |
+            ((digests[o + 1] as number) << 16) |
+            ((digests[o + 2] as number) << 8) |
+            (digests[o + 3] as number);
+        }
+        padTail(w);
+        compress(inner, w, hashed);
+        for (let i = 0; i < 8; i++) w[i] = hashed[i] as number;
+        padTail(w);
+        compress(outer, w, hashed);
+        const o = at + n * HMAC_BYTES;
+        for (let i = 0; i < 8; i++) {
+          const word = hashed[i] as number;
+          out[o + i * 4] = word >>> 24;
+          out[o + i * 4 + 1] = (word >>> 16) & 0xff;
+          out[o + i * 4 + 2] = (word >>> 8) & 0xff;
+          out[o + i * 4 + 3] = word & 0xff;
+        }
+      }
+    },
+  };
+}
+
+/** A chain of HMACs (HMAC(k2, HMAC(k1, digest)), the pepper ring's rotation chain) over digests. */
+export function createDigestHmacChain(keys: readonly Uint8Array[]): DigestHmac {
+  const links = keys.map(createDigestHmac);
+  if (links.length === 1) return links[0] as DigestHmac;
+  return {
+    keyInto(digests, from, count, out, at) {
+      links.forEach((link, i) => {
+        if (i === 0) link.keyInto(digests, from, count, out, at);
+        else link.keyInto(out, at, count, out, at);
+      });
+    },
+  };
+}
+
+const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
+/** base64url without padding of the 32 bytes at `at` (43 characters). */
+export function base64url32(bytes: Uint8Array, at: number): string {
+  let out = '';
+  let i = at;
+  const end = at + 30;
+  for (; i < end; i += 3) {
+    const n = ((bytes[i] as number) << 16) | ((bytes[i + 1] as number) << 8) | (bytes[i + 2] as number);
+    out +=
+      ALPHABET[n >>> 18] +
+      (ALPHABET[(n >>> 12) & 63] as string) +
+      ALPHABET[(n >>> 6) & 63] +
+      ALPHABET[n & 63];
+  }
+  const n = ((bytes[i] as number) << 16) | ((bytes[i + 1] as number) << 8);
+  return out + ALPHABET[n >>> 18] + ALPHABET[(n >>> 12) & 63] + ALPHABET[(n >>> 6) & 63];
+}

@@ -1,0 +1,333 @@
+/**
+ * The compact structures of the match agree with the straightforward ones on random input: the
+ * digest table with a Set of strings, the batch HMAC with node:crypto's createHmac, the memory
+ * store's binary lookups with its string lookups, the matched-people table and run merge with plain
+ * maps and sorts, and matchShard's binary path (batch keys, binary
+ * store) with its string path (one key at a time, base64url keys).
+ */
+import { createHmac } from 'node:crypto';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { MemoryAudienceStore } from '../../shared/adapters/memory/memory-audience-store.ts';
+import { hmacKeyer, type PepperRing } from '../../shared/adapters/pepper.ts';
+import {
+  base64url32,
+  createDigestHmac,
+  createDigestHmacChain,
+} from '../../shared/domain/matching/digest-hmac.ts';
+import { DigestTable } from '../../shared/domain/matching/digest-table.ts';
+import { createPortableKeyer } from '../../shared/domain/matching/keyer.ts';
+import { type ListPerson, matchShard } from '../../shared/domain/matching/match-shard.ts';
+import { MatchedPeopleTable, mergeRuns } from '../../shared/domain/matching/matched-people.ts';
+import type { AudienceKeyer, AudienceStore } from '../../shared/domain/ports.ts';
+
+const digest = fc.uint8Array({ minLength: 32, maxLength: 32 });
+/** Digests drawn from a small pool, so duplicates are frequent. */
+const pooledDigests = fc
+  .array(digest, { minLength: 1, maxLength: 40 })
+  .chain((pool) => fc.array(fc.constantFrom(...pool), { maxLength: 400 }));
+const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+
+describe('DigestTable', () => {
+  it('numbers distinct digests in first-seen order, like a Map of strings', () => {
+    fc.assert(
+      fc.property(pooledDigests, fc.integer({ min: 0, max: 3 }), (digests, tiny) => {
+        // A fixed mix with tiny = 0 sends every digest through the same few slots (collisions).
+        const table = new DigestTable(0, tiny === 0 ? new Int32Array(9).fill(1) : undefined);
+        const reference = new Map<string, number>();
+        for (const d of digests) {
+          const expected = reference.get(hex(d)) ?? reference.size;
+          reference.set(hex(d), expected);
+          expect(table.add(d, 0)).toBe(expected);
+        }
+        expect(table.size).toBe(reference.size);
+        for (const [h, n] of reference) {
+          expect(hex(table.digestAt(n))).toBe(h);
+          expect(table.find(Buffer.from(h, 'hex'), 0)).toBe(n);
+        }
+      }),
+    );
+  });
+
+  it('grows past its first capacity and finds digests at any offset', () => {
+    const table = new DigestTable();
+    const all = new Uint8Array(5000 * 32);
+    for (let i = 0; i < all.length; i++) all[i] = (i * 2654435761) >>> 13;
+    for (let i = 0; i < 5000; i++) all[i * 32] = i & 0xff;
+    for (let i = 0; i < 5000; i++) all[i * 32 + 1] = i >>> 8;
+    for (let i = 0; i < 5000; i++) expect(table.add(all, i * 32)).toBe(i);
+    for (let i = 0; i < 5000; i++) expect(table.find(all, i * 32)).toBe(i);
+    expect(table.find(new Uint8Array(32).fill(255), 0)).toBe(-1);
+  });
+});
+
+describe('batch HMAC of digests', () => {
+  it('equals createHmac for any key up to a block and any digests', () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 0, maxLength: 64 }),
+        fc.array(digest, { minLength: 1, maxLength: 8 }),
+        (key, digests) => {
+          const input = new Uint8Array(3 + digests.length * 32);
+          digests.forEach((d, i) => {
+            input.set(d, 3 + i * 32);
+          });
+          const out = new Uint8Array(5 + digests.length * 32);
+          createDigestHmac(key).keyInto(input, 3, digests.length, out, 5);
+          digests.forEach((d, i) => {
+            const expected = createHmac('sha256', key).update(d).digest();
+            expect(hex(out.subarray(5 + i * 32, 5 + i * 32 + 32))).toBe(expected.toString('hex'));
+            expect(base64url32(out, 5 + i * 32)).toBe(expected.toString('base64url'));
+          });
+        },
+      ),
+    );
+  });
+
+  it('chains keys like the pepper ring, in place', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.uint8Array({ minLength: 32, maxLength: 32 }), { minLength: 1, maxLength: 3 }),
+        digest,
+        (keys, d) => {
+          let expected: Uint8Array = d;
+          for (const k of keys) expected = createHmac('sha256', k).update(expected).digest();
+          const out = new Uint8Array(32);
+          createDigestHmacChain(keys).keyInto(d, 0, 1, out, 0);
+          expect(hex(out)).toBe(hex(expected));
+        },
+      ),
+    );
+  });
+
+  it("gives the keyers' own keys (hmacKeyer with a rotated ring, the portable keyer)", () => {
+    fc.assert(
+      fc.property(fc.array(digest, { minLength: 1, maxLength: 5 }), (digests) => {
+        const ring: PepperRing = {
+          current: 'k2',
+          keys: new Map([
+            ['k1', new Uint8Array(32).fill(1)],
+            ['k2', new Uint8Array(32).fill(2)],
+          ]),
+        };
+        const keyers = [
+          hmacKeyer(ring, 'k1'),
+          hmacKeyer(ring),
+          createPortableKeyer('p', new Uint8Array(48).fill(9)),
+        ];
+        const input = new Uint8Array(digests.length * 32);
+        digests.forEach((d, i) => {
+          input.set(d, i * 32);
+        });
+        for (const keyer of keyers) {
+          const out = new Uint8Array(input.length);
+          keyer.keyInto?.(input, 0, digests.length, out, 0);
+          digests.forEach((d, i) => {
+            expect(base64url32(out, i * 32)).toBe(keyer.key(d));
+          });
+        }
+      }),
+    );
+  });
+});
+
+/** A partner of `people` people (person keys may be shared by several identifiers), random segments. */
+const partner = fc.record({
+  members: fc.array(
+    fc.record({
+      digest,
+      segments: fc.subarray(['s1', 's2', 's3', 's4']),
+      owner: fc.integer({ min: 0, max: 5 }),
+    }),
+    { maxLength: 30 },
+  ),
+  sharedOwners: fc.boolean(),
+});
+
+function partnerStore(
+  p: { members: { digest: Uint8Array; segments: string[]; owner: number }[]; sharedOwners: boolean },
+  keyer: AudienceKeyer,
+) {
+  const store = new MemoryAudienceStore();
+  for (const segmentId of ['s1', 's2', 's3', 's4']) {
+    const members = p.members.filter((m) => m.segments.includes(segmentId));
+    if (p.sharedOwners) {
+      store.putSegmentPeople(
+        'p',
+        { segmentId, name: segmentId, description: '' },
+        members.map((m) => ({
+          person: `person-${m.owner}`,
+          ids: [{ key: keyer.key(m.digest), kind: 'email' as const }],
+        })),
+      );
+    } else
+      store.putSegment(
+        'p',
+        { segmentId, name: segmentId, description: '' },
+        members.map((m) => keyer.key(m.digest)),
+      );
+  }
+  return store;
+}
+
+describe('binary lookups and keys', () => {
+  const keyer = hmacKeyer({ current: 'k1', keys: new Map([['k1', new Uint8Array(32).fill(3)]]) });
+
+  it('the memory store answers raw keys as it answers their base64url', async () => {
+    await fc.assert(
+      fc.asyncProperty(partner, fc.array(digest, { maxLength: 10 }), async (p, strangers) => {
+        const store = partnerStore(p, keyer);
+        const snapshot = await store.snapshot('p');
+        if (!snapshot) return;
+        const digests = [...p.members.map((m) => m.digest), ...strangers];
+        const raw = new Uint8Array(digests.length * 32);
+        digests.forEach((d, i) => {
+          keyer.keyInto?.(d, 0, 1, raw, i * 32);
+        });
+        const keys = digests.map((d) => keyer.key(d));
+        expect(store.membershipsOfKeys(snapshot, raw, digests.length)).toEqual(
+          await store.memberships(snapshot, keys),
+        );
+      }),
+    );
+  });
+
+  it('matchShard gives the same tally and run with batch keys and binary lookups as with strings', async () => {
+    const person = fc.array(
+      fc.record({ kind: fc.constantFrom('email' as const, 'phone' as const), digest }),
+      {
+        minLength: 1,
+        maxLength: 3,
+      },
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        partner,
+        fc.array(person, { maxLength: 40 }),
+        fc.integer({ min: 1, max: 7 }),
+        async (p, strangers, batchSize) => {
+          const store = partnerStore(p, keyer);
+          const snapshot = await store.snapshot('p');
+          if (!snapshot) return;
+          // List people: partner members (some twice, some with a stranger's id) and strangers.
+          const people: ListPerson[] = [
+            ...p.members.map((m, i) => [
+              { kind: 'email' as const, digest: m.digest },
+              ...(strangers[i]?.slice(0, 1) ?? []),
+            ]),
+            ...strangers,
+            ...p.members.slice(0, 5).map((m) => [{ kind: 'email' as const, digest: m.digest }]),
+          ];
+          const stringKeyer: AudienceKeyer = { keyId: keyer.keyId, key: keyer.key };
+          const stringStore: AudienceStore = {
+            snapshot: (id) => store.snapshot(id),
+            memberships: (s, keys) => store.memberships(s, keys),
+          };
+          const seen: string[][] = [[], []];
+          const run = (k: AudienceKeyer, s: AudienceStore, into: string[]) =>
+            matchShard({
+              people,
+              snapshot,
+              store: s,
+              keyer: k,
+              batchSize,
+              onPerson: (primary, id) => into.push(`${hex(primary)}:${id.kind}:${hex(id.digest)}`),
+            });
+          const fast = await run(keyer, store, seen[0] as string[]);
+          const plain = await run(stringKeyer, stringStore, seen[1] as string[]);
+          expect(fast).toEqual(plain);
+          expect(seen[0]).toEqual(seen[1]);
+          // Batch keys against a store that only takes strings: same again.
+          expect(await run(keyer, stringStore, [])).toEqual(plain);
+        },
+      ),
+    );
+  });
+});
+
+describe('MatchedPeopleTable and mergeRuns', () => {
+  /** The straightforward run: keys sorted as strings, each person's distinct segments ascending. */
+  function plainRun(people: Map<string, { kinds: number; segments: Set<number> }>): Uint8Array {
+    const bytes: number[] = [];
+    for (const key of [...people.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))) {
+      const p = people.get(key) as { kinds: number; segments: Set<number> };
+      const segments = [...p.segments].sort((a, b) => a - b);
+      bytes.push(
+        key.length,
+        ...[...key].map((c) => c.charCodeAt(0)),
+        p.kinds,
+        segments.length >> 8,
+        segments.length & 255,
+      );
+      for (const s of segments) bytes.push(s >> 8, s & 255);
+    }
+    return new Uint8Array(bytes);
+  }
+  // Keys that often share their first four characters (ties of the packed sort) or are prefixes.
+  const key = fc
+    .tuple(
+      fc.constantFrom('', 'AAAA', 'AAAB', 'zz'),
+      fc.string({ unit: fc.constantFrom('A', 'b', '-', '_', '0'), maxLength: 6 }),
+    )
+    .map(([a, b]) => a + b);
+  const hits = fc.array(fc.tuple(key, fc.integer({ min: 1, max: 3 }), fc.integer({ min: 0, max: 9 })), {
+    maxLength: 80,
+  });
+
+  it('writes the run the straightforward way would, with the same counts, for hits in any order and repeats', async () => {
+    await fc.assert(
+      fc.asyncProperty(hits, async (list) => {
+        const table = new MatchedPeopleTable();
+        const plain = new Map<string, { kinds: number; segments: Set<number> }>();
+        for (const [k, kinds, segment] of list) {
+          const n = table.person(k);
+          table.addKinds(n, kinds);
+          table.addSegment(n, segment);
+          const p = plain.get(k) ?? { kinds: 0, segments: new Set<number>() };
+          p.kinds |= kinds;
+          p.segments.add(segment);
+          plain.set(k, p);
+        }
+        const { counts, run } = table.finish(10);
+        expect([...run]).toEqual([...plainRun(plain)]);
+        expect(counts.matched).toBe(plain.size);
+        const perSegment = new Array<number>(10).fill(0);
+        for (const p of plain.values()) for (const s of p.segments) perSegment[s] = (perSegment[s] ?? 0) + 1;
+        expect(counts.perSegment).toEqual(perSegment);
+        expect(counts.maxSegmentsPerPerson).toBe(
+          Math.max(0, ...[...plain.values()].map((p) => p.segments.size)),
+        );
+        expect(await mergeRuns([[run]], 10)).toEqual(counts);
+      }),
+    );
+  });
+
+  it('merges runs split into any chunks like one table of all their hits', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(hits, { minLength: 1, maxLength: 4 }),
+        fc.integer({ min: 1, max: 9 }),
+        async (shards, chunk) => {
+          const all = new MatchedPeopleTable();
+          const runs = shards.map((list) => {
+            const table = new MatchedPeopleTable();
+            for (const [k, kinds, segment] of list) {
+              for (const t of [table, all]) {
+                const n = t.person(k);
+                t.addKinds(n, kinds);
+                t.addSegment(n, segment);
+              }
+            }
+            const { run } = table.finish(10);
+            const chunks: Uint8Array[] = [];
+            for (let i = 0; i < run.length; i += chunk) chunks.push(run.subarray(i, i + chunk));
+            return (async function* () {
+              yield* chunks;
+            })();
+          });
+          expect(await mergeRuns(runs, 10)).toEqual(all.finish(10).counts);
+        },
+      ),
+    );
+  });
+});
