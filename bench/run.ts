@@ -8,7 +8,8 @@
  *
  * Benchmarks: hashing, bundles, match-memory, dynamodb-batch, memory-10m, ingest-10m,
  * membership-filter, cost, privacy, console, end-to-end.
- * --quick: smaller sizes (for a smoke run); --only: a comma-separated subset.
+ * --quick: smaller sizes (for a smoke run); --only: a comma-separated subset; --ingest-people N:
+ * the ingest bench's file size (20 rows a person; the full 10 M rows take hours on dynalite).
  * The exit code is 0 even when a bar fails (the table says so); 1 if a benchmark crashed.
  */
 import { loadavg } from 'node:os';
@@ -39,11 +40,14 @@ export type BenchName = (typeof BENCHES)[number];
 export interface RunArgs {
   quick: boolean;
   only: BenchName[];
+  /** People in the ingest bench's members file (20 rows each); default 500,000, the 10 M-row file. */
+  ingestPeople?: number;
 }
 
 export function parseArgs(argv: readonly string[]): RunArgs {
   let quick = false;
   let only: BenchName[] = [...BENCHES];
+  let ingestPeople: number | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
     if (a === '--quick') quick = true;
@@ -58,11 +62,15 @@ export function parseArgs(argv: readonly string[]): RunArgs {
       if (unknown.length)
         throw new Error(`unknown benchmark(s): ${unknown.join(', ')}; known: ${BENCHES.join(', ')}`);
       only = BENCHES.filter((b) => names.includes(b));
+    } else if (a === '--ingest-people') {
+      const n = Number(argv[++i]);
+      if (!Number.isInteger(n) || n < 1) throw new Error('--ingest-people needs a positive whole number');
+      ingestPeople = n;
     } else if (a === '--help' || a === '-h') {
-      throw new Error(`usage: npm run bench -- [--quick] [--only ${BENCHES.join(',')}]`);
+      throw new Error(`usage: npm run bench -- [--quick] [--only ${BENCHES.join(',')}] [--ingest-people N]`);
     } else throw new Error(`unknown argument ${a}`);
   }
-  return { quick, only };
+  return { quick, only, ...(ingestPeople ? { ingestPeople } : {}) };
 }
 
 const emit = (row: object) => process.stdout.write(`${JSON.stringify(row)}\n`);
@@ -210,7 +218,10 @@ export async function main(argv: readonly string[]): Promise<number> {
           break;
         }
         case 'ingest-10m':
-          out = await (await import('./ingest-10m.ts')).benchIngest10m({ quick: args.quick });
+          out = await (await import('./ingest-10m.ts')).benchIngest10m({
+            quick: args.quick,
+            ...(args.ingestPeople ? { people: args.ingestPeople } : {}),
+          });
           break;
         case 'membership-filter':
           out = (await import('./membership-filter.ts')).benchMembershipFilter(args.quick);
