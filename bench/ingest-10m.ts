@@ -23,7 +23,6 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 const REPO = dirname(HERE);
 export const INGEST_RSS_BAR_MB = 512;
 const SEGMENTS = 50;
-const SEGMENTS_PER_PERSON = 20;
 
 export interface IngestMeasurements {
   rows: number;

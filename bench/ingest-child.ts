@@ -14,7 +14,7 @@ const segments = Number(process.argv[3] ?? 50);
 const steps: { step: string; ms: number }[] = [];
 // Step timings come from the ingest's own debug log lines.
 const write = process.stdout.write.bind(process.stdout);
-process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+process.stdout.write = ((chunk: string | Uint8Array) => {
   const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString();
   for (const line of text.split('\n')) {
     if (!line.includes('ingest: step done')) continue;

@@ -23,7 +23,6 @@ import { DomainError } from '../domain/errors.ts';
 import type { IdentifierKind, PartnerCatalog } from '../domain/model.ts';
 import type { MemberRecord } from '../domain/ports.ts';
 import { type Principal, requirePartnerAccess } from '../domain/principal.ts';
-import { OBJECT_KEYS } from '../infra/definitions.ts';
 import type { UseCaseContext } from './context.ts';
 import { auditDeletion } from './deletion.ts';
 import {
