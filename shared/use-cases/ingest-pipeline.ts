@@ -147,8 +147,11 @@ export function decodeMemberHash(value: string, profile: Profile): Uint8Array | 
   return undefined;
 }
 
-async function withScratch<T>(work: (dir: string) => Promise<T>): Promise<T> {
-  const dir = await mkdtemp(join(tmpdir(), 'onboard-ingest-'));
+/** The prefix of an ingest's local scratch folders (partner digests): recovery removes them after a crash. */
+export const ingestDirPrefix = (audienceId: string) => `onboard-ingest-${audienceId}-`;
+
+async function withScratch<T>(job: IngestJob, work: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await mkdtemp(join(tmpdir(), ingestDirPrefix(job.audienceId)));
   try {
     return await work(dir);
   } finally {
@@ -212,7 +215,7 @@ export async function splitIngest(
   const oldBySegment = new Map((stored?.segments ?? []).map((s) => [s.segmentId, s]));
   const versions = segments.map((id) => nextVersion(oldBySegment.get(id)?.version, nowMs));
 
-  return withScratch(async (dir) => {
+  return withScratch(job, async (dir) => {
     const shards = new SpillFiles(dir, 'people');
     try {
       const rules = new RuleCounter();
@@ -374,7 +377,7 @@ export async function ingestPeopleUnit(deps: IngestDeps, job: IngestJob & { unit
     members: plan.segments.map(() => 0),
     kinds: plan.segments.map(() => 0),
   };
-  await withScratch(async (dir) => {
+  await withScratch(job, async (dir) => {
     const runs = new SpillFiles(dir, 'ids');
     try {
       // One shard's people at a time (1/256 of the file): its records are contiguous in the unit.
@@ -614,7 +617,7 @@ export async function ingestIdentifierPart(
   const counts: PartCounts = { baseDelta: 0, maxSegments: 0, filterKeys: 0 };
   const first = job.part * PARTITIONS_PER_PART;
 
-  await withScratch(async (dir) => {
+  await withScratch(job, async (dir) => {
     // The replaced versions' identifiers of this part, spilled by partition.
     const old = new SpillFiles(dir, 'old');
     const manifests = new SpillFiles(dir, 'manifest');

@@ -29,6 +29,7 @@ import type { AudienceUploadRecord, ListRecord, MatchRecord } from '../domain/jo
 import { FUNCTION_TIMEOUT_SECONDS, OBJECT_KEYS, TRIGGERS } from '../infra/definitions.ts';
 import type { UseCaseContext } from './context.ts';
 import { parseDropKey } from './ingest-audience.ts';
+import { ingestDirPrefix } from './ingest-pipeline.ts';
 import { type DeathCause, deathOf, LIVENESS_MARGIN_SECONDS } from './job-liveness.ts';
 import { hashRawList } from './lists.ts';
 import { splitDirPrefix } from './match-pipeline.ts';
@@ -134,7 +135,7 @@ async function interruptMatch(
   // Files first: whoever sees FAILED finds them gone.
   for (const prefix of [`shards/${matchId}/`, `tallies/${matchId}/`])
     await deletePrefix(ctx, ctx.buckets.results, prefix, report);
-  await removeLocalSplitFiles(matchId);
+  await removeLocalFiles(splitDirPrefix(matchId));
   const stopped = await ctx.jobs.update(
     'match',
     tenantId,
@@ -151,9 +152,8 @@ async function interruptMatch(
   await deletePrefix(ctx, ctx.buckets.results, resultPrefix, report);
 }
 
-/** The split's local files of a match (the embedded stack's temporary directory; /tmp in Lambda). */
-async function removeLocalSplitFiles(matchId: string): Promise<void> {
-  const prefix = splitDirPrefix(matchId);
+/** A job's local scratch files (the embedded stack's temporary directory; /tmp in Lambda). */
+async function removeLocalFiles(prefix: string): Promise<void> {
   for (const name of await readdir(tmpdir()).catch(() => [] as string[])) {
     if (name.startsWith(prefix)) await rm(join(tmpdir(), name), { recursive: true, force: true });
   }
@@ -175,6 +175,8 @@ async function interruptIngest(
   await deleteObject(ctx, ctx.buckets.partnerDrops, OBJECT_KEYS.partnerDrop(partnerId, audienceId), report);
   // Its people shards and identifier runs (partner hashes and keyed values) go with it.
   await deletePrefix(ctx, ctx.buckets.results, OBJECT_KEYS.ingestWork(partnerId, audienceId), report);
+  // A split or step killed mid-way leaves its spilled shards (partner digests) in the temp directory.
+  await removeLocalFiles(ingestDirPrefix(audienceId));
   // The ingest's lock owner is `{audienceId}-{time}` (ingest-audience.ts): its holder is dead.
   const lock = await ctx.audiences.readLock(partnerId);
   if (lock?.owner.startsWith(`${audienceId}-`)) {

@@ -271,6 +271,10 @@ describe('crash recovery of the embedded stack (kill -9 mid-hashing, mid-match, 
       expect(readFileSync(join(dataDir, file)).includes(RAW_MARKER), file).toBe(false);
     }
     expect(readdirSync(tmpdir()).filter((d) => d.startsWith(`onboard-split-${deadMatchId}-`))).toEqual([]);
+    // Nor the ingest's spilled people shards (partner digests).
+    expect(
+      readdirSync(tmpdir()).filter((d) => d.startsWith(`onboard-ingest-${deadIngest.audienceId}-`)),
+    ).toEqual([]);
 
     // 5. What finished before the crash is intact.
     const again = await match(doneId);
@@ -291,5 +295,5 @@ describe('crash recovery of the embedded stack (kill -9 mid-hashing, mid-match, 
     process.stderr.write(
       `crash recovery: jobs settled ${recoveryMs} ms and leftovers gone ${cleanMs} ms after the restart\n`,
     );
-  }, 180_000);
+  }, 300_000);
 });
