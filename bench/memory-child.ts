@@ -21,7 +21,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { MemoryAudienceStore } from '../shared/adapters/memory/memory-audience-store.ts';
 import { hmacKeyer } from '../shared/adapters/pepper.ts';
-import type { MatchRecord } from '../shared/domain/jobs.ts';
+import type { ListRecord, MatchRecord } from '../shared/domain/jobs.ts';
 import { reduceShards, type ShardTally } from '../shared/domain/matching/match-shard.ts';
 import type { ObjectStore } from '../shared/domain/ports.ts';
 import type { UseCaseContext } from '../shared/use-cases/context.ts';
@@ -147,12 +147,16 @@ async function main(): Promise<void> {
     createdAt: now,
     updatedAt: now,
   };
-  const list = {
+  // A hashed list of one email digest (hex) a line, as `onboard match` uploads one.
+  const list: ListRecord = {
     kind: 'list',
     tenantId: TENANT,
     listId: LIST_ID,
     status: 'READY',
     format: 'hashed',
+    profile: 'basic',
+    identifierKind: 'email',
+    encoding: 'hex',
     createdAt: now,
     updatedAt: now,
   };
