@@ -124,8 +124,10 @@ export async function benchIngest10m(
       rows,
       people,
       identifiers,
-      rowsPerSecondPerWorker: Math.round(rows / (split + peopleStep)),
-      itemsPerSecondPerWorker: Math.round(identifiers / idStep),
+      // Without step timings (the steps run on worker threads and no longer log them), the whole
+      // ingest's rate stands in: a lower bound on one worker's.
+      rowsPerSecondPerWorker: Math.round(rows / (split + peopleStep > 0 ? split + peopleStep : r.seconds)),
+      itemsPerSecondPerWorker: Math.round(identifiers / (idStep > 0 ? idStep : r.seconds)),
     };
     const ok = r.status === 'SUCCEEDED' && r.maxRssMb < INGEST_RSS_BAR_MB;
     return {
@@ -163,7 +165,9 @@ export async function benchIngest10m(
         ),
         check(
           'ingest-10m',
-          'throughput per worker: split + people (rows/s), identifier parts (items/s, dynalite)',
+          r.steps.length > 0
+            ? 'throughput per worker: split + people (rows/s), identifier parts (items/s, dynalite)'
+            : 'throughput, whole ingest (steps not timed separately): rows/s, identifier items/s (dynalite)',
           `${human(measurements.rowsPerSecondPerWorker)} rows/s, ${human(measurements.itemsPerSecondPerWorker)} items/s`,
           'info',
           null,
