@@ -10,17 +10,14 @@
  * its own process, as DynamoDB would). Throughput per worker: the map steps run one unit at a
  * time in the child, so rows (or items) over a step's seconds is what one worker does.
  */
-import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { runBenchChild } from './child-run.ts';
 import { labelDigestHex } from './synthetic.ts';
 import { type BenchOutput, check, human, round } from './table.ts';
 
-const HERE = dirname(fileURLToPath(import.meta.url));
-const REPO = dirname(HERE);
 export const INGEST_RSS_BAR_MB = 512;
 const SEGMENTS = 50;
 
@@ -74,34 +71,7 @@ interface ChildResult {
 }
 
 function runChild(file: string): Promise<ChildResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      ['--max-old-space-size=320', '--import', 'tsx', join(HERE, 'ingest-child.ts'), file],
-      {
-        cwd: REPO,
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
-      },
-    );
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      err += d.toString();
-    });
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (code !== 0) return reject(new Error(`ingest-child exited ${code}: ${err.slice(-2000)}`));
-      try {
-        resolve(JSON.parse(out.trim().split('\n').pop() ?? '') as ChildResult);
-      } catch (error) {
-        reject(new Error(`ingest-child printed no result: ${String(error)} ${err.slice(-2000)}`));
-      }
-    });
-  });
+  return runBenchChild<ChildResult>('ingest-child.ts', [file]);
 }
 
 export async function benchIngest10m(

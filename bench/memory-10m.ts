@@ -8,20 +8,17 @@
  *   the bar applies to its peak;
  * - `split only`: splitMatch alone (what the match-split Lambda holds), for the breakdown.
  */
-import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { OBJECT_KEYS } from '../shared/infra/definitions.ts';
+import { runBenchChild } from './child-run.ts';
 import { BUCKETS, LIST_ID, memberLabel, TENANT } from './memory-child.ts';
 import { labelDigestHex, prng } from './synthetic.ts';
 import { type BenchOutput, check, human, type ReportRow, round } from './table.ts';
 
 export const PEAK_RSS_BAR_MB = 512;
-const HERE = dirname(fileURLToPath(import.meta.url));
-const REPO = dirname(HERE);
 
 export interface MemoryMeasurements {
   rows: number;
@@ -82,41 +79,10 @@ interface ChildResult {
   tally: { distinct: number; matched: number; segments: number; maxSegmentsPerPerson: number } | null;
 }
 
-function runChild(args: string[]): Promise<{ result: ChildResult; wallSeconds: number }> {
+async function runChild(args: string[]): Promise<{ result: ChildResult; wallSeconds: number }> {
   const t0 = performance.now();
-  return new Promise((resolve, reject) => {
-    // A Lambda-sized heap ceiling: on a 24 GB machine V8 would otherwise grow lazily far past what
-    // the work needs, and the peak RSS would measure V8's patience, not the pipeline.
-    const child = spawn(
-      process.execPath,
-      ['--max-old-space-size=320', '--import', 'tsx', join(HERE, 'memory-child.ts'), ...args],
-      {
-        cwd: REPO,
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
-      },
-    );
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      err += d.toString();
-    });
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (code !== 0) return reject(new Error(`memory-child exited ${code}: ${err.slice(-2000)}`));
-      try {
-        resolve({
-          result: JSON.parse(out.trim().split('\n').pop() ?? '') as ChildResult,
-          wallSeconds: (performance.now() - t0) / 1000,
-        });
-      } catch (error) {
-        reject(new Error(`memory-child printed no result: ${String(error)} ${err.slice(-2000)}`));
-      }
-    });
-  });
+  const result = await runBenchChild<ChildResult>('memory-child.ts', args);
+  return { result, wallSeconds: (performance.now() - t0) / 1000 };
 }
 
 export async function benchMemory10m(

@@ -23,7 +23,7 @@ import { IDENTIFIER_KINDS, type IdentifierKind } from '../model.ts';
 import type { AudienceKeyer, AudienceStore, MemberHit } from '../ports.ts';
 import { base64url32 } from './digest-hmac.ts';
 import { DigestTable } from './digest-table.ts';
-import { kindBit, MatchedPeopleTable, mergeRuns } from './matched-people.ts';
+import { kindBit, type MatchedCounts, MatchedPeopleTable, mergeRuns } from './matched-people.ts';
 
 export const DIGEST_BYTES = 32;
 /** DynamoDB BatchGetItem reads at most 100 keys per call. */
@@ -355,24 +355,29 @@ export async function matchShard(options: MatchShardOptions): Promise<ShardMatch
   const t0 = clock();
   const { counts, run } = matchedPeople.finish(snapshot.segments.length);
   if (phases) phases.run += clock() - t0;
+  return { ...tallyOf(distinct, listByKind, counts, snapshot), run };
+}
+
+/** A tally from its list counts and its matched partner people's counts (segment ids by index). */
+function tallyOf(
+  distinct: number,
+  listByKind: ShardTally['listByKind'],
+  counts: MatchedCounts,
+  snapshot: AudienceSnapshot,
+): ShardTally {
+  const entries: [string, number][] = [];
+  snapshot.segments.forEach((s, i) => {
+    const n = counts.perSegment[i] ?? 0;
+    if (n > 0) entries.push([s.segmentId, n]);
+  });
   return {
     distinct,
     listByKind,
     matched: counts.matched,
-    perSegment: segmentCounts(counts.perSegment, snapshot),
+    perSegment: Object.fromEntries(entries.sort(([a], [b]) => byId(a, b))),
     byKind: counts.byKind,
     maxSegmentsPerPerson: counts.maxSegmentsPerPerson,
-    run,
   };
-}
-
-function segmentCounts(perSegment: readonly number[], snapshot: AudienceSnapshot): Record<string, number> {
-  const entries: [string, number][] = [];
-  snapshot.segments.forEach((s, i) => {
-    const n = perSegment[i] ?? 0;
-    if (n > 0) entries.push([s.segmentId, n]);
-  });
-  return Object.fromEntries(entries.sort(([a], [b]) => byId(a, b)));
 }
 
 /**
@@ -393,15 +398,7 @@ export async function reduceShards(
     for (const kind of IDENTIFIER_KINDS) listByKind[kind] += shard.listByKind?.[kind] ?? 0;
     runs.push(shard.run);
   }
-  const counts = await mergeRuns(runs, snapshot.segments.length);
-  return {
-    distinct,
-    listByKind,
-    matched: counts.matched,
-    perSegment: segmentCounts(counts.perSegment, snapshot),
-    byKind: counts.byKind,
-    maxSegmentsPerPerson: counts.maxSegmentsPerPerson,
-  };
+  return tallyOf(distinct, listByKind, await mergeRuns(runs, snapshot.segments.length), snapshot);
 }
 
 /** `reduceShards` of shards matched in memory. */
