@@ -3,15 +3,18 @@
  * its own), declares 50 segments for a partner, PUTs the members file through the presigned URL,
  * waits for the ingest through the real S3 event and handlers, and prints one JSON line: the
  * ingest report's counts, its step timings and this process's peak RSS.
+ *
+ * The upload comes from another process, as it does from a partner's machine: an uploader in this
+ * process would count its own buffers (fetch keeps a streamed request body alive) in the stack's RSS.
  */
-import { createReadStream, statSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const file = process.argv[2] as string;
 const segments = Number(process.argv[3] ?? 50);
-const steps: { step: string; ms: number }[] = [];
+const steps: { step: string; ms: number; item?: number; rows?: number; items?: number }[] = [];
 // Step timings come from the ingest's own debug log lines.
 const write = process.stdout.write.bind(process.stdout);
 process.stdout.write = ((chunk: string | Uint8Array) => {
@@ -19,12 +22,33 @@ process.stdout.write = ((chunk: string | Uint8Array) => {
   for (const line of text.split('\n')) {
     if (!line.includes('ingest: step done')) continue;
     try {
-      const entry = JSON.parse(line) as { step: string; ms: number };
-      steps.push({ step: entry.step, ms: entry.ms });
+      const { step, ms, item, rows, items } = JSON.parse(line) as (typeof steps)[number];
+      steps.push({ step, ms, item, rows, items });
     } catch {}
   }
   return true;
 }) as typeof process.stdout.write;
+
+/** PUTs a file to a presigned URL from a child Node process, streaming it (node:http, no buffering). */
+function putFromAnotherProcess(url: string, headers: Record<string, string>, path: string): Promise<void> {
+  const script = `
+    const { createReadStream, statSync } = require('node:fs');
+    const { request } = require('node:http');
+    const [url, headers, path] = [process.argv[1], JSON.parse(process.argv[2]), process.argv[3]];
+    const req = request(url, { method: 'PUT', headers: { ...headers, 'content-length': statSync(path).size } }, (res) => {
+      res.resume();
+      res.on('end', () => process.exit(res.statusCode === 200 ? 0 : 1));
+    });
+    req.on('error', () => process.exit(2));
+    createReadStream(path).pipe(req);`;
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['-e', script, url, JSON.stringify(headers), path], {
+      stdio: 'ignore',
+    });
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`the upload exited ${code}`))));
+  });
+}
 
 const dataDir = await mkdtemp(join(tmpdir(), 'onboard-bench-ingest-'));
 const { startEmbeddedStack } = await import('../local/embedded-stack.ts');
@@ -49,13 +73,7 @@ try {
     })
   ).json()) as { audienceId: string; upload: { url: string; headers: Record<string, string> } };
   const t0 = performance.now();
-  const put = await fetch(created.upload.url, {
-    method: 'PUT',
-    headers: { ...created.upload.headers, 'content-length': String(statSync(file).size) },
-    body: createReadStream(file) as unknown as BodyInit,
-    duplex: 'half',
-  } as RequestInit);
-  if (put.status !== 200) throw new Error(`PUT answered ${put.status}`);
+  await putFromAnotherProcess(created.upload.url, created.upload.headers, file);
   const uploadSeconds = (performance.now() - t0) / 1000;
   await stack.idle();
   const seconds = (performance.now() - t0) / 1000;

@@ -150,8 +150,15 @@ export async function ingestAudience(
       );
     }
     if (!(await deps.objects.exists(deps.buckets.partnerDrops, objectKey))) return 'ignored';
+    const splitStarted = performance.now();
     const plan = await splitIngest(deps, upload, objectKey, owner, now);
-    deps.logger.debug('ingest: split', { ...job, rows: plan.rowsRead, units: plan.units.length });
+    deps.logger.debug('ingest: step done', {
+      ...job,
+      step: 'split',
+      ms: Math.round(performance.now() - splitStarted),
+      rows: plan.rowsRead,
+      units: plan.units.length,
+    });
     // The drop is read: partner hashes leave it (the people shards go when the ingest ends).
     await deps.objects.delete(deps.buckets.partnerDrops, objectKey);
     const units = plan.units.map((_, i) => i);
@@ -193,12 +200,18 @@ export async function runIngestStep(deps: IngestDeps, input: IngestStepInput): P
   const now = deps.now ?? (() => new Date());
   const job: IngestJob = { partnerId: input.partnerId, audienceId: input.audienceId };
   switch (input.step) {
-    case 'people':
-      await ingestPeopleUnit(deps, { ...job, unit: input.item });
+    case 'people': {
+      const started = performance.now();
+      const { rows } = await ingestPeopleUnit(deps, { ...job, unit: input.item });
+      logStep(deps, job, { step: 'people', item: input.item, started, rows });
       return { done: false };
-    case 'identifiers':
-      await ingestIdentifierPart(deps, { ...job, part: input.item });
+    }
+    case 'identifiers': {
+      const started = performance.now();
+      const { items } = await ingestIdentifierPart(deps, { ...job, part: input.item });
+      logStep(deps, job, { step: 'identifiers', item: input.item, started, items });
       return { done: false };
+    }
     case 'gate': {
       const upload = await uploadOf(deps, job);
       try {
@@ -226,6 +239,16 @@ export async function runIngestStep(deps: IngestDeps, input: IngestStepInput): P
       await failIngest(deps, job, stateMachineError(input.error), { outputs: true });
       return { done: true };
   }
+}
+
+/** A map item's duration and size, at debug level: what one worker does a second (the bench reads it). */
+function logStep(
+  deps: IngestDeps,
+  job: IngestJob,
+  step: { step: string; item: number; started: number; rows?: number; items?: number },
+): void {
+  const { started, ...rest } = step;
+  deps.logger.debug('ingest: step done', { ...job, ...rest, ms: Math.round(performance.now() - started) });
 }
 
 async function uploadOf(deps: IngestDeps, job: IngestJob): Promise<AudienceUploadRecord> {

@@ -186,6 +186,28 @@ async function renewLock(deps: IngestDeps, plan: IngestPlan): Promise<void> {
   }
 }
 
+/**
+ * The lock held through a long step: renewed at the step's start and again whenever a third of its
+ * lifetime has passed since (`keep()` is called between chunks of work), so a step that runs longer
+ * than the lock's lifetime never loses it to another ingest of the partner.
+ */
+export async function lockKeeper(
+  deps: IngestDeps,
+  plan: IngestPlan,
+  clock: () => number = () => Date.now(),
+): Promise<{ keep(): Promise<void> }> {
+  const everyMs = ((deps.lockTtlSeconds ?? 900) * 1000) / 3;
+  await renewLock(deps, plan);
+  let renewed = clock();
+  return {
+    async keep() {
+      if (clock() - renewed < everyMs) return;
+      await renewLock(deps, plan);
+      renewed = clock();
+    },
+  };
+}
+
 // --- 1. split ----------------------------------------------------------------------------------
 
 /**
@@ -365,9 +387,12 @@ export function idPartitionOf(key: string): number {
 }
 
 /** Step 2: one unit of people shards; writes its identifier runs and its counts. Idempotent. */
-export async function ingestPeopleUnit(deps: IngestDeps, job: IngestJob & { unit: number }): Promise<void> {
+export async function ingestPeopleUnit(
+  deps: IngestDeps,
+  job: IngestJob & { unit: number },
+): Promise<{ rows: number }> {
   const plan = await loadPlan(deps, job);
-  await renewLock(deps, plan);
+  const lock = await lockKeeper(deps, plan);
   const range = plan.units[job.unit];
   if (!range) throw new Error('no such unit of the ingest');
   const keyer = await deps.keyer(plan.keyId);
@@ -425,6 +450,7 @@ export async function ingestPeopleUnit(deps: IngestDeps, job: IngestJob & { unit
       )) {
         if (rec[4] !== shard) {
           await flush();
+          await lock.keep();
           shard = rec[4] as number;
         }
         const segment = (rec[0] as number) | ((rec[1] as number) << 8);
@@ -461,6 +487,7 @@ export async function ingestPeopleUnit(deps: IngestDeps, job: IngestJob & { unit
     'application/json',
   );
   await deps.jobs.update('audience', plan.partnerId, plan.audienceId, {});
+  return { rows: range.rows };
 }
 
 // --- 3. gate -----------------------------------------------------------------------------------
@@ -588,9 +615,10 @@ export async function* manifestPartKeys(
 export async function ingestIdentifierPart(
   deps: IngestDeps,
   job: IngestJob & { part: number },
-): Promise<void> {
+): Promise<{ items: number }> {
   const plan = await loadPlan(deps, job);
-  await renewLock(deps, plan);
+  const lock = await lockKeeper(deps, plan);
+  let items = 0;
   const catalog =
     (await deps.audiences.readCatalog(plan.partnerId)) ?? emptyCatalog(plan.partnerId, 'basic', plan.keyId);
   if (catalog.revision !== plan.revision) {
@@ -728,6 +756,8 @@ export async function ingestIdentifierPart(
             }
           }
           await deps.audiences.writeMembers(plan.partnerId, plan.keyId, writes);
+          items += writes.length;
+          await lock.keep();
         }
       }
 
@@ -776,6 +806,7 @@ export async function ingestIdentifierPart(
     'application/json',
   );
   await deps.jobs.update('audience', plan.partnerId, plan.audienceId, {});
+  return { items };
 }
 
 // --- 5. finish ---------------------------------------------------------------------------------

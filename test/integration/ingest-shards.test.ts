@@ -13,6 +13,8 @@
  * - A match run while an ingest is half-way through its identifier parts sees the old versions
  *   whole; one run after sees the new versions whole.
  * - Recovery judges an ingest handed to the state machine by its steps' updates, and ends it.
+ * - A step that runs longer than the lock's lifetime renews it as it goes, and stops when another
+ *   ingest took it.
  *
  * Drops are put in the results bucket (no upload trigger there), so no S3 event races the test's
  * own ingest.
@@ -35,6 +37,7 @@ import {
   ingestAudience,
   runIngestStep,
 } from '../../shared/use-cases/ingest-audience.ts';
+import { type IngestPlan, lockKeeper } from '../../shared/use-cases/ingest-pipeline.ts';
 import { LIVENESS_BOUNDS_SECONDS } from '../../shared/use-cases/job-liveness.ts';
 import { ingestDeps } from '../../shared/use-cases/partners.ts';
 import { recoverJobs } from '../../shared/use-cases/recover-jobs.ts';
@@ -486,4 +489,42 @@ describe('recovery judges an ingest run by the state machine', () => {
     },
     SLOW,
   );
+});
+
+describe('a long step keeps its partner lock', () => {
+  it('renews it once a third of its lifetime has passed, and stops when another ingest holds it', async () => {
+    const partnerId = 'p-lock-keeper';
+    const base = ingestDeps(ctx);
+    let renewals = 0;
+    const deps: IngestDeps = {
+      ...base,
+      lockTtlSeconds: 900,
+      audiences: Object.assign(Object.create(base.audiences), {
+        acquireLock: (partner: string, owner: string, ttl: number) => {
+          renewals++;
+          return base.audiences.acquireLock(partner, owner, ttl);
+        },
+      }),
+    };
+    const plan = { partnerId, audienceId: 'a-lock', owner: 'ingest:a-lock:1' } as IngestPlan;
+    let now = 0;
+    const keeper = await lockKeeper(deps, plan, () => now);
+    expect(renewals).toBe(1);
+    expect((await ctx.audiences.readLock(partnerId))?.owner).toBe(plan.owner);
+    now += 299_000;
+    await keeper.keep();
+    expect(renewals).toBe(1);
+    now += 2_000;
+    await keeper.keep();
+    expect(renewals).toBe(2);
+    const renewed = (await ctx.audiences.readLock(partnerId))?.expiresAt ?? 0;
+    expect(renewed).toBeGreaterThanOrEqual(Math.floor(Date.now() / 1000) + 899);
+    // The lock lapsed and another ingest took it: the step stops rather than write beside it.
+    await ctx.audiences.releaseLock(partnerId, plan.owner);
+    expect(await ctx.audiences.acquireLock(partnerId, 'ingest:other:1', 900)).toBe(true);
+    now += 301_000;
+    await expect(keeper.keep()).rejects.toMatchObject({ code: 'conflict' });
+    expect((await ctx.audiences.readLock(partnerId))?.owner).toBe('ingest:other:1');
+    await ctx.audiences.releaseLock(partnerId, 'ingest:other:1');
+  });
 });
