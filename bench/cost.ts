@@ -1,9 +1,15 @@
 /**
  * The cost section of `npm run bench`: the cost model (cost-model.ts) fed with this run's
- * measurements (dynamodb-batch request counts, memory-10m step timings), or with the defaults
- * below when those benches were not run (then said so).
+ * measurements (dynamodb-batch request counts, memory-10m step timings, the membership filter's
+ * false-positive rate), or with the defaults below when those benches were not run (then said so).
+ *
+ * dynamodb-batch reads every distinct key (its list holds every member: no filter to skip with). A
+ * match with the partner's membership filter reads a held key always and a stranger only on a false
+ * positive, so at a match rate r its keys read (and BatchGetItem requests) are the unfiltered ones
+ * times r + (1 - r) x fp: the rows "with the membership filter" price that at 10, 40 and 70 %.
  */
 
+import { designFalsePositiveRate } from '../shared/domain/audiences/membership-filter.ts';
 import {
   type BenchMeasurementsForCost,
   costInputsFromBench,
@@ -13,7 +19,7 @@ import {
 } from './cost-model.ts';
 import type { DynamoMeasurements } from './dynamodb-batch.ts';
 import type { MemoryMeasurements } from './memory-10m.ts';
-import { type BenchOutput, check, type ReportRow, round } from './table.ts';
+import { type BenchOutput, check, human, type ReportRow, round } from './table.ts';
 
 /** Used only for what this run did not measure (figures of a full run on the 2-core dev machine). */
 export const FALLBACK_MEASUREMENTS: BenchMeasurementsForCost = {
@@ -26,7 +32,28 @@ export const FALLBACK_MEASUREMENTS: BenchMeasurementsForCost = {
 
 const usd = (x: number) => (x >= 0.01 ? `$${x.toFixed(4)}` : `$${x.toPrecision(3)}`);
 
-export function benchCost(dynamo?: DynamoMeasurements, memory?: MemoryMeasurements): BenchOutput {
+/** Match rates the filtered cost is priced at. */
+export const FILTER_MATCH_RATES = [0.1, 0.4, 0.7] as const;
+
+/** The measurements of a match whose membership filter skips the strangers it rules out. */
+export function withFilter(
+  m: BenchMeasurementsForCost,
+  matchRate: number,
+  falsePositiveRate: number,
+): BenchMeasurementsForCost {
+  const read = matchRate + (1 - matchRate) * falsePositiveRate;
+  return {
+    ...m,
+    keysReadPerMillionRows: m.keysReadPerMillionRows * read,
+    getRequestsPerMillionRows: m.getRequestsPerMillionRows * read,
+  };
+}
+
+export function benchCost(
+  dynamo?: DynamoMeasurements,
+  memory?: MemoryMeasurements,
+  falsePositiveRate?: number,
+): BenchOutput {
   const measured: string[] = [];
   const m: BenchMeasurementsForCost = { ...FALLBACK_MEASUREMENTS };
   if (dynamo) {
@@ -69,6 +96,29 @@ export function benchCost(dynamo?: DynamoMeasurements, memory?: MemoryMeasuremen
       measured: measured.length ? measured : ['nothing: all inputs are fallbacks'],
     });
   }
+  const fp = falsePositiveRate ?? designFalsePositiveRate();
+  if (falsePositiveRate !== undefined)
+    measured.push('membership filter false-positive rate (membership-filter)');
+  const filtered = FILTER_MATCH_RATES.map((rate) => ({
+    rate,
+    cost: estimateMatchCost(costInputsFromBench(1e6, withFilter(m, rate, fp))),
+  }));
+  for (const { rate, cost: c } of filtered) {
+    rows.push({
+      name: `cost: AWS us-east-1 estimate, one match of 1M list rows with the membership filter, ${rate * 100} % match rate`,
+      rows: 1e6,
+      seconds: 0,
+      rowsPerSecond: 0,
+      ratioToBaseline: null,
+      peakRssMb: 0,
+      matchRate: rate,
+      falsePositiveRate: round(fp, 5),
+      usdTotal: round(c.total, 6),
+      usdDynamoDbReads: round(c.dynamoReads, 6),
+      usdLambda: round(c.lambda, 6),
+      rru: round(c.quantities.rru, 0),
+    });
+  }
   const q = perMillion.quantities;
   const checks = [
     check(
@@ -77,6 +127,15 @@ export function benchCost(dynamo?: DynamoMeasurements, memory?: MemoryMeasuremen
       `${usd(perMillion.totalPerMillionRows)}: DynamoDB reads ${usd(perMillion.dynamoReads)}, Lambda ${usd(perMillion.lambda)}, SFN ${usd(perMillion.stepFunctions)}, S3 ${usd(perMillion.s3)}, jobs ${usd(perMillion.dynamoJobs)}`,
       'written down (no bar)',
       null,
+    ),
+    ...filtered.map(({ rate, cost: c }) =>
+      check(
+        'cost',
+        `same, with the membership filter at a ${rate * 100} % match rate (false positives ${round(fp * 100, 3)} %${falsePositiveRate === undefined ? ', design rate' : ''})`,
+        `${usd(c.totalPerMillionRows)}: DynamoDB reads ${usd(c.dynamoReads)} (${human(c.quantities.rru)} RRU), Lambda ${usd(c.lambda)}`,
+        'written down (no bar)',
+        null,
+      ),
     ),
     check(
       'cost',

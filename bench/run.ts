@@ -189,6 +189,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   const notes: string[] = [];
   let dynamo: DynamoMeasurements | undefined;
   let memory: MemoryMeasurements | undefined;
+  /** The membership filter's measured false-positive rate, for the cost section. */
+  let falsePositiveRate: number | undefined;
   let crashed = false;
 
   for (const name of args.only) {
@@ -223,11 +225,14 @@ export async function main(argv: readonly string[]): Promise<number> {
             ...(args.ingestPeople ? { people: args.ingestPeople } : {}),
           });
           break;
-        case 'membership-filter':
-          out = (await import('./membership-filter.ts')).benchMembershipFilter(args.quick);
+        case 'membership-filter': {
+          const r = (await import('./membership-filter.ts')).benchMembershipFilter(args.quick);
+          falsePositiveRate = r.falsePositiveRate;
+          out = r;
           break;
+        }
         case 'cost':
-          out = (await import('./cost.ts')).benchCost(dynamo, memory);
+          out = (await import('./cost.ts')).benchCost(dynamo, memory, falsePositiveRate);
           break;
         case 'privacy':
           out = await (await import('./privacy-error.ts')).benchPrivacy(args.quick);

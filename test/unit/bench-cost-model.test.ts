@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { withFilter } from '../../bench/cost.ts';
 import {
   type CostInputs,
   costInputsFromBench,
@@ -87,5 +88,31 @@ describe('bench cost model', () => {
     expect(inputs.shardCpuSeconds).toBe(18);
     expect(inputs.shardBytes).toBe(4_000_000); // 2M rows x 32 bytes / 16 shards
     expect(inputs.shardCount).toBe(DEFAULT_ASSUMPTIONS.shardCount);
+  });
+});
+
+describe('the cost with the membership filter', () => {
+  const m = {
+    getRequestsPerMillionRows: 10_000,
+    keysReadPerMillionRows: 950_000,
+    splitSecondsPerMillionRows: 5,
+    matchSecondsPerMillionRows: 12,
+    validShare: 0.999,
+  };
+  it('reads every held key and a stranger only on a false positive', () => {
+    const at40 = withFilter(m, 0.4, 0.005);
+    expect(at40.keysReadPerMillionRows).toBeCloseTo(950_000 * (0.4 + 0.6 * 0.005), 6);
+    expect(at40.getRequestsPerMillionRows).toBeCloseTo(10_000 * (0.4 + 0.6 * 0.005), 6);
+    expect(at40.splitSecondsPerMillionRows).toBe(5);
+    // All held: nothing to skip; none held and a perfect filter: nothing read.
+    expect(withFilter(m, 1, 0.005).keysReadPerMillionRows).toBe(950_000);
+    expect(withFilter(m, 0, 0).keysReadPerMillionRows).toBe(0);
+  });
+  it('lowers the DynamoDB read cost in proportion, leaving the rest of the match as it was', () => {
+    const without = estimateMatchCost(costInputsFromBench(1e6, m));
+    const at10 = estimateMatchCost(costInputsFromBench(1e6, withFilter(m, 0.1, 0.005)));
+    expect(at10.dynamoReads).toBeCloseTo(without.dynamoReads * (0.1 + 0.9 * 0.005), 9);
+    expect(at10.s3).toBe(without.s3);
+    expect(at10.stepFunctions).toBe(without.stepFunctions);
   });
 });

@@ -294,20 +294,20 @@ export function normalizeEmailCompact(raw: string, profile: Profile): CompactOut
   return mailboxMarks && profile !== 'basic' ? canonicalEmail(s, profile) : s;
 }
 
-/** The byte path's character classes: a plain address character, '.', '+', '@', or anything else. */
-const INVALID = 0;
-const ATEXT = 1;
-const DOT = 2;
-const PLUS = 3;
-const AT = 4;
-const BYTE_CLASS = new Uint8Array(128);
-for (let c = 0; c < 128; c++) BYTE_CLASS[c] = PLAIN[c] === 0 ? INVALID : ATEXT;
-BYTE_CLASS[0x2e] = DOT;
-BYTE_CLASS[0x2b] = PLUS;
-BYTE_CLASS[0x40] = AT;
-/** ASCII lowercase as a table: 'A'-'Z' to 'a'-'z', every other byte as it is. */
-const ASCII_LOWER = new Uint8Array(128);
-for (let c = 0; c < 128; c++) ASCII_LOWER[c] = c >= 0x41 && c <= 0x5a ? c | 0x20 : c;
+/**
+ * The byte path's one table: for every UTF-16 code unit, the byte it becomes when it is a plain
+ * address character (lowercased: below 0x100), or one of the marks below (0x100 and up). One load a
+ * character decides both what to write and whether to branch; non-ASCII needs no range check.
+ */
+const BYTE_DOT = 0x100;
+const BYTE_PLUS = 0x101;
+const BYTE_AT = 0x102;
+const BYTE_INVALID = 0x103;
+const BYTE_OF = new Uint16Array(0x10000).fill(BYTE_INVALID);
+for (let c = 0; c < 128; c++) if (PLAIN[c] !== 0) BYTE_OF[c] = c >= 0x41 && c <= 0x5a ? c | 0x20 : c;
+BYTE_OF[0x2e] = BYTE_DOT;
+BYTE_OF[0x2b] = BYTE_PLUS;
+BYTE_OF[0x40] = BYTE_AT;
 
 /** 'gmail.com' and 'googlemail.com' as bytes, for the byte path's mailbox rule. */
 const GMAIL = [...'gmail.com'].map((c) => c.charCodeAt(0));
@@ -336,33 +336,32 @@ export function normalizeEmailInto(raw: string, profile: Profile, out: Uint8Arra
   while (end > start && isAsciiBlank(raw.charCodeAt(end - 1))) end--;
   const first = raw.charCodeAt(start);
   if (start === end || first === 0x2b /* + */ || first === 0x2e /* . */ || first === 0x40 /* @ */) return -1;
-  // One loop, one table lookup a character; only '.', '+' and '@' take a branch.
+  // One loop, one table load a character; only '.', '+' and '@' take a branch.
   let o = 0;
   let at = -1;
   let mailboxMarks = false;
   let dots = 0;
   for (let i = start; i < end; i++) {
-    const c = raw.charCodeAt(i);
-    const k = c < 0x80 ? (BYTE_CLASS[c] as number) : INVALID;
-    if (k === ATEXT) {
-      out[o++] = ASCII_LOWER[c] as number;
+    const b = BYTE_OF[raw.charCodeAt(i)] as number;
+    if (b < BYTE_DOT) {
+      out[o++] = b;
       continue;
     }
-    if (k === INVALID) return -1;
-    if (k === AT) {
+    if (b === BYTE_INVALID) return -1;
+    if (b === BYTE_AT) {
       if (at >= 0) return -1;
       at = o;
-      out[o++] = c;
+      out[o++] = 0x40;
       continue;
     }
     if (at < 0) mailboxMarks = true;
-    else if (k === DOT) {
+    else if (b === BYTE_DOT) {
       // A domain label is never empty: no dot right after the '@' or another dot.
       const previous = out[o - 1];
       if (previous === 0x40 || previous === 0x2e) return -1;
       dots++;
     }
-    out[o++] = c;
+    out[o++] = b === BYTE_DOT ? 0x2e : 0x2b;
   }
   if (at < 0 || dots === 0 || out[o - 1] === 0x2e) return -1;
   if (
