@@ -223,6 +223,17 @@ export async function matchShard(options: MatchShardOptions): Promise<ShardMatch
           keyer.keyInto?.(table, n * DIGEST_BYTES, 1, keys, i * DIGEST_BYTES);
         });
       keyed = clock();
+      if (store.addMembershipsOfKeys && !mayHold) {
+        // Straight into the matched-people table (lookup and tally in one).
+        store.addMembershipsOfKeys(snapshot, keys, count, matchedPeople);
+        looked += count;
+        onProgress?.({ read, looked });
+        if (phases) {
+          phases.keying += keyed - t0;
+          phases.lookup += clock() - keyed;
+        }
+        return;
+      }
       if (store.membershipsOfKeys && !mayHold) answer = store.membershipsOfKeys(snapshot, keys, count);
       else {
         const strings = batch.map((_, i) => base64url32(keys, i * DIGEST_BYTES));
