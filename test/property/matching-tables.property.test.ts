@@ -15,6 +15,7 @@ import {
   createDigestHmac,
   createDigestHmacChain,
 } from '../../shared/domain/matching/digest-hmac.ts';
+import { SIMD_BATCH, simdHmac } from '../../shared/domain/matching/digest-hmac-simd.ts';
 import { DigestTable } from '../../shared/domain/matching/digest-table.ts';
 import { createPortableKeyer } from '../../shared/domain/matching/keyer.ts';
 import { type ListPerson, matchShard } from '../../shared/domain/matching/match-shard.ts';
@@ -86,6 +87,40 @@ describe('batch HMAC of digests', () => {
           });
         },
       ),
+    );
+  });
+
+  it('keys four at a time with WebAssembly SIMD as the scalar path does, across batch boundaries', () => {
+    expect(simdHmac(new Int32Array(8), new Int32Array(8))).toBeDefined();
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 0, maxLength: 64 }),
+        fc.integer({ min: 0, max: 2 * SIMD_BATCH + 7 }),
+        fc.integer({ min: 0, max: 5 }),
+        fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+        (key, count, offset, seed) => {
+          const input = new Uint8Array(offset + count * 32);
+          let x = seed | 1;
+          for (let i = 0; i < input.length; i++) {
+            x ^= x << 13;
+            x ^= x >>> 17;
+            x ^= x << 5;
+            input[i] = x & 255;
+          }
+          const simd = new Uint8Array(count * 32 + 3);
+          const scalar = new Uint8Array(count * 32 + 3);
+          createDigestHmac(key).keyInto(input, offset, count, simd, 3);
+          createDigestHmac(key, false).keyInto(input, offset, count, scalar, 3);
+          expect(hex(simd)).toBe(hex(scalar));
+          for (const i of [0, count >> 1, count - 1].filter((i) => i >= 0)) {
+            const expected = createHmac('sha256', key)
+              .update(input.subarray(offset + i * 32, offset + i * 32 + 32))
+              .digest('hex');
+            expect(hex(simd.subarray(3 + i * 32, 3 + i * 32 + 32))).toBe(expected);
+          }
+        },
+      ),
+      { numRuns: 60 },
     );
   });
 
