@@ -51,6 +51,15 @@ describe('DigestTable', () => {
           expect(hex(table.digestAt(n))).toBe(h);
           expect(table.find(Buffer.from(h, 'hex'), 0)).toBe(n);
         }
+        // findMany: the same answers for a batch of present and absent digests, at an offset.
+        const batch = [...digests.slice(0, 20), ...digests.slice(0, 5).map((d) => d.map((b) => b ^ 1))];
+        const bytes = new Uint8Array(7 + batch.length * 32);
+        batch.forEach((d, i) => {
+          bytes.set(d, 7 + i * 32);
+        });
+        const out = new Int32Array(batch.length);
+        table.findMany(bytes, 7, batch.length, out);
+        expect([...out]).toEqual(batch.map((d) => reference.get(hex(d)) ?? -1));
       }),
     );
   });
@@ -112,7 +121,7 @@ describe('batch HMAC of digests', () => {
           createDigestHmac(key).keyInto(input, offset, count, simd, 3);
           createDigestHmac(key, false).keyInto(input, offset, count, scalar, 3);
           expect(hex(simd)).toBe(hex(scalar));
-          for (const i of [0, count >> 1, count - 1].filter((i) => i >= 0)) {
+          for (const i of [0, count >> 1, count - 1].filter((i) => i >= 0 && i < count)) {
             const expected = createHmac('sha256', key)
               .update(input.subarray(offset + i * 32, offset + i * 32 + 32))
               .digest('hex');

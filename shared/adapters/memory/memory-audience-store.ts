@@ -82,6 +82,10 @@ export class MemoryAudienceStore implements AudienceStore {
   /** Per snapshot: 1 + the index in its segments of each slot it pinned (0: not pinned), by slot id. */
   private readonly pinnedIndex = new WeakMap<AudienceSnapshot, Int32Array>();
   private readonly slotOfVersion = new Map<string, number>();
+  /** Scratch for binary lookups: each key's number in rawKeys, or -1. */
+  private found = new Int32Array(0);
+  /** Kept so the reads that only warm the caches are not optimized away. */
+  touched = 0;
 
   private partner(partnerId: string): PartnerState {
     let state = this.partners.get(partnerId);
@@ -244,9 +248,18 @@ export class MemoryAudienceStore implements AudienceStore {
     const { start, slots, kindBits } = state.compact;
     const pinned = this.pinnedIndexOf(snapshot);
     const pinnedSlots = pinned.length;
-    const table = state.rawKeys;
+    if (this.found.length < count) this.found = new Int32Array(count);
+    const found = this.found;
+    state.rawKeys.findMany(keys, 0, count, found);
+    // Warm each found key's slot list before reading it (the reads overlap).
+    let touched = 0;
     for (let i = 0; i < count; i++) {
-      const n = table.find(keys, i * 32);
+      const n = found[i] as number;
+      if (n !== -1) touched ^= slots[start[n] as number] as number;
+    }
+    this.touched = touched;
+    for (let i = 0; i < count; i++) {
+      const n = found[i] as number;
       if (n === -1) continue;
       let person = -1;
       const to = start[n + 1] as number;
