@@ -56,6 +56,35 @@ export interface AudienceStore {
     keys: Uint8Array,
     count: number,
   ): ReadonlyArray<readonly MemberHit[]> | Promise<ReadonlyArray<readonly MemberHit[]>>;
+  /**
+   * Optional binary form for a store holding its data in this process: adds the partner people
+   * that `count` raw 32-byte keys (back to back in `keys`) identify straight to `into`, with the
+   * kind bit of the identifier hit and each of their segments of the pinned snapshot (by index in
+   * `snapshot.segments`), synchronously, no object per hit. The same people and segments as
+   * `memberships`; a person is added only when in at least one segment of the snapshot.
+   */
+  addMembershipsOfKeys?(
+    snapshot: AudienceSnapshot,
+    keys: Uint8Array,
+    count: number,
+    into: MembershipSink,
+  ): void;
+}
+
+/**
+ * Where `addMembershipsOfKeys` puts what it finds (the shard's matched-people table). A person is
+ * numbered by its key: the same key, given as a string or as the 32 bytes it is the base64url of,
+ * is the same person.
+ */
+export interface MembershipSink {
+  /** The number of the person with this key. */
+  person(key: string): number;
+  /** The number of the person whose key is base64url of `bytes[at..at+32]`. */
+  rawPerson(bytes: Uint8Array, at: number): number;
+  /** The person was hit through identifiers of these kinds (bits by IDENTIFIER_KINDS order). */
+  addKinds(person: number, kinds: number): void;
+  /** The person is in the snapshot segment at this index. */
+  addSegment(person: number, segment: number): void;
 }
 
 /** A source of uniformly random 32-bit words from a cryptographic generator. */

@@ -15,10 +15,16 @@ import {
   createDigestHmac,
   createDigestHmacChain,
 } from '../../shared/domain/matching/digest-hmac.ts';
+import { SIMD_BATCH, simdHmac } from '../../shared/domain/matching/digest-hmac-simd.ts';
 import { DigestTable } from '../../shared/domain/matching/digest-table.ts';
 import { createPortableKeyer } from '../../shared/domain/matching/keyer.ts';
 import { type ListPerson, matchShard } from '../../shared/domain/matching/match-shard.ts';
-import { MatchedPeopleTable, mergeRuns } from '../../shared/domain/matching/matched-people.ts';
+import {
+  decodeBase64url32,
+  kindBit,
+  MatchedPeopleTable,
+  mergeRuns,
+} from '../../shared/domain/matching/matched-people.ts';
 import type { AudienceKeyer, AudienceStore } from '../../shared/domain/ports.ts';
 
 const digest = fc.uint8Array({ minLength: 32, maxLength: 32 });
@@ -45,6 +51,15 @@ describe('DigestTable', () => {
           expect(hex(table.digestAt(n))).toBe(h);
           expect(table.find(Buffer.from(h, 'hex'), 0)).toBe(n);
         }
+        // findMany: the same answers for a batch of present and absent digests, at an offset.
+        const batch = [...digests.slice(0, 20), ...digests.slice(0, 5).map((d) => d.map((b) => b ^ 1))];
+        const bytes = new Uint8Array(7 + batch.length * 32);
+        batch.forEach((d, i) => {
+          bytes.set(d, 7 + i * 32);
+        });
+        const out = new Int32Array(batch.length);
+        table.findMany(bytes, 7, batch.length, out);
+        expect([...out]).toEqual(batch.map((d) => reference.get(hex(d)) ?? -1));
       }),
     );
   });
@@ -81,6 +96,40 @@ describe('batch HMAC of digests', () => {
           });
         },
       ),
+    );
+  });
+
+  it('keys four at a time with WebAssembly SIMD as the scalar path does, across batch boundaries', () => {
+    expect(simdHmac(new Int32Array(8), new Int32Array(8))).toBeDefined();
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 0, maxLength: 64 }),
+        fc.integer({ min: 0, max: 2 * SIMD_BATCH + 7 }),
+        fc.integer({ min: 0, max: 5 }),
+        fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+        (key, count, offset, seed) => {
+          const input = new Uint8Array(offset + count * 32);
+          let x = seed | 1;
+          for (let i = 0; i < input.length; i++) {
+            x ^= x << 13;
+            x ^= x >>> 17;
+            x ^= x << 5;
+            input[i] = x & 255;
+          }
+          const simd = new Uint8Array(count * 32 + 3);
+          const scalar = new Uint8Array(count * 32 + 3);
+          createDigestHmac(key).keyInto(input, offset, count, simd, 3);
+          createDigestHmac(key, false).keyInto(input, offset, count, scalar, 3);
+          expect(hex(simd)).toBe(hex(scalar));
+          for (const i of [0, count >> 1, count - 1].filter((i) => i >= 0 && i < count)) {
+            const expected = createHmac('sha256', key)
+              .update(input.subarray(offset + i * 32, offset + i * 32 + 32))
+              .digest('hex');
+            expect(hex(simd.subarray(3 + i * 32, 3 + i * 32 + 32))).toBe(expected);
+          }
+        },
+      ),
+      { numRuns: 60 },
     );
   });
 
@@ -192,6 +241,36 @@ describe('binary lookups and keys', () => {
     );
   });
 
+  it("the memory store's sink form adds the people and pinned segments of its string answers", async () => {
+    await fc.assert(
+      fc.asyncProperty(partner, fc.array(digest, { maxLength: 10 }), async (p, strangers) => {
+        const store = partnerStore(p, keyer);
+        const snapshot = await store.snapshot('p');
+        if (!snapshot) return;
+        const digests = [...p.members.map((m) => m.digest), ...strangers];
+        const raw = new Uint8Array(digests.length * 32);
+        digests.forEach((d, i) => {
+          keyer.keyInto?.(d, 0, 1, raw, i * 32);
+        });
+        const viaSink = new MatchedPeopleTable();
+        store.addMembershipsOfKeys(snapshot, raw, digests.length, viaSink);
+        const viaRows = new MatchedPeopleTable();
+        const index = new Map(snapshot.segments.map((s, i) => [s.segmentId, i]));
+        for (const row of await store.memberships(
+          snapshot,
+          digests.map((d) => keyer.key(d)),
+        ))
+          for (const hit of row) {
+            const n = viaRows.person(hit.person);
+            viaRows.addKinds(n, kindBit(hit.kind));
+            for (const id of hit.segments) viaRows.addSegment(n, index.get(id) as number);
+          }
+        const segments = snapshot.segments.length;
+        expect(viaSink.finish(segments)).toEqual(viaRows.finish(segments));
+      }),
+    );
+  });
+
   it('matchShard gives the same tally and run with batch keys and binary lookups as with strings', async () => {
     const person = fc.array(
       fc.record({ kind: fc.constantFrom('email' as const, 'phone' as const), digest }),
@@ -299,6 +378,69 @@ describe('MatchedPeopleTable and mergeRuns', () => {
         );
         expect(await mergeRuns([[run]], 10)).toEqual(counts);
       }),
+    );
+  });
+
+  it('holds a person given by the 32 bytes of its key as the same person given by the key', async () => {
+    const raw = fc.array(
+      fc.tuple(fc.integer({ min: 0, max: 5 }), fc.boolean(), fc.integer({ min: 0, max: 9 })),
+      {
+        maxLength: 60,
+      },
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(digest, { minLength: 6, maxLength: 6 }),
+        raw,
+        hits,
+        async (pool, rawHits, other) => {
+          const bytes = new Uint8Array(6 * 32);
+          pool.forEach((d, i) => {
+            bytes.set(d, i * 32);
+          });
+          // The same hits, people by bytes or by base64url key, interleaved with other keys.
+          const table = new MatchedPeopleTable();
+          const plain = new MatchedPeopleTable();
+          rawHits.forEach(([i, asBytes, segment], at) => {
+            const n = asBytes ? table.rawPerson(bytes, i * 32) : table.person(base64url32(bytes, i * 32));
+            table.addKinds(n, 1);
+            table.addSegment(n, segment);
+            const m = plain.person(base64url32(bytes, i * 32));
+            plain.addKinds(m, 1);
+            plain.addSegment(m, segment);
+            const [k, kinds, s] = other[at] ?? ['x', 2, 0];
+            for (const t of [table, plain]) {
+              const o = t.person(k);
+              t.addKinds(o, kinds);
+              t.addSegment(o, s);
+            }
+          });
+          expect(table.size).toBe(plain.size);
+          expect(table.finish(10)).toEqual(plain.finish(10));
+        },
+      ),
+    );
+  });
+
+  it('decodes exactly the canonical base64url of 32 bytes', () => {
+    fc.assert(
+      fc.property(
+        digest,
+        fc.integer({ min: 0, max: 42 }),
+        fc.constantFrom('+', '=', 'B', 'é', 'A'),
+        (d, at, c) => {
+          const key = base64url32(d, 0);
+          const out = new Uint8Array(32);
+          expect(decodeBase64url32(key, out)).toBe(true);
+          expect(hex(out)).toBe(hex(d));
+          const changed = key.slice(0, at) + c + key.slice(at + 1);
+          const decoded = Buffer.from(changed, 'base64url');
+          const canonical = /^[A-Za-z0-9_-]{43}$/.test(changed) && base64url32(decoded, 0) === changed;
+          expect(decodeBase64url32(changed, out)).toBe(canonical);
+          if (canonical) expect(hex(out)).toBe(decoded.toString('hex'));
+          expect(decodeBase64url32(key.slice(1), out)).toBe(false);
+        },
+      ),
     );
   });
 

@@ -12,8 +12,9 @@
 
 import { base64url32 } from '../../domain/matching/digest-hmac.ts';
 import { DigestTable } from '../../domain/matching/digest-table.ts';
+import { kindBit } from '../../domain/matching/matched-people.ts';
 import type { AudienceSnapshot, IdentifierKind, Profile, SegmentInfo } from '../../domain/model.ts';
-import type { AudienceStore, MemberHit } from '../../domain/ports.ts';
+import type { AudienceStore, MemberHit, MembershipSink } from '../../domain/ports.ts';
 
 /** The answer for a key with no people: one shared, frozen empty row (most keys of a list miss). */
 const NO_HITS: readonly MemberHit[] = Object.freeze([]);
@@ -45,6 +46,13 @@ export interface MemoryPerson {
   ids: readonly { key: string; kind: IdentifierKind }[];
 }
 
+/** Key number n's slots at slots[start[n]..start[n+1]], its kind bit at kindBits[n]. */
+interface CompactMemberships {
+  start: Int32Array;
+  slots: Int32Array;
+  kindBits: Uint8Array;
+}
+
 interface PartnerState {
   profile: Profile;
   /** segmentId -> slot id of the current version. */
@@ -60,6 +68,8 @@ interface PartnerState {
   /** The key of each number in `rawKeys`, and its slot ids (the same array as in `index`). */
   keyOfRaw: string[];
   slotsOfRaw: number[][];
+  /** `slotsOfRaw` in typed arrays, with each key's kind bit; rebuilt on the first binary lookup after a write. */
+  compact?: CompactMemberships;
   /** baseSize and maxSegmentsPerMember of the current versions, recomputed after a write. */
   stats?: { baseSize: number; maxSegmentsPerMember: number };
 }
@@ -69,7 +79,13 @@ export class MemoryAudienceStore implements AudienceStore {
   private nextSlot = 1;
   /** Slot ids each snapshot pinned, computed once per snapshot object. */
   private readonly pinned = new WeakMap<AudienceSnapshot, Map<number, string>>();
+  /** Per snapshot: 1 + the index in its segments of each slot it pinned (0: not pinned), by slot id. */
+  private readonly pinnedIndex = new WeakMap<AudienceSnapshot, Int32Array>();
   private readonly slotOfVersion = new Map<string, number>();
+  /** Scratch for binary lookups: each key's number in rawKeys, or -1. */
+  private found = new Int32Array(0);
+  /** Kept so the reads that only warm the caches are not optimized away. */
+  touched = 0;
 
   private partner(partnerId: string): PartnerState {
     let state = this.partners.get(partnerId);
@@ -156,6 +172,7 @@ export class MemoryAudienceStore implements AudienceStore {
     state.lastVersion.set(definition.segmentId, version);
     state.current.set(definition.segmentId, slot);
     state.stats = undefined;
+    state.compact = undefined;
     return { ...segment };
   }
 
@@ -204,6 +221,83 @@ export class MemoryAudienceStore implements AudienceStore {
           : this.hitsOf(state, pinned, state.keyOfRaw[n] as string, state.slotsOfRaw[n]);
     }
     return out;
+  }
+
+  /** The sink form: each key's people and pinned segments added to `into`, no object per hit. */
+  addMembershipsOfKeys(
+    snapshot: AudienceSnapshot,
+    keys: Uint8Array,
+    count: number,
+    into: MembershipSink,
+  ): void {
+    const state = this.partners.get(snapshot.partnerId);
+    if (!state) return;
+    if (this.slotsWithOwners > 0) {
+      // People with several identifiers: through the MemberHit rows.
+      const index = new Map(snapshot.segments.map((s, i) => [s.segmentId, i]));
+      for (const row of this.membershipsOfKeys(snapshot, keys, count))
+        for (const hit of row) {
+          const person = into.person(hit.person);
+          for (const id of hit.segments) into.addSegment(person, index.get(id) as number);
+          into.addKinds(person, kindBit(hit.kind));
+        }
+      return;
+    }
+    // Every key is its own person: the key's bytes are the person's.
+    state.compact ??= this.compactOf(state);
+    const { start, slots, kindBits } = state.compact;
+    const pinned = this.pinnedIndexOf(snapshot);
+    const pinnedSlots = pinned.length;
+    if (this.found.length < count) this.found = new Int32Array(count);
+    const found = this.found;
+    state.rawKeys.findMany(keys, 0, count, found);
+    // Warm each found key's slot list before reading it (the reads overlap).
+    let touched = 0;
+    for (let i = 0; i < count; i++) {
+      const n = found[i] as number;
+      if (n !== -1) touched ^= slots[start[n] as number] as number;
+    }
+    this.touched = touched;
+    for (let i = 0; i < count; i++) {
+      const n = found[i] as number;
+      if (n === -1) continue;
+      let person = -1;
+      const to = start[n + 1] as number;
+      for (let j = start[n] as number; j < to; j++) {
+        const slot = slots[j] as number;
+        const index = slot < pinnedSlots ? (pinned[slot] as number) : 0;
+        if (index === 0) continue;
+        if (person === -1) person = into.rawPerson(keys, i * 32);
+        into.addSegment(person, index - 1);
+      }
+      if (person !== -1) into.addKinds(person, kindBits[n] as number);
+    }
+  }
+
+  private compactOf(state: PartnerState): CompactMemberships {
+    const keys = state.rawKeys.size;
+    const start = new Int32Array(keys + 1);
+    for (let n = 0; n < keys; n++)
+      start[n + 1] = (start[n] as number) + (state.slotsOfRaw[n] as number[]).length;
+    const slots = new Int32Array(start[keys] as number);
+    const kindBits = new Uint8Array(keys).fill(kindBit('email'));
+    for (let n = 0; n < keys; n++) {
+      slots.set(state.slotsOfRaw[n] as number[], start[n] as number);
+      if (this.kinds.size > 0) kindBits[n] = kindBit(this.kinds.get(state.keyOfRaw[n] as string) ?? 'email');
+    }
+    return { start, slots, kindBits };
+  }
+
+  private pinnedIndexOf(snapshot: AudienceSnapshot): Int32Array {
+    let index = this.pinnedIndex.get(snapshot);
+    if (!index) {
+      index = new Int32Array(this.nextSlot);
+      const at = new Map(snapshot.segments.map((s, i) => [s.segmentId, i]));
+      for (const [slot, segmentId] of this.pinnedSlots(snapshot))
+        index[slot] = (at.get(segmentId) as number) + 1;
+      this.pinnedIndex.set(snapshot, index);
+    }
+    return index;
   }
 
   private hitsOf(
@@ -260,6 +354,7 @@ export class MemoryAudienceStore implements AudienceStore {
         if (slots.length === 0) state.index.delete(key);
       }
       state.slots.delete(slot);
+      state.compact = undefined;
       this.slotOfVersion.delete(versionKey(partnerId, stored.segment.segmentId, stored.segment.version));
       dropped++;
     }

@@ -6,6 +6,8 @@
  * bytes as `createHmac('sha256', pepper).update(digest).digest()` (FIPS 198-1, FIPS 180-4).
  */
 
+import { simdHmac } from './digest-hmac-simd.ts';
+
 const ROUND_CONSTANTS = new Int32Array([
   0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5, 0xd807aa98,
   0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786,
@@ -73,7 +75,7 @@ function compress(state: Int32Array, w: Int32Array, out: Int32Array): void {
 }
 
 /** The state after one pad block: SHA-256's initial state compressed with (key XOR pad). */
-function padState(key: Uint8Array, pad: number): Int32Array {
+function padStateFor(key: Uint8Array, pad: number): Int32Array {
   const w = new Int32Array(64);
   for (let i = 0; i < 16; i++) {
     let word = 0;
@@ -101,15 +103,24 @@ export interface DigestHmac {
   keyInto(digests: Uint8Array, from: number, count: number, out: Uint8Array, at: number): void;
 }
 
-export function createDigestHmac(key: Uint8Array): DigestHmac {
+/**
+ * `simd`: four digests at a time with WebAssembly SIMD (digest-hmac-simd.ts) when the runtime has
+ * it (the default), for batches of two or more; false: the scalar path only.
+ */
+export function createDigestHmac(key: Uint8Array, simd = true): DigestHmac {
   if (key.length > BLOCK_BYTES)
     throw new RangeError('digest HMAC: a key longer than 64 bytes must be hashed first');
-  const inner = padState(key, 0x36);
-  const outer = padState(key, 0x5c);
+  const inner = padStateFor(key, 0x36);
+  const outer = padStateFor(key, 0x5c);
   const w = new Int32Array(64);
   const hashed = new Int32Array(8);
+  const lanes = simd ? simdHmac(inner, outer) : undefined;
   return {
     keyInto(digests, from, count, out, at) {
+      if (lanes && count > 1) {
+        lanes(digests, from, count, out, at);
+        return;
+      }
       for (let n = 0; n < count; n++) {
         const d = from + n * HMAC_BYTES;
         for (let i = 0; i < 8; i++) {
@@ -139,8 +150,8 @@ export function createDigestHmac(key: Uint8Array): DigestHmac {
 }
 
 /** A chain of HMACs (HMAC(k2, HMAC(k1, digest)), the pepper ring's rotation chain) over digests. */
-export function createDigestHmacChain(keys: readonly Uint8Array[]): DigestHmac {
-  const links = keys.map(createDigestHmac);
+export function createDigestHmacChain(keys: readonly Uint8Array[], simd = true): DigestHmac {
+  const links = keys.map((key) => createDigestHmac(key, simd));
   if (links.length === 1) return links[0] as DigestHmac;
   return {
     keyInto(digests, from, count, out, at) {

@@ -150,7 +150,9 @@ export async function matchShard(options: MatchShardOptions): Promise<ShardMatch
   const segmentIndex = new Map(snapshot.segments.map((s, i) => [s.segmentId, i]));
 
   /** Distinct digests of the shard (whoever's identifier), numbered: each is keyed and looked up once. */
-  const digests = new DigestTable();
+  // Sized for the shard when its length is known (no growth on the way).
+  const sized = (x: unknown) => (Array.isArray(x) ? x.length : 0);
+  const digests = new DigestTable(sized(options.people) + sized(options.digests));
   /** Per digest number: PRIMARY, and the kinds its person holds when it is a primary. */
   let flags = new Uint8Array(1024);
   let distinct = 0;
@@ -202,10 +204,13 @@ export async function matchShard(options: MatchShardOptions): Promise<ShardMatch
 
   // The batch: digest numbers waiting to be keyed and looked up, keyed in one go when full.
   const binaryKeys = keyer.keyInto !== undefined;
-  let pending: number[] = [];
+  let pending = new Int32Array(Math.max(16, batchSize * 2));
+  let pendingCount = 0;
+  /** The raw keys of a batch answered synchronously (reused: such a store keeps nothing of them). */
+  const scratchKeys = new Uint8Array(batchSize * DIGEST_BYTES);
   const mayHold = options.mayHold;
-  const lookUp = (batch: readonly number[]): void => {
-    const count = batch.length;
+  const sink = store.addMembershipsOfKeys && !mayHold;
+  const lookUp = (from: number, count: number): void => {
     // The rows the store answers: one a key looked up (fewer than `count` when the filter skips some).
     let expected = count;
     const table = digests.buffer;
@@ -214,23 +219,34 @@ export async function matchShard(options: MatchShardOptions): Promise<ShardMatch
     let keyed = t0;
     if (binaryKeys) {
       // Contiguous digest numbers (the usual case: new digests arrive in order) are keyed in place.
-      const first = batch[0] as number;
-      const keys = new Uint8Array(count * DIGEST_BYTES);
-      if (batch[count - 1] === first + count - 1)
+      const first = pending[from] as number;
+      const keys = sink ? scratchKeys : new Uint8Array(count * DIGEST_BYTES);
+      if (pending[from + count - 1] === first + count - 1)
         keyer.keyInto?.(table, first * DIGEST_BYTES, count, keys, 0);
       else
-        batch.forEach((n, i) => {
-          keyer.keyInto?.(table, n * DIGEST_BYTES, 1, keys, i * DIGEST_BYTES);
-        });
+        for (let i = 0; i < count; i++)
+          keyer.keyInto?.(table, (pending[from + i] as number) * DIGEST_BYTES, 1, keys, i * DIGEST_BYTES);
       keyed = clock();
+      if (sink) {
+        // Straight into the matched-people table (lookup and tally in one).
+        store.addMembershipsOfKeys?.(snapshot, keys, count, matchedPeople);
+        looked += count;
+        onProgress?.({ read, looked });
+        if (phases) {
+          phases.keying += keyed - t0;
+          phases.lookup += clock() - keyed;
+        }
+        return;
+      }
       if (store.membershipsOfKeys && !mayHold) answer = store.membershipsOfKeys(snapshot, keys, count);
       else {
-        const strings = batch.map((_, i) => base64url32(keys, i * DIGEST_BYTES));
+        const strings = Array.from({ length: count }, (_, i) => base64url32(keys, i * DIGEST_BYTES));
         const kept = mayHold ? strings.filter(mayHold) : strings;
         expected = kept.length;
         answer = kept.length > 0 ? store.memberships(snapshot, kept) : [];
       }
     } else {
+      const batch = Array.from(pending.subarray(from, from + count));
       const keys = batch.map((n) => keyer.key(digests.digestAt(n).slice()));
       // What the partner's membership filter rules out is not read.
       const kept = mayHold ? keys.filter(mayHold) : keys;
@@ -278,7 +294,12 @@ export async function matchShard(options: MatchShardOptions): Promise<ShardMatch
         grown.set(flags);
         flags = grown;
       }
-      pending.push(n);
+      if (pendingCount === pending.length) {
+        const grown = new Int32Array(pending.length * 2);
+        grown.set(pending);
+        pending = grown;
+      }
+      pending[pendingCount++] = n;
     }
     if (primary === -1) {
       primary = n;
@@ -303,12 +324,12 @@ export async function matchShard(options: MatchShardOptions): Promise<ShardMatch
   };
   /** After a person: looks up full batches; true when the lookups in flight are at the limit. */
   const personDone = (): boolean => {
-    if (pending.length < batchSize) return false;
+    if (pendingCount < batchSize) return false;
     // A person's identifiers may overflow the batch: look up batchSize at a time.
-    while (pending.length >= batchSize) {
-      lookUp(pending.slice(0, batchSize));
-      pending = pending.slice(batchSize);
-    }
+    let at = 0;
+    for (; pendingCount - at >= batchSize; at += batchSize) lookUp(at, batchSize);
+    pending.copyWithin(0, at, pendingCount);
+    pendingCount -= at;
     return inFlight.size >= concurrency;
   };
   const takePerson = (person: ListPerson): boolean => {
@@ -344,7 +365,7 @@ export async function matchShard(options: MatchShardOptions): Promise<ShardMatch
       }
       throwIfFailed();
     }
-    if (pending.length > 0) lookUp(pending);
+    if (pendingCount > 0) lookUp(0, pendingCount);
   } catch (error) {
     await Promise.all(inFlight);
     throw error;

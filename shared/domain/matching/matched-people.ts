@@ -14,6 +14,8 @@
  */
 import { DomainError } from '../errors.ts';
 import { IDENTIFIER_KINDS, type IdentifierKind } from '../model.ts';
+import type { MembershipSink } from '../ports.ts';
+import { DigestTable } from './digest-table.ts';
 
 /** A matched partner person of one shard (or, after the merge, of the list). */
 export interface MatchedPerson {
@@ -35,16 +37,26 @@ export interface MatchedCounts {
 
 export const kindBit = (kind: IdentifierKind): number => 1 << IDENTIFIER_KINDS.indexOf(kind);
 
-const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
-
 /**
- * A shard's matched people as they are found: a number per person key, its kinds in a byte, its
- * (person, segment) pairs appended to typed arrays (repeats allowed). No object or set per person;
- * `finish` sorts the people by key once, groups the pairs by person and writes the run.
+ * A shard's matched people as they are found: a number per person, its kinds in a byte, its
+ * (person, segment) pairs appended to typed arrays (repeats allowed). A person key that is the
+ * base64url of 32 bytes (every key a keyer writes) is held as those bytes in a digest table, so an
+ * in-process store can add people without a string per hit; other keys are held as strings. No
+ * object or set per person; `finish` sorts the people by key once, groups the pairs by person and
+ * writes the run.
  */
-export class MatchedPeopleTable {
+export class MatchedPeopleTable implements MembershipSink {
+  /** People whose key is base64url of 32 bytes, by those bytes. */
+  private readonly raw = new DigestTable();
+  /** Person number of each entry of `raw`. */
+  private numberOfRaw = new Int32Array(1024);
+  /** People with any other key. */
   private readonly numberOf = new Map<string, number>();
-  private readonly keys: string[] = [];
+  /** Per person: its entry in `raw`, or -(i + 1) for the i-th key of `strings`. */
+  private keyOf = new Int32Array(1024);
+  private readonly strings: string[] = [];
+  private readonly scratch = new Uint8Array(32);
+  private people = 0;
   private kinds = new Uint8Array(1024);
   private pairPeople = new Int32Array(4096);
   private pairSegments = new Int32Array(4096);
@@ -52,13 +64,34 @@ export class MatchedPeopleTable {
 
   /** The person's number, added (with no kinds and no segments) when new. */
   person(key: string): number {
+    if (key.length === 43 && decodeBase64url32(key, this.scratch)) return this.rawPerson(this.scratch, 0);
     let n = this.numberOf.get(key);
     if (n === undefined) {
-      n = this.keys.length;
+      n = this.newPerson(-(this.strings.length + 1));
       this.numberOf.set(key, n);
-      this.keys.push(key);
-      if (n >= this.kinds.length) this.kinds = grown(this.kinds);
+      this.strings.push(key);
     }
+    return n;
+  }
+
+  /** The number of the person whose key is base64url of `bytes[at..at+32]` (the same as `person` of it). */
+  rawPerson(bytes: Uint8Array, at: number): number {
+    const before = this.raw.size;
+    const r = this.raw.add(bytes, at);
+    if (r < before) return this.numberOfRaw[r] as number;
+    if (r >= this.numberOfRaw.length) this.numberOfRaw = grown(this.numberOfRaw);
+    const n = this.newPerson(r);
+    this.numberOfRaw[r] = n;
+    return n;
+  }
+
+  private newPerson(key: number): number {
+    const n = this.people++;
+    if (n >= this.kinds.length) {
+      this.kinds = grown(this.kinds);
+      this.keyOf = grown(this.keyOf);
+    }
+    this.keyOf[n] = key;
     return n;
   }
 
@@ -77,18 +110,48 @@ export class MatchedPeopleTable {
   }
 
   get size(): number {
-    return this.keys.length;
+    return this.people;
+  }
+
+  /** Every person's key as ASCII bytes back to back: person p's at start[p]..start[p+1]. */
+  private keyBytes(): { bytes: Uint8Array; start: Int32Array } {
+    const people = this.people;
+    const start = new Int32Array(people + 1);
+    for (let p = 0; p < people; p++) {
+      const k = this.keyOf[p] as number;
+      const length = k >= 0 ? 43 : (this.strings[-k - 1] as string).length;
+      if (length > 255)
+        throw new DomainError('invalid-digest', 'A person key is longer than 255 characters.');
+      start[p + 1] = (start[p] as number) + length;
+    }
+    const bytes = new Uint8Array(start[people] as number);
+    const raw = this.raw.buffer;
+    for (let p = 0; p < people; p++) {
+      const k = this.keyOf[p] as number;
+      let at = start[p] as number;
+      if (k >= 0) base64url32Into(raw, k * 32, bytes, at);
+      else {
+        const key = this.strings[-k - 1] as string;
+        for (let i = 0; i < key.length; i++) {
+          const c = key.charCodeAt(i);
+          if (c > 127) throw new DomainError('invalid-digest', 'A person key is not ASCII.');
+          bytes[at++] = c;
+        }
+      }
+    }
+    return { bytes, start };
   }
 
   /** The counts of these people (each once) and their run, sorted by person key. */
   finish(segmentCount: number): { counts: MatchedCounts; run: Uint8Array } {
-    const people = this.keys.length;
+    const people = this.people;
     const counts: MatchedCounts = {
       matched: 0,
       perSegment: new Array<number>(segmentCount).fill(0),
       byKind: Object.fromEntries(IDENTIFIER_KINDS.map((k) => [k, 0])) as Record<IdentifierKind, number>,
       maxSegmentsPerPerson: 0,
     };
+    const keys = this.keyBytes();
     // The pairs grouped by person (a counting sort): person p's segments at start[p]..start[p+1].
     const start = new Int32Array(people + 1);
     for (let i = 0; i < this.pairs; i++) {
@@ -105,6 +168,8 @@ export class MatchedPeopleTable {
     }
     // Each person's segments sorted and distinct, in place (a person is in a few segments).
     const distinctEnd = new Int32Array(people);
+    const perSegment = new Int32Array(segmentCount);
+    const byKind = new Int32Array(8);
     let size = 0;
     for (let p = 0; p < people; p++) {
       const from = start[p] as number;
@@ -122,33 +187,31 @@ export class MatchedPeopleTable {
       for (let i = from; i < to; i++)
         if (i === from || grouped[i] !== grouped[end - 1]) grouped[end++] = grouped[i] as number;
       distinctEnd[p] = end;
-      const key = this.keys[p] as string;
-      if (key.length > 255)
-        throw new DomainError('invalid-digest', 'A person key is longer than 255 characters.');
-      size += 4 + key.length + 2 * (end - from);
+      size += 4 + ((keys.start[p + 1] as number) - (keys.start[p] as number)) + 2 * (end - from);
       if (end > from) {
         counts.matched++;
-        counts.maxSegmentsPerPerson = Math.max(counts.maxSegmentsPerPerson, end - from);
+        if (end - from > counts.maxSegmentsPerPerson) counts.maxSegmentsPerPerson = end - from;
         for (let i = from; i < end; i++) {
           const segment = grouped[i] as number;
-          counts.perSegment[segment] = (counts.perSegment[segment] ?? 0) + 1;
+          if (segment >= segmentCount) counts.perSegment[segment] = (counts.perSegment[segment] ?? 0) + 1;
+          else perSegment[segment] = (perSegment[segment] as number) + 1;
         }
         const kinds = this.kinds[p] as number;
-        IDENTIFIER_KINDS.forEach((kind, i) => {
-          if (kinds & (1 << i)) counts.byKind[kind]++;
-        });
+        for (let i = 0; i < 8; i++) if (kinds & (1 << i)) byKind[i] = (byKind[i] as number) + 1;
       }
     }
+    for (let s = 0; s < segmentCount; s++) counts.perSegment[s] = perSegment[s] as number;
+    IDENTIFIER_KINDS.forEach((kind, i) => {
+      counts.byKind[kind] += byKind[i] as number;
+    });
     const out = new Uint8Array(size);
     let at = 0;
-    for (const p of sortedByKey(this.keys)) {
-      const key = this.keys[p] as string;
-      out[at++] = key.length;
-      for (let i = 0; i < key.length; i++) {
-        const c = key.charCodeAt(i);
-        if (c > 127) throw new DomainError('invalid-digest', 'A person key is not ASCII.');
-        out[at++] = c;
-      }
+    const k = keys.bytes;
+    for (const p of sortedByKey(keys.bytes, keys.start, people)) {
+      const keyFrom = keys.start[p] as number;
+      const keyTo = keys.start[p + 1] as number;
+      out[at++] = keyTo - keyFrom;
+      for (let i = keyFrom; i < keyTo; i++) out[at++] = k[i] as number;
       const from = start[p] as number;
       const n = (distinctEnd[p] as number) - from;
       out[at++] = this.kinds[p] as number;
@@ -170,28 +233,94 @@ function grown<T extends Uint8Array | Int32Array>(a: T): T {
   return b;
 }
 
+const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+const ALPHABET_CODES = Uint8Array.from(ALPHABET, (c) => c.charCodeAt(0));
+/** The 6-bit value of each base64url character code, or -1. */
+const SEXTET = new Int8Array(128).fill(-1);
+for (let i = 0; i < 64; i++) SEXTET[ALPHABET_CODES[i] as number] = i;
+
+/** Writes base64url (no padding, 43 characters) of `bytes[at..at+32]` as ASCII to `out` from `outAt`. */
+export function base64url32Into(bytes: Uint8Array, at: number, out: Uint8Array, outAt: number): void {
+  let o = outAt;
+  let i = at;
+  for (const end = at + 30; i < end; i += 3) {
+    const n = ((bytes[i] as number) << 16) | ((bytes[i + 1] as number) << 8) | (bytes[i + 2] as number);
+    out[o] = ALPHABET_CODES[n >>> 18] as number;
+    out[o + 1] = ALPHABET_CODES[(n >>> 12) & 63] as number;
+    out[o + 2] = ALPHABET_CODES[(n >>> 6) & 63] as number;
+    out[o + 3] = ALPHABET_CODES[n & 63] as number;
+    o += 4;
+  }
+  const n = ((bytes[i] as number) << 16) | ((bytes[i + 1] as number) << 8);
+  out[o] = ALPHABET_CODES[n >>> 18] as number;
+  out[o + 1] = ALPHABET_CODES[(n >>> 12) & 63] as number;
+  out[o + 2] = ALPHABET_CODES[(n >>> 6) & 63] as number;
+}
+
 /**
- * The numbers of `keys` in key order. Sorted on a number made of each key's first four characters
- * (ASCII, 7 bits each) and its index, natively; keys sharing those four characters are then put in
- * order among themselves.
+ * Decodes a 43-character key into 32 bytes at `out[0..32]` when it is the canonical base64url (no
+ * padding) of 32 bytes, as `base64url32` writes it; false (and `out` undefined) otherwise.
  */
-function sortedByKey(keys: readonly string[]): Int32Array {
-  const n = keys.length;
+export function decodeBase64url32(key: string, out: Uint8Array): boolean {
+  if (key.length !== 43) return false;
+  let o = 0;
+  let i = 0;
+  for (; i < 40; i += 4) {
+    const a = sextet(key, i);
+    const b = sextet(key, i + 1);
+    const c = sextet(key, i + 2);
+    const d = sextet(key, i + 3);
+    if ((a | b | c | d) < 0) return false;
+    const n = (a << 18) | (b << 12) | (c << 6) | d;
+    out[o++] = n >>> 16;
+    out[o++] = (n >>> 8) & 255;
+    out[o++] = n & 255;
+  }
+  const a = sextet(key, 40);
+  const b = sextet(key, 41);
+  const c = sextet(key, 42);
+  // The last character holds 4 bits of the 32 bytes: its 2 low bits must be zero (canonical).
+  if ((a | b | c) < 0 || (c & 3) !== 0) return false;
+  const n = (a << 18) | (b << 12) | (c << 6);
+  out[o++] = n >>> 16;
+  out[o] = (n >>> 8) & 255;
+  return true;
+}
+
+function sextet(key: string, i: number): number {
+  const c = key.charCodeAt(i);
+  return c < 128 ? (SEXTET[c] as number) : -1;
+}
+
+/**
+ * The numbers of `count` keys (ASCII bytes, key p at bytes[start[p]..start[p+1]]) in byte order.
+ * Sorted on a number made of each key's first four bytes (7 bits each) and its index, natively;
+ * keys sharing those four bytes are then put in order among themselves.
+ */
+function sortedByKey(bytes: Uint8Array, start: Int32Array, n: number): Int32Array {
   const order = new Int32Array(n);
-  if (n >= 2 ** 24) {
-    const all = Array.from({ length: n }, (_, i) => i).sort((a, b) =>
-      compare(keys[a] as string, keys[b] as string),
+  const compare = (a: number, b: number) =>
+    compareKeys(
+      bytes,
+      start[a] as number,
+      (start[a + 1] as number) - (start[a] as number),
+      bytes,
+      start[b] as number,
+      (start[b + 1] as number) - (start[b] as number),
     );
+  if (n >= 2 ** 24) {
+    const all = Array.from({ length: n }, (_, i) => i).sort(compare);
     order.set(all);
     return order;
   }
-  const prefixOf = (key: string) => {
-    let v = 0;
-    for (let i = 0; i < 4; i++) v = v * 128 + (i < key.length ? key.charCodeAt(i) & 127 : 0);
-    return v;
-  };
   const packed = new Float64Array(n);
-  for (let i = 0; i < n; i++) packed[i] = prefixOf(keys[i] as string) * 2 ** 24 + i;
+  for (let p = 0; p < n; p++) {
+    const from = start[p] as number;
+    const length = (start[p + 1] as number) - from;
+    let v = 0;
+    for (let i = 0; i < 4; i++) v = v * 128 + (i < length ? (bytes[from + i] as number) & 127 : 0);
+    packed[p] = v * 2 ** 24 + p;
+  }
   packed.sort();
   for (let i = 0; i < n; i++) order[i] = (packed[i] as number) % 2 ** 24;
   // Equal prefixes (rare for keyed digests) are ordered by the whole key.
@@ -199,12 +328,7 @@ function sortedByKey(keys: readonly string[]): Int32Array {
     const prefix = Math.floor((packed[i] as number) / 2 ** 24);
     let j = i + 1;
     while (j < n && Math.floor((packed[j] as number) / 2 ** 24) === prefix) j++;
-    if (j - i > 1) {
-      const group = Array.from(order.subarray(i, j)).sort((a, b) =>
-        compare(keys[a] as string, keys[b] as string),
-      );
-      order.set(group, i);
-    }
+    if (j - i > 1) order.set(Array.from(order.subarray(i, j)).sort(compare), i);
     i = j;
   }
   return order;
@@ -388,7 +512,7 @@ export async function mergeRuns(
   for (let i = (heap.length >> 1) - 1; i >= 0; i--) siftDown(i);
 
   // The person being counted: its key, kinds and distinct segments (stamped per person).
-  let key = new Uint8Array(256);
+  const key = new Uint8Array(256);
   let keyLength = -1;
   let kinds = 0;
   const segments: number[] = [];
@@ -408,7 +532,7 @@ export async function mergeRuns(
     const b = top.buffer;
     if (keyLength < 0 || compareKeys(b, top.keyAt, top.keyLength, key, 0, keyLength) !== 0) {
       count();
-      key = b.slice(top.keyAt, top.keyAt + top.keyLength);
+      key.set(b.subarray(top.keyAt, top.keyAt + top.keyLength));
       keyLength = top.keyLength;
       kinds = 0;
       segments.length = 0;
