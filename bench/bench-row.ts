@@ -1,3 +1,6 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+
 /** One line of a benchmark report (npm run bench). */
 export interface BenchRow {
   name: string;
@@ -13,4 +16,21 @@ export interface BenchRow {
 /** Peak RSS of this process so far, in MB (maxRSS is in KB). */
 export function peakRssMb(): number {
   return Math.round((process.resourceUsage().maxRSS / 1024) * 10) / 10;
+}
+
+/**
+ * A full GC, untimed, before a timed round: what the previous round left is not the next one's cost
+ * (gc() exposed at runtime: the bench runs under tsx, without node flags).
+ */
+export const collectGarbage = (() => {
+  setFlagsFromString('--expose-gc');
+  return runInNewContext('gc') as () => void;
+})();
+
+/**
+ * Sleeps the thread briefly (benches are synchronous): after a full GC, its sweeping finishes on
+ * helper threads instead of being counted in the next round's process CPU time.
+ */
+export function settle(ms = 30): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }

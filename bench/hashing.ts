@@ -9,8 +9,6 @@ import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { runHashCommand } from '../cli/hash-command.ts';
 import { DEFAULT_MIN_BYTES, DEFAULT_PIECE_BYTES, type ThreadSettings } from '../cli/hash-threads.ts';
 import { seededRandom as prng } from '../local/synthetic-data.ts';
@@ -18,7 +16,7 @@ import { createNodeIdentifierHasher } from '../shared/adapters/node-sha256.ts';
 import { createIdentifierHasher, type IdentifierHasher } from '../shared/domain/identifiers/hash.ts';
 import { normalizeEmail } from '../shared/domain/identifiers/normalize.ts';
 import type { Profile } from '../shared/domain/model.ts';
-import { type BenchRow, peakRssMb } from './bench-row.ts';
+import { type BenchRow, collectGarbage, peakRssMb, settle } from './bench-row.ts';
 import { type ReportRow, round } from './table.ts';
 
 export type { BenchRow };
@@ -78,17 +76,6 @@ function cpuSeconds(run: () => number): number {
   const used = process.cpuUsage(before);
   if (sink < 0) throw new Error('unreachable: keeps the loop result alive');
   return (used.user + used.system) / 1e6;
-}
-
-/** A full GC: gc() exposed at runtime (the bench runs under tsx, without node flags). */
-const collectGarbage = (() => {
-  setFlagsFromString('--expose-gc');
-  return runInNewContext('gc') as () => void;
-})();
-
-/** Sleeps the thread briefly (the bench is synchronous). */
-function settle(ms = 30): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
 const median = (xs: readonly number[]): number => {

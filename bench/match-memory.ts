@@ -33,7 +33,7 @@ import {
 } from '../shared/domain/matching/match-shard.ts';
 import type { AudienceSnapshot } from '../shared/domain/model.ts';
 import type { AudienceKeyer } from '../shared/domain/ports.ts';
-import { peakRssMb } from './bench-row.ts';
+import { collectGarbage, peakRssMb, settle } from './bench-row.ts';
 import {
   digestAt,
   membersBySegment,
@@ -353,29 +353,29 @@ export async function benchMatchMemory(options: { quick?: boolean } = {}): Promi
   }
 
   const hmac = hmacKeyer(BENCH_PEPPER);
-  const tBuild = performance.now();
-  const ours = buildStore(data, hmac);
-  const buildSeconds = (performance.now() - tBuild) / 1000;
-  const ident = buildStore(data, identityKeyer);
-
-  // Warm-up on a slice, then interleaved rounds; best of `rounds` for wall and CPU separately.
-  const warm = data.list.slice(0, Math.min(50_000, data.list.length));
-  await runOurs(warm, sizes.shards, ours.store, ours.snapshot, hmac);
-  await runOurs(warm, sizes.shards, ident.store, ident.snapshot, identityKeyer);
   // Best of `rounds` by CPU seconds (the work is single-threaded; CPU time is what other work on the
   // machine disturbs least); its wall time and phases are reported with it.
   const keepBest = (prev: OurRun | undefined, run: OurRun): OurRun =>
     prev && prev.cpuSeconds <= run.cpuSeconds ? prev : run;
-  let bestHmac: OurRun | undefined;
-  let bestIdent: OurRun | undefined;
-  for (let r = 0; r < rounds; r++) {
-    bestHmac = keepBest(bestHmac, await runOurs(data.list, sizes.shards, ours.store, ours.snapshot, hmac));
-    bestIdent = keepBest(
-      bestIdent,
-      await runOurs(data.list, sizes.shards, ident.store, ident.snapshot, identityKeyer),
-    );
-  }
-  if (!bestHmac || !bestIdent) throw new Error('unreachable');
+  const warm = data.list.slice(0, Math.min(50_000, data.list.length));
+  // One store alive at a time (each holds 2.5 M keys: two would double the heap every GC marks),
+  // a warm-up on a slice, then each round after a full GC and its sweeping, untimed.
+  const measure = async (keyer: AudienceKeyer): Promise<{ best: OurRun; buildSeconds: number }> => {
+    const t = performance.now();
+    const built = buildStore(data, keyer);
+    const buildSeconds = (performance.now() - t) / 1000;
+    await runOurs(warm, sizes.shards, built.store, built.snapshot, keyer);
+    let best: OurRun | undefined;
+    for (let r = 0; r < rounds; r++) {
+      collectGarbage();
+      settle(200);
+      best = keepBest(best, await runOurs(data.list, sizes.shards, built.store, built.snapshot, keyer));
+    }
+    if (!best) throw new Error('unreachable');
+    return { best, buildSeconds };
+  };
+  const { best: bestHmac, buildSeconds } = await measure(hmac);
+  const { best: bestIdent } = await measure(identityKeyer);
 
   // The HMAC alone over the distinct digests, in the product path's batch form (CPU seconds).
   const distinctDigests = new Map<string, Uint8Array>();
