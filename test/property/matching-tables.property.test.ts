@@ -222,17 +222,25 @@ function partnerStore(
 describe('binary lookups and keys', () => {
   const keyer = hmacKeyer({ current: 'k1', keys: new Map([['k1', new Uint8Array(32).fill(3)]]) });
 
+  /** A partner's store and snapshot, and its members' and strangers' digests keyed back to back. */
+  const keyedBatch = async (p: Parameters<typeof partnerStore>[0], strangers: Uint8Array[]) => {
+    const store = partnerStore(p, keyer);
+    const snapshot = await store.snapshot('p');
+    if (!snapshot) return undefined;
+    const digests = [...p.members.map((m) => m.digest), ...strangers];
+    const raw = new Uint8Array(digests.length * 32);
+    digests.forEach((d, i) => {
+      keyer.keyInto?.(d, 0, 1, raw, i * 32);
+    });
+    return { store, snapshot, digests, raw };
+  };
+
   it('the memory store answers raw keys as it answers their base64url', async () => {
     await fc.assert(
       fc.asyncProperty(partner, fc.array(digest, { maxLength: 10 }), async (p, strangers) => {
-        const store = partnerStore(p, keyer);
-        const snapshot = await store.snapshot('p');
-        if (!snapshot) return;
-        const digests = [...p.members.map((m) => m.digest), ...strangers];
-        const raw = new Uint8Array(digests.length * 32);
-        digests.forEach((d, i) => {
-          keyer.keyInto?.(d, 0, 1, raw, i * 32);
-        });
+        const batch = await keyedBatch(p, strangers);
+        if (!batch) return;
+        const { store, snapshot, digests, raw } = batch;
         const keys = digests.map((d) => keyer.key(d));
         expect(store.membershipsOfKeys(snapshot, raw, digests.length)).toEqual(
           await store.memberships(snapshot, keys),
@@ -244,14 +252,9 @@ describe('binary lookups and keys', () => {
   it("the memory store's sink form adds the people and pinned segments of its string answers", async () => {
     await fc.assert(
       fc.asyncProperty(partner, fc.array(digest, { maxLength: 10 }), async (p, strangers) => {
-        const store = partnerStore(p, keyer);
-        const snapshot = await store.snapshot('p');
-        if (!snapshot) return;
-        const digests = [...p.members.map((m) => m.digest), ...strangers];
-        const raw = new Uint8Array(digests.length * 32);
-        digests.forEach((d, i) => {
-          keyer.keyInto?.(d, 0, 1, raw, i * 32);
-        });
+        const batch = await keyedBatch(p, strangers);
+        if (!batch) return;
+        const { store, snapshot, digests, raw } = batch;
         const viaSink = new MatchedPeopleTable();
         store.addMembershipsOfKeys(snapshot, raw, digests.length, viaSink);
         const viaRows = new MatchedPeopleTable();
