@@ -5,7 +5,7 @@
  * the CDK CLI's way of passing context.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -22,6 +22,7 @@ import { DeployContextError } from '../../cdk/privacy-context.ts';
 import { PRIVACY_SETTINGS } from '../../shared/domain/privacy/privacy-params.ts';
 import { MATCH_TIMEOUT_SECONDS } from '../../shared/infra/definitions.ts';
 import { privacySettingsOf, RuntimeConfigSchema } from '../../shared/infra/runtime-config.ts';
+import { withScratchOutdir } from './synth.ts';
 
 const read = (path: string) => readFileSync(join(REPO_ROOT, path), 'utf8');
 const cdkJson = JSON.parse(read('cdk.json')) as { context: Record<string, unknown> };
@@ -184,22 +185,24 @@ describe('strict deploy context', () => {
   });
 
   it('stops the synth of the app itself', () => {
-    expect(() => buildApp({ context: { minSegmentsize: 80 }, nag: false })).toThrow(
-      /context key "minSegmentsize" is not a setting/,
-    );
+    expect(() =>
+      withScratchOutdir((outdir) => buildApp({ outdir, context: { minSegmentsize: 80 }, nag: false })),
+    ).toThrow(/context key "minSegmentsize" is not a setting/);
   });
 
   it('fails `cdk synth -c minSegmentsize=80` (context as the CDK CLI passes it) with the message and exit code 1', () => {
+    const outdir = mkdtempSync(join(tmpdir(), 'onboarding-cli-'));
     const run = spawnSync(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'cdk/app.ts')], {
       cwd: REPO_ROOT,
       encoding: 'utf8',
       env: {
         ...process.env,
         CDK_CONTEXT_JSON: JSON.stringify({ minSegmentsize: '80', 'aws:cdk:bundling-stacks': [] }),
-        CDK_OUTDIR: mkdtempSync(join(tmpdir(), 'onboarding-cli-')),
+        CDK_OUTDIR: outdir,
       },
       timeout: 60_000,
     });
+    rmSync(outdir, { recursive: true, force: true });
     expect(run.status, run.stderr).toBe(1);
     expect(run.stderr).toContain('context key "minSegmentsize" is not a setting of this app');
   });

@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, Stack, Validations } from 'aws-cdk-lib';
@@ -7,7 +7,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { AwsSolutionsChecks, type NagPack, ServerlessChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyNag } from '../../cdk/nag.ts';
 import { type SynthesizedApp, synthForTest } from './synth.ts';
 
@@ -55,6 +55,17 @@ beforeAll(() => {
   built = synthForTest();
 });
 
+/** A throwaway app whose cloud assembly folder is removed after the test. */
+const scratchDirs: string[] = [];
+function scratchApp(): App {
+  const outdir = mkdtempSync(join(tmpdir(), 'onboarding-nag-'));
+  scratchDirs.push(outdir);
+  return new App({ outdir });
+}
+afterAll(() => {
+  for (const dir of scratchDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
 describe('cdk-nag AwsSolutions and Serverless', () => {
   it.each(PACKS().map((p) => [p.constructor.name, p] as const))(
     '%s reports nothing unacknowledged on the whole app',
@@ -66,7 +77,7 @@ describe('cdk-nag AwsSolutions and Serverless', () => {
   );
 
   it('registers both packs at synth time', () => {
-    const scratch = new App({ outdir: mkdtempSync(join(tmpdir(), 'onboarding-nag-')) });
+    const scratch = scratchApp();
     const stack = new Stack(scratch, 'Scratch');
     // Compliant with AwsSolutions, but no tracing: only the Serverless pack objects.
     const queue = new sqs.Queue(stack, 'Queue', { enforceSSL: true });
@@ -86,7 +97,7 @@ describe('cdk-nag AwsSolutions and Serverless', () => {
   });
 
   it('runs at synth time: a violation stops the synth (so `cdk deploy` cannot ship one)', () => {
-    const scratch = new App({ outdir: mkdtempSync(join(tmpdir(), 'onboarding-nag-')) });
+    const scratch = scratchApp();
     new s3.Bucket(new Stack(scratch, 'Scratch'), 'Careless');
     applyNag(scratch);
     expect(() => scratch.synth()).toThrow(/AwsSolutions-S1/);
@@ -111,7 +122,7 @@ describe('cdk-nag AwsSolutions and Serverless', () => {
   });
 
   it('does find things when they are wrong: a scratch stack with a careless bucket', () => {
-    const scratch = new App();
+    const scratch = scratchApp();
     const stack = new Stack(scratch, 'Scratch');
     new s3.Bucket(stack, 'Careless', { encryption: s3.BucketEncryption.UNENCRYPTED });
     const violations = new AwsSolutionsChecks().validateScope(scratch).violations.map((v) => v.ruleName);
@@ -119,7 +130,7 @@ describe('cdk-nag AwsSolutions and Serverless', () => {
   });
 
   it('lets an acknowledgement silence exactly the acknowledged rule', () => {
-    const scratch = new App();
+    const scratch = scratchApp();
     const stack = new Stack(scratch, 'Scratch');
     const bucket = new s3.Bucket(stack, 'Careless');
     Validations.of(bucket).acknowledge({

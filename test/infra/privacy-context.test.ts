@@ -3,6 +3,7 @@ import { buildApp } from '../../cdk/build-app.ts';
 import { DeployContextError, parseDeployContext, privacyEnvironment } from '../../cdk/privacy-context.ts';
 import { DEFAULT_PRIVACY_SETTINGS, PRIVACY_SETTINGS } from '../../shared/domain/privacy/privacy-params.ts';
 import { privacySettingsOf, RuntimeConfigSchema } from '../../shared/infra/runtime-config.ts';
+import { withScratchOutdir } from './synth.ts';
 
 const errorOf = (raw: Record<string, unknown>): string => {
   try {
@@ -96,10 +97,14 @@ describe('deploy-time privacy context', () => {
   });
 
   it('stops the synth itself on a bad value', () => {
-    expect(() => buildApp({ context: { minSegmentSize: 5 }, nag: false })).toThrow(
-      /context key "minSegmentSize"/,
-    );
-    expect(() => buildApp({ context: { unsafeNoiseOffForTests: true }, nag: false })).toThrow(/is refused/);
+    expect(() =>
+      withScratchOutdir((outdir) => buildApp({ outdir, context: { minSegmentSize: 5 }, nag: false })),
+    ).toThrow(/context key "minSegmentSize"/);
+    expect(() =>
+      withScratchOutdir((outdir) =>
+        buildApp({ outdir, context: { unsafeNoiseOffForTests: true }, nag: false }),
+      ),
+    ).toThrow(/is refused/);
   });
 
   it('produces an environment the functions accept (same names and bounds as runtime-config)', () => {

@@ -361,11 +361,8 @@ export function digestLikeStrings(text: string): { hex: string[]; base64: string
 export async function startStorage(
   name: string,
 ): Promise<{ infra: EmbeddedInfra; dynamodb: DynamoDBClient; stop(): Promise<void> }> {
-  const infra = await startEmbeddedInfra({
-    dataDir: await mkdtemp(join(tmpdir(), `${name}-`)),
-    inMemory: true,
-    resetOnClose: true,
-  });
+  const dataDir = await mkdtemp(join(tmpdir(), `${name}-`));
+  const infra = await startEmbeddedInfra({ dataDir, inMemory: true, resetOnClose: true });
   const dynamodb = new DynamoDBClient({
     endpoint: infra.dynamoEndpoint,
     region: 'us-east-1',
@@ -377,6 +374,7 @@ export async function startStorage(
     async stop() {
       dynamodb.destroy();
       await infra.stop();
+      await rm(dataDir, { recursive: true, force: true });
     },
   };
 }

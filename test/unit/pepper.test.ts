@@ -1,5 +1,5 @@
 import { createHash, createHmac } from 'node:crypto';
-import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -44,12 +44,17 @@ describe('pepper ring', () => {
   });
 
   it('creates the local file once, private to its owner, and rotates it', () => {
-    const path = join(mkdtempSync(join(tmpdir(), 'pepper-')), 'pepper.json');
-    const first = loadOrCreatePepperFile(path);
-    expect(statSync(path).mode & 0o777).toBe(0o600);
-    expect(loadOrCreatePepperFile(path).keys.get('k1')).toEqual(first.keys.get('k1'));
-    const rotated = rotatePepperFile(path);
-    expect(rotated.current).toBe('k2');
-    expect(parsePepperRing(readFileSync(path, 'utf8')).keys.size).toBe(2);
+    const dir = mkdtempSync(join(tmpdir(), 'pepper-'));
+    const path = join(dir, 'pepper.json');
+    try {
+      const first = loadOrCreatePepperFile(path);
+      expect(statSync(path).mode & 0o777).toBe(0o600);
+      expect(loadOrCreatePepperFile(path).keys.get('k1')).toEqual(first.keys.get('k1'));
+      const rotated = rotatePepperFile(path);
+      expect(rotated.current).toBe('k2');
+      expect(parsePepperRing(readFileSync(path, 'utf8')).keys.size).toBe(2);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
