@@ -186,6 +186,12 @@ async function renewLock(deps: IngestDeps, plan: IngestPlan): Promise<void> {
   }
 }
 
+/** A map step's end: its counts stored for the later steps, and the upload record touched (alive). */
+async function recordStep(deps: IngestDeps, plan: IngestPlan, key: string, counts: object): Promise<void> {
+  await deps.objects.write(deps.buckets.results, key, JSON.stringify(counts), 'application/json');
+  await deps.jobs.update('audience', plan.partnerId, plan.audienceId, {});
+}
+
 /**
  * The lock held through a long step: renewed at the step's start and again whenever a third of its
  * lifetime has passed since (`keep()` is called between chunks of work), so a step that runs longer
@@ -480,13 +486,7 @@ export async function ingestPeopleUnit(
       runs.destroy();
     }
   });
-  await deps.objects.write(
-    deps.buckets.results,
-    peopleCountsKey(job, job.unit),
-    JSON.stringify(counts),
-    'application/json',
-  );
-  await deps.jobs.update('audience', plan.partnerId, plan.audienceId, {});
+  await recordStep(deps, plan, peopleCountsKey(job, job.unit), counts);
   return { rows: range.rows };
 }
 
@@ -799,13 +799,7 @@ export async function ingestIdentifierPart(
       for (const f of toDestroy) f.destroy();
     }
   });
-  await deps.objects.write(
-    deps.buckets.results,
-    partCountsKey(plan, job.part),
-    JSON.stringify(counts),
-    'application/json',
-  );
-  await deps.jobs.update('audience', plan.partnerId, plan.audienceId, {});
+  await recordStep(deps, plan, partCountsKey(plan, job.part), counts);
   return { items };
 }
 
