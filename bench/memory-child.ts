@@ -15,7 +15,7 @@
  * three is an upper bound of each one's footprint.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -23,7 +23,7 @@ import { MemoryAudienceStore } from '../shared/adapters/memory/memory-audience-s
 import { hmacKeyer } from '../shared/adapters/pepper.ts';
 import type { ListRecord, MatchRecord } from '../shared/domain/jobs.ts';
 import { reduceShards, type ShardTally } from '../shared/domain/matching/match-shard.ts';
-import type { ObjectStore } from '../shared/domain/ports.ts';
+import { type ByteRange, ObjectChanged, type ObjectStat, type ObjectStore } from '../shared/domain/ports.ts';
 import type { UseCaseContext } from '../shared/use-cases/context.ts';
 import { matchOneShard, splitMatch } from '../shared/use-cases/match-pipeline.ts';
 import { BENCH_PEPPER } from './match-memory.ts';
@@ -44,8 +44,19 @@ export class FileObjectStore implements ObjectStore {
   path(bucket: string, key: string): string {
     return join(this.root, bucket, key);
   }
-  async *read(bucket: string, key: string): AsyncIterable<Uint8Array> {
-    for await (const chunk of createReadStream(this.path(bucket, key))) yield chunk as Uint8Array;
+  async *read(bucket: string, key: string, range?: ByteRange): AsyncIterable<Uint8Array> {
+    if (range && range.end <= range.start) return;
+    if (range?.etag && (await this.stat(bucket, key))?.etag !== range.etag) throw new ObjectChanged(key);
+    const bounds = range ? { start: range.start, end: range.end - 1 } : {};
+    for await (const chunk of createReadStream(this.path(bucket, key), bounds)) yield chunk as Uint8Array;
+  }
+  async stat(bucket: string, key: string): Promise<ObjectStat | undefined> {
+    try {
+      const s = await stat(this.path(bucket, key));
+      return { size: s.size, etag: `${s.mtimeMs}-${s.size}` };
+    } catch {
+      return undefined;
+    }
   }
   async readText(bucket: string, key: string): Promise<string | undefined> {
     try {

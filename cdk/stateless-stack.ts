@@ -3,7 +3,7 @@
  * the match and ingest state machines, the S3 triggers, the dead-letter queues and the alarms. It reads the
  * stateful stack through its named exports (StatefulStack.importRefs).
  */
-import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, RemovalPolicy, Size, Stack, type StackProps } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpUserPoolAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
@@ -191,26 +191,32 @@ export class StatelessStack extends Stack {
       .bindBucket(uploads, ['get', 'delete', 'list'], TRIGGERS.rawListPrefix)
       .bindBucket(uploads, 'put', 'lists/')
       .bindTable(jobs, 'readWrite');
-    // --- Partner ingest: split here, then the ingest state machine (shared/use-cases/ingest-*.ts) ---
-    // The steps after the split: people units and identifier parts (Distributed Map items), the
-    // gate, finish and fail. They merge member items, write manifests and filters under the
-    // catalog's key id, sweep retired versions and keys (the whole manifests/ prefix), and publish
-    // the catalog sizes; each ends the ingest when it is its last (work files deleted, lock released).
-    const ingestStep = fn('ingest-step', 'Runs one step of a partner ingest after its split', {
+    // --- Partner ingest: planned here, then the ingest state machine (shared/use-cases/ingest-*.ts) ---
+    // The steps after the plan: split ranges, people units and identifier parts (Distributed Map
+    // items), the join, the gate, finish and fail. The split reads the drop by byte ranges and the
+    // join deletes it; they merge member items, write manifests and filters under the catalog's key
+    // id, sweep retired versions and keys (the whole manifests/ prefix), and publish the catalog
+    // sizes; each ends the ingest when it is its last (drop and work files deleted, lock released).
+    const ingestStep = fn('ingest-step', 'Runs one step of a partner ingest after its plan', {
       memorySize: 2048,
+      // A split range spills its people records (about half its bytes; ranges grow past 256 MiB
+      // only for files over 16 GiB, MAX_RANGES) before writing them as one object.
+      ephemeralStorageSize: Size.gibibytes(4),
       timeout: Duration.seconds(FUNCTION_TIMEOUT_SECONDS['ingest-step']),
     })
       .bindBucket(results, ['get', 'put', 'delete', 'list'], ['manifests/', 'filters/', 'ingest/'])
+      .bindBucket(partnerDrops, ['get', 'delete'], TRIGGERS.partnerDropPrefix)
       .bindTable(audiences, 'readWrite')
       .bindTable(jobs, 'readWrite')
       // Published catalog sizes: the catalog budget spend (conditional updates, reads) and its audit entry.
       .bindTable(ledger, 'readWrite')
       .bindSecret(refs.pepper);
     this.ingestStateMachine = this.buildIngestStateMachine(deploy, ingestStep);
-    // The S3 event: the upload marked INGESTING, the partner lock taken, the drop read once and
-    // split into people units (ingest/), the drop deleted, the state machine started. A split that
-    // fails ends the ingest here (work files deleted, lock released).
-    const ingest = fn('ingest', 'Splits a partner audience drop and starts its ingest state machine', {
+    // The S3 event: the upload marked INGESTING, the partner lock taken, the drop's header read and
+    // its data cut into byte ranges at line starts (a few small ranged reads), the plan written
+    // (ingest/), the state machine started. A plan that fails ends the ingest here (drop and work
+    // files deleted, lock released).
+    const ingest = fn('ingest', 'Plans a partner audience drop and starts its ingest state machine', {
       memorySize: 2048,
       timeout: Duration.seconds(FUNCTION_TIMEOUT_SECONDS.ingest),
       deadLetterQueue: dlq('Ingest'),
@@ -555,8 +561,10 @@ export class StatelessStack extends Stack {
   }
 
   /**
-   * The steps of a partner ingest after its split (which the ingest function runs before starting
-   * this): a Distributed Map over the people units split wrote, the gate on the whole file's counts
+   * The steps of a partner ingest after its plan (which the ingest function makes before starting
+   * this): a Distributed Map over the drop's byte ranges (the split), the join (the whole file's rows
+   * and rejections, the people units, the drop deleted), a Distributed Map over the people units,
+   * the gate on the whole file's counts
    * (which ends a refused file or a dry run), a Distributed Map over the identifier parts the gate
    * returns, and finish (publish once, flip the catalog in one conditional write, end the ingest),
    * inside one Parallel whose Catch runs the fail step: the ingest FAILED with the step's error code,
@@ -583,7 +591,7 @@ export class StatelessStack extends Stack {
       retryTransientLambdaErrors(t);
       return t;
     };
-    const map = (id: string, itemsPath: string, itemStep: 'people' | 'identifiers') => {
+    const map = (id: string, itemsPath: string, itemStep: 'split' | 'people' | 'identifiers') => {
       const m = new sfn.DistributedMap(this, id, {
         itemsPath,
         itemSelector: { ...job, item: sfn.JsonPath.numberAt('$$.Map.Item.Value') },
@@ -605,12 +613,20 @@ export class StatelessStack extends Stack {
         resultPath: '$.gate',
       },
     );
+    const join = task(
+      'IngestJoin',
+      { ...job, step: 'join' },
+      // -> { units }: the people units to map over.
+      { resultSelector: { 'units.$': '$.Payload.units' }, resultPath: '$.join' },
+    );
     const finish = task('IngestFinish', { ...job, step: 'finish' });
     const fail = task('IngestFail', { ...job, step: 'fail', error: sfn.JsonPath.objectAt('$.error') });
 
     const flow = new sfn.Parallel(this, 'Ingest', { resultPath: sfn.JsonPath.DISCARD });
     flow.branch(
-      map('PeopleUnits', '$.units', 'people')
+      map('SplitRanges', '$.ranges', 'split')
+        .next(join)
+        .next(map('PeopleUnits', '$.join.units', 'people'))
         .next(gate)
         .next(
           new sfn.Choice(this, 'GateEndedIngest')

@@ -1,7 +1,7 @@
 /**
  * Step Functions task of the ingest state machine (and the embedded stack's worker threads): one
- * step of a partner ingest after its split: a people unit, the gate, an identifier part, finish, or
- * fail (the Catch).
+ * step of a partner ingest after its plan: a split range, the join, a people unit, the gate, an
+ * identifier part, finish, or fail (the Catch).
  */
 import { z } from 'zod';
 import { useCaseContext } from '../shared/adapters/runtime.ts';
@@ -10,8 +10,8 @@ import { ingestStep } from '../shared/use-cases/partners.ts';
 
 const Job = { partnerId: z.string().min(1), audienceId: z.string().min(1) };
 const Input = z.union([
-  z.object({ ...Job, step: z.enum(['people', 'identifiers']), item: z.number().int().min(0) }),
-  z.object({ ...Job, step: z.enum(['gate', 'finish']) }),
+  z.object({ ...Job, step: z.enum(['split', 'people', 'identifiers']), item: z.number().int().min(0) }),
+  z.object({ ...Job, step: z.enum(['join', 'gate', 'finish']) }),
   z.object({
     ...Job,
     step: z.literal('fail'),

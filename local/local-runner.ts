@@ -155,14 +155,14 @@ export class LocalMatchRunner implements MatchRunner {
 }
 
 /**
- * The embedded stack's ingest map: an ingest's people units, then its identifier parts, run on the
+ * The embedded stack's ingest map: an ingest's split ranges, people units or identifier parts, run on the
  * pool's worker threads (as many at once as it has threads) by the ingest-step handler a Distributed
  * Map item runs in AWS. Like the map, it fails when an item fails, once every item has settled.
  */
 export class LocalIngestRunner implements IngestRunner {
   constructor(private readonly pool: ShardWorkerPool) {}
 
-  async map(step: 'people' | 'identifiers', job: IngestJob, items: number[]): Promise<void> {
+  async map(step: 'split' | 'people' | 'identifiers', job: IngestJob, items: number[]): Promise<void> {
     const settled = await Promise.allSettled(
       items.map((item) => this.pool.runItem({ task: 'ingest-step', job: { ...job, step, item } })),
     );

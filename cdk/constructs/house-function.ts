@@ -8,7 +8,7 @@
  * the tests ran against (package-lock.json) and tree-shaking keeps each bundle under the 1 MB bar,
  * which test/infra/bundles.test.ts enforces.
  */
-import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, type Size, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -68,6 +68,8 @@ export interface HouseFunctionProps {
   readonly environment: Record<string, string>;
   readonly memorySize?: number;
   readonly timeout?: Duration;
+  /** /tmp for spill files (default 512 MiB). */
+  readonly ephemeralStorageSize?: Size;
   /** Optional cap; unset by default so a new account's small concurrency quota is not exhausted. */
   readonly reservedConcurrentExecutions?: number;
   readonly logRetention?: logs.RetentionDays;
@@ -141,6 +143,7 @@ export class HouseFunction extends nodejs.NodejsFunction {
       architecture: HOUSE_ARCHITECTURE,
       memorySize: props.memorySize ?? 1024,
       timeout: props.timeout ?? Duration.seconds(30),
+      ephemeralStorageSize: props.ephemeralStorageSize,
       reservedConcurrentExecutions: props.reservedConcurrentExecutions,
       // Stack traces through the external source maps (sourceMap alone does not turn them on).
       environment: { ...props.environment, NODE_OPTIONS: '--enable-source-maps' },

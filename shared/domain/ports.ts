@@ -132,8 +132,30 @@ export interface LockState {
 }
 
 /** Object storage (S3): streaming reads, streaming multipart writes, short-lived presigned URLs. */
+/** Bytes `start` (inclusive) to `end` (exclusive) of an object. */
+export interface ByteRange {
+  start: number;
+  end: number;
+  /** Read only while the object still has this entity tag (else `ObjectChanged`). */
+  etag?: string;
+}
+
+/** What a HEAD tells: the object's size and entity tag. */
+export interface ObjectStat {
+  size: number;
+  etag: string;
+}
+
+/** The object was replaced since its entity tag was taken. */
+export class ObjectChanged extends Error {
+  override readonly name = 'ObjectChanged';
+}
+
 export interface ObjectStore {
-  read(bucket: string, key: string): AsyncIterable<Uint8Array>;
+  /** The object's bytes, or those of `range` only. */
+  read(bucket: string, key: string, range?: ByteRange): AsyncIterable<Uint8Array>;
+  /** The object's size and entity tag; undefined when there is no such object. */
+  stat(bucket: string, key: string): Promise<ObjectStat | undefined>;
   readText(bucket: string, key: string): Promise<string | undefined>;
   write(
     bucket: string,
@@ -283,9 +305,10 @@ export interface MatchRunner {
  * after another in the ingest's own invocation.
  */
 export interface IngestRunner {
-  start?(job: { partnerId: string; audienceId: string; units: number[] }): Promise<void>;
+  /** Starts the steps after the plan (AWS: the ingest state machine), from the split of `ranges`. */
+  start?(job: { partnerId: string; audienceId: string; ranges: number[] }): Promise<void>;
   map?(
-    step: 'people' | 'identifiers',
+    step: 'split' | 'people' | 'identifiers',
     job: { partnerId: string; audienceId: string },
     items: number[],
   ): Promise<void>;

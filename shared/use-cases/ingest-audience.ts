@@ -35,8 +35,8 @@ import {
   ingestPeopleUnit,
   loadPlan,
   mapInProcess,
-  splitIngest,
 } from './ingest-pipeline.ts';
+import { dropKeyOf, joinIngest, planIngest, splitIngestRange } from './ingest-split.ts';
 
 export type { IngestJob } from './ingest-pipeline.ts';
 export { DEFAULT_MAX_REJECTED_SHARE, decodeMemberHash } from './ingest-pipeline.ts';
@@ -49,13 +49,14 @@ const CHUNK = 1_000;
  * embedded stack; one after another in this process when absent. A map fails when any item fails,
  * once every item has settled.
  */
-export type IngestMap = (step: 'people' | 'identifiers', job: IngestJob, items: number[]) => Promise<void>;
+export type IngestMap = (step: IngestMapStep, job: IngestJob, items: number[]) => Promise<void>;
+export type IngestMapStep = 'split' | 'people' | 'identifiers';
 
-/** The steps after the split, as the ingest state machine (or the worker threads) runs them. */
+/** The steps after the plan, as the ingest state machine (or the worker threads) runs them. */
 export type IngestStepInput = IngestJob &
   (
-    | { step: 'people' | 'identifiers'; item: number }
-    | { step: 'gate' | 'finish' }
+    | { step: IngestMapStep; item: number }
+    | { step: 'join' | 'gate' | 'finish' }
     /** The state machine's Catch: `error` is its error name and cause, as Step Functions gives them. */
     | { step: 'fail'; error?: { Error?: string; Cause?: string } }
   );
@@ -63,6 +64,8 @@ export type IngestStepInput = IngestJob &
 export interface IngestStepOutput {
   /** The ingest has ended (its status is final, its work files are gone, its lock released). */
   done: boolean;
+  /** After the join: the people units to map over. */
+  units?: number[];
   /** After the gate: the identifier parts to map over (none once done). */
   parts?: number[];
 }
@@ -86,13 +89,15 @@ export interface IngestDeps {
    * once per upload (`chargeId`), or withheld when that budget is spent.
    */
   publishSizes(partnerId: string, chargeId: string, counts: CatalogCounts): Promise<PublishedCounts>;
+  /** The bytes of the drop one split range reads (default RANGE_BYTES; small in tests). */
+  splitRangeBytes?: number;
   /** Where the map steps run (default: in this process, one item at a time). */
   mapIngest?: IngestMap;
   /**
    * Hands the steps after the split to the ingest state machine (AWS), which ends the ingest; absent,
    * they run in this invocation through `mapIngest`.
    */
-  startIngest?: (job: IngestJob & { units: number[] }) => Promise<void>;
+  startIngest?: (job: IngestJob & { ranges: number[] }) => Promise<void>;
 }
 
 const DROP_KEY = /^audiences\/([A-Za-z0-9][A-Za-z0-9_-]{0,63})\/([A-Za-z0-9][A-Za-z0-9_-]{0,63})\.csv$/;
@@ -125,8 +130,16 @@ export async function ingestAudience(
     await deps.objects.delete(deps.buckets.partnerDrops, objectKey);
     return 'ignored';
   }
-  // A retried event after the split took the drop: the first attempt (or its state machine) has it.
+  // A retried event after the join took the drop: the first attempt (or its state machine) has it.
   if (!(await deps.objects.exists(deps.buckets.partnerDrops, objectKey))) return 'ignored';
+  // An event delivered twice while this drop's ingest runs (its state machine reads the drop by
+  // ranges until the join): that ingest holds the partner lock; leave it alone. One that died is
+  // ended by recovery.
+  if (
+    upload.status === 'INGESTING' &&
+    (await deps.audiences.readLock(partnerId))?.owner.startsWith(ownerPrefix(audienceId))
+  )
+    return 'ignored';
   const started = await deps.jobs.update('audience', partnerId, audienceId, { status: 'INGESTING' }, [
     'AWAITING_UPLOAD',
     'INGESTING',
@@ -150,25 +163,18 @@ export async function ingestAudience(
       );
     }
     if (!(await deps.objects.exists(deps.buckets.partnerDrops, objectKey))) return 'ignored';
-    const splitStarted = performance.now();
-    const plan = await splitIngest(deps, upload, objectKey, owner, now);
-    deps.logger.debug('ingest: step done', {
-      ...job,
-      step: 'split',
-      ms: Math.round(performance.now() - splitStarted),
-      rows: plan.rowsRead,
-      units: plan.units.length,
-    });
-    // The drop is read: partner hashes leave it (the people shards go when the ingest ends).
-    await deps.objects.delete(deps.buckets.partnerDrops, objectKey);
-    const units = plan.units.map((_, i) => i);
+    const plan = await planIngest(deps, upload, objectKey, owner, now);
+    const ranges = plan.drop.ranges.map((_, i) => i);
     if (deps.startIngest) {
-      await deps.startIngest({ ...job, units });
+      // The drop stays until the join has read it; the state machine deletes it whatever happens.
+      await deps.startIngest({ ...job, ranges });
       handedOff = true;
       return 'INGESTING';
     }
     const map = deps.mapIngest ?? inProcessMap(deps);
-    await map('people', job, units);
+    await map('split', job, ranges);
+    const joined = await runIngestStep(deps, { ...job, step: 'join' });
+    await map('people', job, joined.units ?? []);
     const gate = await runIngestStep(deps, { ...job, step: 'gate' });
     if (gate.done) return (await deps.jobs.get('audience', partnerId, audienceId))?.status ?? 'FAILED';
     outputs = true;
@@ -179,7 +185,7 @@ export async function ingestAudience(
     await failIngest(deps, job, error, { ...(locked ? { owner } : {}), outputs });
     return 'FAILED';
   } finally {
-    await deps.objects.delete(deps.buckets.partnerDrops, objectKey);
+    if (!handedOff) await deps.objects.delete(deps.buckets.partnerDrops, objectKey);
     // Not ours to release once handed off: the state machine's last step releases it.
     if (locked && !handedOff) await deps.audiences.releaseLock(partnerId, owner);
   }
@@ -200,6 +206,16 @@ export async function runIngestStep(deps: IngestDeps, input: IngestStepInput): P
   const now = deps.now ?? (() => new Date());
   const job: IngestJob = { partnerId: input.partnerId, audienceId: input.audienceId };
   switch (input.step) {
+    case 'split': {
+      const started = performance.now();
+      const { rows } = await splitIngestRange(deps, await uploadOf(deps, job), { ...job, range: input.item });
+      logStep(deps, job, { step: 'split', item: input.item, started, rows });
+      return { done: false };
+    }
+    case 'join': {
+      const { units } = await joinIngest(deps, job);
+      return { done: false, units: Array.from({ length: units }, (_, i) => i) };
+    }
     case 'people': {
       const started = performance.now();
       const { rows } = await ingestPeopleUnit(deps, { ...job, unit: input.item });
@@ -328,6 +344,8 @@ async function endIngest(
     deps.logger.info('ingest: succeeded', { ...job, rowsRead, accepted, rejected });
   }
   if (plan && outcome.status === 'FAILED' && options.outputs) await deleteUnreleasedOutputs(deps, plan);
+  // An ingest that ends before its join read the drop: partner hashes do not stay at rest.
+  await deps.objects.delete(deps.buckets.partnerDrops, dropKeyOf(job));
   await deleteIngestWork(deps, job);
   const lock = options.owner ?? plan?.owner ?? (await deps.audiences.readLock(job.partnerId))?.owner;
   if (lock?.startsWith(ownerPrefix(job.audienceId))) await deps.audiences.releaseLock(job.partnerId, lock);

@@ -13,6 +13,8 @@ export class SpillFiles {
   private readonly files = new Map<number, WriteStream>();
   /** Records appended per bucket. */
   readonly counts = new Map<number, number>();
+  /** Bytes appended per bucket. */
+  readonly bytes = new Map<number, number>();
 
   constructor(
     private readonly dir: string,
@@ -36,6 +38,7 @@ export class SpillFiles {
     slot.buf.set(record, slot.used);
     slot.used += record.length;
     this.counts.set(bucket, (this.counts.get(bucket) ?? 0) + 1);
+    this.bytes.set(bucket, (this.bytes.get(bucket) ?? 0) + record.length);
   }
 
   private async flush(bucket: number): Promise<void> {

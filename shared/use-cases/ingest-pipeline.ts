@@ -3,10 +3,11 @@
  * shard by shard with bounded memory in each worker (a Distributed Map in AWS, worker threads in
  * the embedded stack), and one conditional catalog write makes the whole file live at once:
  *
- * 1. split (one worker, streaming): every row validated and counted (the rejection report), each
- *    accepted row appended to the people shard of its person's primary identifier (the first
- *    non-empty one in kind order; 256 shards by the digest's first byte, the match's prefixes),
- *    the shards grouped into units of at most ROWS_PER_UNIT rows;
+ * 1. plan, split (per byte range of the file) and join (shared/use-cases/ingest-split.ts): every
+ *    row validated and counted (the rejection report), each accepted row appended to the people
+ *    shard of its person's primary identifier (the first non-empty one in kind order; 256 shards
+ *    by the digest's first byte, the match's prefixes), the shards grouped into units of at most
+ *    ROWS_PER_UNIT rows;
  * 2. people (per unit): each shard's rows grouped by person (a shard holds every row of its
  *    people, so distinct counts add up exactly across shards): accepted, duplicates, segment sizes
  *    and kinds; every identifier keyed with the pepper and written, with its person and segments,
@@ -29,13 +30,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  countCurrent,
-  currentTokens,
-  emptyCatalog,
-  nextVersion,
-  token,
-} from '../domain/audiences/membership.ts';
+import { countCurrent, currentTokens, emptyCatalog, token } from '../domain/audiences/membership.ts';
 import {
   DEFAULT_BITS_PER_KEY,
   FILTER_PARTS,
@@ -44,7 +39,6 @@ import {
 import { DomainError } from '../domain/errors.ts';
 import { decodeBase64Digest, decodeHexDigest } from '../domain/identifiers/normalize.ts';
 import type { AudienceUploadRecord, IngestReport } from '../domain/jobs.ts';
-import { type IdentifierColumn, openList } from '../domain/lists/parse-list.ts';
 import {
   IDENTIFIER_KINDS,
   orderedKinds,
@@ -52,7 +46,7 @@ import {
   type Profile,
   type SegmentInfo,
 } from '../domain/model.ts';
-import type { MemberRecord } from '../domain/ports.ts';
+import type { ByteRange, MemberRecord } from '../domain/ports.ts';
 import { OBJECT_KEYS } from '../infra/definitions.ts';
 import type { IngestDeps } from './ingest-audience.ts';
 import { linesOf, recordsOf, SpillFiles } from './ingest-files.ts';
@@ -67,7 +61,7 @@ export const ROWS_PER_UNIT = 500_000;
 const SAMPLE_ROWS = 20;
 /** Items read and written per step. */
 const CHUNK = 1_000;
-const DIGEST_BYTES = 32;
+export const DIGEST_BYTES = 32;
 const KEY_CHARS = 43;
 
 export interface IngestJob {
@@ -75,7 +69,14 @@ export interface IngestJob {
   audienceId: string;
 }
 
-/** What the split decided, kept beside the intermediate files for the later steps. */
+/** A people unit's records in one range's object of the split. */
+export interface PeoplePiece {
+  range: number;
+  start: number;
+  end: number;
+}
+
+/** What the plan and the join decided, kept beside the intermediate files for the later steps. */
 export interface IngestPlan extends IngestJob {
   /** The partner lock's owner: every step renews it, finish releases it. */
   owner: string;
@@ -85,11 +86,20 @@ export interface IngestPlan extends IngestJob {
   revision: number;
   segments: string[];
   versions: number[];
+  /**
+   * The drop: where it is, its entity tag when planned (every read is pinned to it), its header
+   * line (base64, read before each range), and its data lines cut into byte ranges at line starts.
+   */
+  drop: { bucket: string; key: string; etag: string; header: string; ranges: ByteRange[] };
+  /** The whole file's counts, from the join (zero before it). */
   rowsRead: number;
   rejected: number;
   rejectedByRule: IngestReport['rejectedByRule'];
-  /** People units: the people shards each holds (non-empty ones, in order) and their rows. */
-  units: { shards: number[]; rows: number }[];
+  /**
+   * People units, from the join: the people shards each holds (non-empty ones, in order), their
+   * rows, and where their records are in the split's range objects.
+   */
+  units: { shards: number[]; rows: number; pieces: PeoplePiece[] }[];
 }
 
 interface PeopleCounts {
@@ -108,9 +118,11 @@ interface PartCounts {
 const workKey = (job: IngestJob, rest: string) =>
   `${OBJECT_KEYS.ingestWork(job.partnerId, job.audienceId)}${rest}`;
 const pad = (n: number, width: number) => String(n).padStart(width, '0');
-const planKey = (job: IngestJob) => workKey(job, 'plan.json');
-/** A people unit: its shards' records one after another, in shard order. */
-const peopleKey = (job: IngestJob, unit: number) => workKey(job, `people/${pad(unit, 4)}.bin`);
+export const planKey = (job: IngestJob) => workKey(job, 'plan.json');
+/** A split range's people records, its shards one after another in shard order. */
+export const splitKey = (job: IngestJob, range: number) => workKey(job, `split/${pad(range, 4)}.bin`);
+export const splitCountsKey = (job: IngestJob, range: number) =>
+  workKey(job, `counts/split-${pad(range, 4)}.json`);
 const peopleCountsKey = (job: IngestJob, unit: number) => workKey(job, `counts/people-${pad(unit, 4)}.json`);
 /** A people unit's identifier records of one filter part (any order within). */
 const idsKey = (job: IngestJob, part: number, unit: number) =>
@@ -127,15 +139,20 @@ export class IngestRefused extends DomainError {
   }
 }
 
-class RuleCounter {
+/** Rejected rows by rule: every one counted, the first SAMPLE_ROWS of each named. */
+export class RuleCounter {
   readonly byRule: IngestReport['rejectedByRule'] = {};
   total = 0;
   reject(rule: string, row: number) {
+    this.add(rule, 1, [row]);
+  }
+  /** `count` more rows of `rule`, of which `rows` are the first (in file order, after those so far). */
+  add(rule: string, count: number, rows: readonly number[]) {
     const entry = this.byRule[rule] ?? { count: 0, rows: [] };
     this.byRule[rule] = entry;
-    entry.count++;
-    if (entry.rows.length < SAMPLE_ROWS) entry.rows.push(row);
-    this.total++;
+    entry.count += count;
+    for (const row of rows) if (entry.rows.length < SAMPLE_ROWS) entry.rows.push(row);
+    this.total += count;
   }
 }
 
@@ -150,7 +167,7 @@ export function decodeMemberHash(value: string, profile: Profile): Uint8Array | 
 /** The prefix of an ingest's local scratch folders (partner digests): recovery removes them after a crash. */
 export const ingestDirPrefix = (audienceId: string) => `onboard-ingest-${audienceId}-`;
 
-async function withScratch<T>(job: IngestJob, work: (dir: string) => Promise<T>): Promise<T> {
+export async function withScratch<T>(job: IngestJob, work: (dir: string) => Promise<T>): Promise<T> {
   const dir = await mkdtemp(join(tmpdir(), ingestDirPrefix(job.audienceId)));
   try {
     return await work(dir);
@@ -159,14 +176,14 @@ async function withScratch<T>(job: IngestJob, work: (dir: string) => Promise<T>)
   }
 }
 
-async function readJson<T>(deps: IngestDeps, key: string): Promise<T> {
+export async function readJson<T>(deps: IngestDeps, key: string): Promise<T> {
   const text = await deps.objects.readText(deps.buckets.results, key);
   if (text === undefined) throw new Error('a step of the ingest lost its input');
   return JSON.parse(text) as T;
 }
 
 /** Requests on small objects, at most 16 at a time; results in order. */
-async function readAll<T>(keys: string[], read: (key: string) => Promise<T>): Promise<T[]> {
+export async function readAll<T>(keys: string[], read: (key: string) => Promise<T>): Promise<T[]> {
   const out: T[] = [];
   for (let i = 0; i < keys.length; i += 16) out.push(...(await Promise.all(keys.slice(i, i + 16).map(read))));
   return out;
@@ -177,7 +194,7 @@ export function loadPlan(deps: IngestDeps, job: IngestJob): Promise<IngestPlan> 
 }
 
 /** Every step renews the partner lock it runs under; one that lost it stops. */
-async function renewLock(deps: IngestDeps, plan: IngestPlan): Promise<void> {
+export async function renewLock(deps: IngestDeps, plan: IngestPlan): Promise<void> {
   if (!(await deps.audiences.acquireLock(plan.partnerId, plan.owner, deps.lockTtlSeconds ?? 900))) {
     throw new DomainError(
       'conflict',
@@ -187,7 +204,12 @@ async function renewLock(deps: IngestDeps, plan: IngestPlan): Promise<void> {
 }
 
 /** A map step's end: its counts stored for the later steps, and the upload record touched (alive). */
-async function recordStep(deps: IngestDeps, plan: IngestPlan, key: string, counts: object): Promise<void> {
+export async function recordStep(
+  deps: IngestDeps,
+  plan: IngestPlan,
+  key: string,
+  counts: object,
+): Promise<void> {
   await deps.objects.write(deps.buckets.results, key, JSON.stringify(counts), 'application/json');
   await deps.jobs.update('audience', plan.partnerId, plan.audienceId, {});
 }
@@ -214,160 +236,6 @@ export async function lockKeeper(
   };
 }
 
-// --- 1. split ----------------------------------------------------------------------------------
-
-/**
- * Step 1: reads and validates the drop, writes the people shards and the plan. Runs under the
- * partner lock (`owner`). Returns the plan (its units are the people step's map items).
- */
-export async function splitIngest(
-  deps: IngestDeps,
-  upload: AudienceUploadRecord,
-  objectKey: string,
-  owner: string,
-  now: () => Date,
-): Promise<IngestPlan> {
-  const partnerId = upload.tenantId;
-  const job = { partnerId, audienceId: upload.audienceId };
-  const stored = await deps.audiences.readCatalog(partnerId);
-  if (stored && stored.profile !== upload.profile) {
-    throw new DomainError(
-      'invalid-input',
-      `This partner's audiences are hashed with the ${stored.profile} profile; the upload declared ${upload.profile}.`,
-    );
-  }
-  const keyId = stored?.keyId ?? (await deps.keyer()).keyId;
-  const segments = upload.segments.map((s) => s.segmentId);
-  const segmentIndex = new Map(segments.map((id, i) => [id, i]));
-  const nowMs = now().getTime();
-  const oldBySegment = new Map((stored?.segments ?? []).map((s) => [s.segmentId, s]));
-  const versions = segments.map((id) => nextVersion(oldBySegment.get(id)?.version, nowMs));
-
-  return withScratch(job, async (dir) => {
-    const shards = new SpillFiles(dir, 'people');
-    try {
-      const rules = new RuleCounter();
-      let rowsRead = 0;
-      const opened = await openList(deps.objects.read(deps.buckets.partnerDrops, objectKey), {
-        mode: 'csv',
-        classify: () => ({ ok: false, reason: 'invalid-hash' }),
-        classifyAs: () => (raw) => {
-          const digest = decodeMemberHash(raw, upload.profile);
-          // The digest as a one-byte-per-char string: the split keys nothing, shards write bytes.
-          return digest
-            ? { ok: true, key: String.fromCharCode.apply(null, digest as unknown as number[]), output: '' }
-            : { ok: false, reason: 'invalid-hash' };
-        },
-      });
-      const header = opened.layout.header ?? [];
-      const columns = opened.layout.columns;
-      const raw = columns.filter((c) => !c.hashed).map((c) => c.name);
-      if (raw.length > 0) {
-        throw new DomainError(
-          'invalid-input',
-          `The members file must hold hashes (email_sha256, phone_sha256), not raw identifiers: hash the column(s) ${raw.map((n) => `"${n}"`).join(', ')} with \`onboard hash --profile ${upload.profile}\` first.`,
-        );
-      }
-      const segmentColumn = header.findIndex(
-        (h) =>
-          h
-            .trim()
-            .toLowerCase()
-            .replace(/[^a-z]/g, '') === 'segmentid',
-      );
-      if (segmentColumn < 0) {
-        throw new DomainError(
-          'invalid-input',
-          'The header must name a segment_id column beside the identifier columns (email_sha256, phone_sha256).',
-        );
-      }
-      const record = Buffer.alloc(3 + columns.length * (1 + DIGEST_BYTES));
-      for await (const batch of opened.batches) {
-        for (const row of batch) {
-          rowsRead++;
-          if (rowsRead > deps.maxRows) {
-            throw new DomainError(
-              'invalid-input',
-              `The file has more than ${deps.maxRows} rows; split it by segment.`,
-            );
-          }
-          if (!row.outcome.ok) {
-            rules.reject(row.outcome.reason, row.rowNumber);
-            continue;
-          }
-          // A row with an unreadable identifier is refused whole: its person key would otherwise
-          // depend on which of its identifiers happen to be readable.
-          const bad = row.cells?.find((c) => !c.ok && c.reason !== 'empty');
-          if (bad && !bad.ok) {
-            rules.reject(bad.reason, row.rowNumber);
-            continue;
-          }
-          const segmentId = row.fields?.[segmentColumn]?.trim() ?? '';
-          if (segmentId === '') {
-            rules.reject('missing-segment', row.rowNumber);
-            continue;
-          }
-          const segment = segmentIndex.get(segmentId);
-          if (segment === undefined) {
-            rules.reject('unknown-segment', row.rowNumber);
-            continue;
-          }
-          // [segment u16][identifiers u8] then per identifier [kind u8][32-byte digest], primary
-          // first (columns are in kind order).
-          record.writeUInt16LE(segment, 0);
-          let n = 0;
-          row.cells?.forEach((cell, i) => {
-            if (!cell.ok) return;
-            const at = 3 + n * (1 + DIGEST_BYTES);
-            record[at] = IDENTIFIER_KINDS.indexOf((columns[i] as IdentifierColumn).kind);
-            record.write(cell.key, at + 1, DIGEST_BYTES, 'latin1');
-            n++;
-          });
-          record[2] = n;
-          await shards.append(record[4] as number, record.subarray(0, 3 + n * (1 + DIGEST_BYTES)));
-        }
-      }
-      const written = await shards.close();
-      const units: IngestPlan['units'] = [];
-      for (const shard of written) {
-        const rows = shards.counts.get(shard) ?? 0;
-        const last = units[units.length - 1];
-        if (last && last.rows + rows <= ROWS_PER_UNIT) {
-          last.shards.push(shard);
-          last.rows += rows;
-        } else units.push({ shards: [shard], rows });
-      }
-      // One object a unit (its shards in order): few requests, whatever the shard count.
-      for (const [unit, { shards: held }] of units.entries()) {
-        await deps.objects.write(
-          deps.buckets.results,
-          peopleKey(job, unit),
-          (async function* () {
-            for (const shard of held) yield* shards.read(shard);
-          })(),
-        );
-      }
-      const plan: IngestPlan = {
-        ...job,
-        owner,
-        keyId,
-        stored: stored !== undefined,
-        revision: stored?.revision ?? 0,
-        segments,
-        versions,
-        rowsRead,
-        rejected: rules.total,
-        rejectedByRule: rules.byRule,
-        units,
-      };
-      await deps.objects.write(deps.buckets.results, planKey(job), JSON.stringify(plan), 'application/json');
-      return plan;
-    } finally {
-      shards.destroy();
-    }
-  });
-}
-
 // --- 2. people ---------------------------------------------------------------------------------
 
 const personRecordLength = (data: Uint8Array, at: number) => {
@@ -390,6 +258,36 @@ const idRecordLength = (data: Uint8Array, at: number) => {
 const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
 export function idPartitionOf(key: string): number {
   return ((B64.indexOf(key[0] ?? '') << 2) | (B64.indexOf(key[1] ?? '') >>> 4)) & 0xff;
+}
+
+/**
+ * A people unit's records, shard by shard: each shard's records from every range's object (one
+ * ranged read of each, all open at once, each in shard order), so a shard's people come together.
+ */
+async function* unitRecords(
+  deps: IngestDeps,
+  job: IngestJob,
+  unit: IngestPlan['units'][number],
+): AsyncIterable<Uint8Array> {
+  const streams = unit.pieces.map((piece) =>
+    recordsOf(deps.objects.read(deps.buckets.results, splitKey(job, piece.range), piece), personRecordLength)[
+      Symbol.asyncIterator
+    ](),
+  );
+  try {
+    const heads = await Promise.all(streams.map((s) => s.next()));
+    for (const shard of unit.shards) {
+      for (const [i, stream] of streams.entries()) {
+        for (let head = heads[i]; head && !head.done && head.value[4] === shard; head = heads[i]) {
+          yield head.value;
+          heads[i] = await stream.next();
+        }
+      }
+    }
+    if (heads.some((h) => !h.done)) throw new Error('a people unit holds a record of another shard');
+  } finally {
+    await Promise.all(streams.map((s) => s.return?.()));
+  }
 }
 
 /** Step 2: one unit of people shards; writes its identifier runs and its counts. Idempotent. */
@@ -450,10 +348,7 @@ export async function ingestPeopleUnit(
         }
         people = new Map();
       };
-      for await (const rec of recordsOf(
-        deps.objects.read(deps.buckets.results, peopleKey(job, job.unit)),
-        personRecordLength,
-      )) {
+      for await (const rec of unitRecords(deps, job, range)) {
         if (rec[4] !== shard) {
           await flush();
           await lock.keep();

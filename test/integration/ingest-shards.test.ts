@@ -195,6 +195,7 @@ const workerMap = (): IngestMap => {
 
 describe('a failed shard fails the ingest without touching the live versions', () => {
   it.each([
+    ['split', 0],
     ['people', 0],
     ['identifiers', 9],
   ] as const)(
@@ -256,23 +257,22 @@ describe('a retry is idempotent', () => {
       // Noise on for this ingest: publishing its sizes charges the partner's catalog budget.
       const noisy = { ...ctx, settings: { ...ctx.settings, unsafeNoiseOffForTests: false } };
       const base = ingestDeps(noisy);
-      let handedOff: (IngestJob & { units: number[] }) | undefined;
+      let handedOff: (IngestJob & { ranges: number[] }) | undefined;
       const deps: IngestDeps = {
         ...base,
         publishSizes: (p, chargeId, counts) => {
           publishes.push(chargeId);
           return base.publishSizes(p, chargeId, counts);
         },
-        // As in AWS: the ingest splits, then hands the rest to the state machine (here, this test).
+        // As in AWS: the ingest plans, then hands the rest to the state machine (here, this test).
         startIngest: async (job) => {
           handedOff = job;
         },
       };
       const audienceId = await declare(partnerId, NEW_A);
       expect(await ingestAudience(deps, OBJECT_KEYS.partnerDrop(partnerId, audienceId))).toBe('INGESTING');
-      const job = handedOff as IngestJob & { units: number[] };
-      expect(job).toMatchObject({ partnerId, audienceId });
-      expect(job.units.length).toBeGreaterThan(0);
+      const job = handedOff as IngestJob & { ranges: number[] };
+      expect(job).toMatchObject({ partnerId, audienceId, ranges: [0] });
       // Handed off with the lock held: the state machine's last step releases it.
       expect((await ctx.audiences.readLock(partnerId))?.owner).toMatch(new RegExp(`^${audienceId}-`));
 
@@ -284,7 +284,10 @@ describe('a retry is idempotent', () => {
         expect(await written(partnerId, job)).toEqual(once);
         return first;
       };
-      for (const unit of job.units) await twice({ ...job, step: 'people', item: unit });
+      for (const r of job.ranges) await twice({ ...job, step: 'split', item: r });
+      const joined = await twice({ ...job, step: 'join' });
+      expect(joined.units?.length).toBeGreaterThan(0);
+      for (const unit of joined.units ?? []) await twice({ ...job, step: 'people', item: unit });
       const gate = await twice({ ...job, step: 'gate' });
       expect(gate).toEqual({ done: false, parts: range(0, 16) });
       for (const part of gate.parts ?? []) await twice({ ...job, step: 'identifiers', item: part });
@@ -386,7 +389,7 @@ describe('a match during an ingest sees the old or the new versions, never a mix
       const real = workerMap();
       let during: Awaited<ReturnType<typeof match>> | undefined;
       const pausing: IngestMap = async (step, job, items) => {
-        if (step === 'people') return real(step, job, items);
+        if (step !== 'identifiers') return real(step, job, items);
         const half = Math.floor(items.length / 2);
         await real(step, job, items.slice(0, half));
         // Half of the member items now carry the new version's tokens: a reader must ignore them.
@@ -412,7 +415,7 @@ describe('recovery judges an ingest run by the state machine', () => {
       const partnerId = 'handed-off';
       expect((await ingest(partnerId, OLD)).status).toBe('SUCCEEDED');
       const before = await matchView(partnerId);
-      let handedOff: (IngestJob & { units: number[] }) | undefined;
+      let handedOff: (IngestJob & { ranges: number[] }) | undefined;
       const deps: IngestDeps = {
         ...ingestDeps(ctx),
         startIngest: async (job) => {
@@ -421,8 +424,10 @@ describe('recovery judges an ingest run by the state machine', () => {
       };
       const audienceId = await declare(partnerId, NEW_A);
       expect(await ingestAudience(deps, OBJECT_KEYS.partnerDrop(partnerId, audienceId))).toBe('INGESTING');
-      const job = handedOff as IngestJob & { units: number[] };
-      for (const unit of job.units) await runIngestStep(deps, { ...job, step: 'people', item: unit });
+      const job = handedOff as IngestJob & { ranges: number[] };
+      for (const r of job.ranges) await runIngestStep(deps, { ...job, step: 'split', item: r });
+      const { units } = await runIngestStep(deps, { ...job, step: 'join' });
+      for (const unit of units ?? []) await runIngestStep(deps, { ...job, step: 'people', item: unit });
       const work = OBJECT_KEYS.ingestWork(partnerId, audienceId);
       const later = (seconds: number) => ({ ...ctx, now: () => new Date(Date.now() + seconds * 1000) });
 
@@ -457,7 +462,7 @@ describe('recovery judges an ingest run by the state machine', () => {
     async () => {
       const partnerId = 'fail-code';
       expect((await ingest(partnerId, OLD)).status).toBe('SUCCEEDED');
-      let handedOff: (IngestJob & { units: number[] }) | undefined;
+      let handedOff: (IngestJob & { ranges: number[] }) | undefined;
       const deps: IngestDeps = {
         ...ingestDeps(ctx),
         startIngest: async (job) => {
@@ -466,7 +471,7 @@ describe('recovery judges an ingest run by the state machine', () => {
       };
       const audienceId = await declare(partnerId, NEW_A);
       await ingestAudience(deps, OBJECT_KEYS.partnerDrop(partnerId, audienceId));
-      const job = handedOff as IngestJob & { units: number[] };
+      const job = handedOff as IngestJob & { ranges: number[] };
       // What Step Functions hands the Catch for a Lambda that threw a DomainError.
       const cause = JSON.stringify({
         errorType: 'DomainError',

@@ -16,7 +16,13 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { MAX_PRESIGN_SECONDS, type ObjectStore } from '../../domain/ports.ts';
+import {
+  type ByteRange,
+  MAX_PRESIGN_SECONDS,
+  ObjectChanged,
+  type ObjectStat,
+  type ObjectStore,
+} from '../../domain/ports.ts';
 
 const clampExpiry = (seconds: number) => Math.max(1, Math.min(MAX_PRESIGN_SECONDS, Math.floor(seconds)));
 
@@ -29,8 +35,27 @@ const isMissing = (error: unknown) =>
 export class S3ObjectStore implements ObjectStore {
   constructor(private readonly client: S3Client) {}
 
-  async *read(bucket: string, key: string): AsyncIterable<Uint8Array> {
-    const out = await this.client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  async *read(bucket: string, key: string, range?: ByteRange): AsyncIterable<Uint8Array> {
+    if (range && range.end <= range.start) return;
+    const out = await this.client
+      .send(
+        new GetObjectCommand({
+          Bucket: bucket,
+          Key: key,
+          ...(range ? { Range: `bytes=${range.start}-${range.end - 1}` } : {}),
+          ...(range?.etag ? { IfMatch: range.etag } : {}),
+        }),
+      )
+      .catch((error: unknown) => {
+        if ((error as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode === 412)
+          throw new ObjectChanged(`${bucket} object replaced since its entity tag was taken`);
+        throw error;
+      });
+    // S3 answers a changed object with 412; a store that ignores If-Match still tells its ETag.
+    if (range?.etag && out.ETag && out.ETag !== range.etag) {
+      (out.Body as Readable | undefined)?.destroy?.();
+      throw new ObjectChanged(`${bucket} object replaced since its entity tag was taken`);
+    }
     if (!out.Body) return;
     for await (const chunk of out.Body as Readable) yield chunk as Uint8Array;
   }
@@ -72,11 +97,15 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async exists(bucket: string, key: string): Promise<boolean> {
+    return (await this.stat(bucket, key)) !== undefined;
+  }
+
+  async stat(bucket: string, key: string): Promise<ObjectStat | undefined> {
     try {
-      await this.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
-      return true;
+      const out = await this.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+      return { size: out.ContentLength ?? 0, etag: out.ETag ?? '' };
     } catch (error) {
-      if (isMissing(error)) return false;
+      if (isMissing(error)) return undefined;
       throw error;
     }
   }

@@ -33,7 +33,7 @@ export class StepFunctionsIngestRunner implements IngestRunner {
     private readonly stateMachineArn: string,
   ) {}
 
-  async start(job: { partnerId: string; audienceId: string; units: number[] }): Promise<void> {
+  async start(job: { partnerId: string; audienceId: string; ranges: number[] }): Promise<void> {
     try {
       await this.client().send(
         new StartExecutionCommand({

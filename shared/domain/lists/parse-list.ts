@@ -128,6 +128,11 @@ export interface ParseListOptions {
    * kind guard (the first piece has it). The rows and errors are those of the same lines read whole.
    */
   continuation?: { firstLine: number; lineEnding: '\n' | '\r\n' };
+  /**
+   * CSV mode: every record is one line, so a file can be cut at any line break and its pieces read
+   * apart (a partner's members file). A line break inside quotes is then fatal (`malformed-csv`).
+   */
+  oneRecordPerLine?: boolean;
 }
 
 export type ListFormatErrorReason =
@@ -152,6 +157,17 @@ export class ListFormatError extends DomainError {
     super('invalid-input', `${reason}: ${detail}`);
     this.reason = reason;
     this.line = line;
+  }
+
+  /**
+   * The same error in a piece of a file that starts `lines` lines further down (its own first data
+   * line numbered as the file's line 2): its line, and the line its message names, moved by that.
+   */
+  movedBy(lines: number): ListFormatError {
+    if (this.line === undefined || lines === 0) return this;
+    const line = this.line + lines;
+    const detail = this.detail.slice(this.reason.length + 2).replace(`line ${this.line}`, `line ${line}`);
+    return new ListFormatError(this.reason, detail, line);
   }
 }
 
@@ -830,6 +846,13 @@ class CsvFramer implements Framer {
   }
 
   private quotedBreak(c: number): void {
+    if (this.options.oneRecordPerLine) {
+      throw new ListFormatError(
+        'malformed-csv',
+        `a quoted field opened on line ${this.recordLine} holds a line break; this file must hold one record a line`,
+        this.recordLine,
+      );
+    }
     if (!(c === LF && this.prevCR)) this.line++;
     this.prevCR = c === CR;
     this.multiline = true;
