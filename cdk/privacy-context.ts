@@ -57,13 +57,18 @@ export const DeployContextSchema = z.object({
       .max(86_400, { error: 'must be at most 86400 (one day)' }),
     // Longer than a match can run (the state machine times out after 2 hours), plus queueing.
   ).default(10_800),
-  /** Rows one partner file may hold (ingest groups members in memory, 2 GB per function). */
+  /**
+   * Rows one partner file may hold. The split scales out by byte ranges; the bound is the 16
+   * identifier parts, each of which must merge its share of the file's identifiers within 15 minutes.
+   */
   maxIngestRows: number(
     z
-      .number({ error: 'must be a whole number between 1 and 20000000' })
+      .number({ error: 'must be a whole number between 1 and 250000000' })
       .int({ error: 'must be a whole number' })
       .min(1, { error: 'must be at least 1' })
-      .max(20_000_000, { error: 'must be at most 20000000 (the ingest function holds a file in 2 GB)' }),
+      .max(250_000_000, {
+        error: 'must be at most 250000000 (each identifier part of an upload must end within 15 minutes)',
+      }),
   ).default(5_000_000),
   /** Optional existing SNS topic the alarms notify. */
   alarmTopicArn: z

@@ -30,7 +30,7 @@ export const RuntimeConfigSchema = z.object({
   /** Seconds a replaced segment version stays readable for matches that pinned it, before its sweep. */
   RETIRE_GRACE_SECONDS: z.coerce.number().int().min(0).max(86_400).default(10_800),
   /** Rows a partner file may hold (ingest groups members in memory). */
-  MAX_INGEST_ROWS: z.coerce.number().int().min(1).max(20_000_000).default(5_000_000),
+  MAX_INGEST_ROWS: z.coerce.number().int().min(1).max(250_000_000).default(5_000_000),
   /** Matches one tenant may have QUEUED or RUNNING at once; one more is refused (429). */
   MAX_RUNNING_MATCHES: z.coerce.number().int().min(1).max(100).default(10),
   /**

@@ -135,7 +135,7 @@ describe('strict deploy context', () => {
   });
 
   it.each([
-    [{ maxIngestRows: 1e12 }, 'context key "maxIngestRows" must be at most 20000000'],
+    [{ maxIngestRows: 1e12 }, 'context key "maxIngestRows" must be at most 250000000'],
     [{ maxIngestRows: '0' }, 'context key "maxIngestRows" must be at least 1'],
     [
       { retireGraceSeconds: 60 },
@@ -162,14 +162,14 @@ describe('strict deploy context', () => {
   it('accepts the strings -c passes and the bounds themselves', () => {
     expect(
       parseDeployment({
-        maxIngestRows: '20000000',
+        maxIngestRows: '250000000',
         retireGraceSeconds: String(MATCH_TIMEOUT_SECONDS + 1),
         maxRunningMatchesPerTenant: '1',
         stage: 'prod',
         alarmEmail: 'oncall@example.com',
       }),
     ).toMatchObject({
-      maxIngestRows: 20_000_000,
+      maxIngestRows: 250_000_000,
       retireGraceSeconds: MATCH_TIMEOUT_SECONDS + 1,
       maxRunningMatchesPerTenant: 1,
       stage: 'prod',

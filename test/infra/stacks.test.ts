@@ -576,7 +576,7 @@ describe('IAM: each function may do what its use cases call, nothing more', () =
     );
   });
 
-  it('ingest, ingest-step and maintenance: ingest splits into work files and starts the state machine; its steps write manifests and filters under any key id; maintenance recovers what ingest and hashing left', () => {
+  it('ingest, ingest-step and maintenance: ingest plans into work files and starts the state machine; its steps read and delete the drop and write manifests and filters under any key id; maintenance recovers what ingest and hashing left', () => {
     const manifests = [
       ...['manifests/', 'filters/', 'ingest/'].flatMap((p) =>
         objects(R, ['DeleteObject', 'GetObject', 'PutObject'], p),
@@ -587,7 +587,7 @@ describe('IAM: each function may do what its use cases call, nothing more', () =
       [
         ...objects('PartnerDropsBucketArn', ['DeleteObject', 'GetObject'], 'audiences/'),
         listing('PartnerDropsBucketArn', 'audiences/'),
-        // The split's people units and plan; a split that fails deletes them.
+        // The plan; a plan that fails deletes it.
         ...objects(R, ['DeleteObject', 'GetObject', 'PutObject'], 'ingest/'),
         listing(R, 'ingest/'),
         // The catalog (profile, key id, versions) and the partner lock.
@@ -598,10 +598,12 @@ describe('IAM: each function may do what its use cases call, nothing more', () =
         'states:StartExecution IngestStateMachine',
       ].sort(),
     );
-    // No drops (the split deleted it), no dead-letter queue (the state machine retries and catches).
+    // The drop read by ranges and deleted (by the join, or the fail step); no dead-letter queue (the
+    // state machine retries and catches).
     expect(grantsOf('IngestStepFunction')).toEqual(
       [
         ...manifests,
+        ...objects('PartnerDropsBucketArn', ['DeleteObject', 'GetObject'], 'audiences/'),
         ...table('AudiencesTableArn', 'readWrite'),
         ...table('JobsTableArn', 'readWrite'),
         // Published catalog sizes: the catalog budget and its audit entry.
@@ -932,14 +934,30 @@ describe('ingest state machine', () => {
     expect.objectContaining({ ErrorEquals: [...LAMBDA_TRANSIENT_ERRORS], MaxAttempts: 6 }),
   ]);
 
-  it('maps over the people units split wrote, gates, maps over the identifier parts the gate returns, then finishes', () => {
+  it('maps over the ranges the plan cut, joins, maps over the people units the join returns, gates, maps over the identifier parts the gate returns, then finishes', () => {
     const ingest = definition.States[definition.StartAt];
     expect(ingest.Type).toBe('Parallel');
     const branch = ingest.Branches[0];
-    const people = branch.States[branch.StartAt];
+    const split = branch.States[branch.StartAt];
+    expect(split).toMatchObject({
+      Type: 'Map',
+      ItemsPath: '$.ranges',
+      MaxConcurrency: 8,
+      ItemSelector: { ...job, 'item.$': '$$.Map.Item.Value' },
+      ItemProcessor: { ProcessorConfig: { Mode: 'DISTRIBUTED' } },
+      ResultPath: null,
+    });
+    const range = split.ItemProcessor.States[split.ItemProcessor.StartAt];
+    expect(range.Parameters.Payload).toEqual({ ...job, step: 'split', 'item.$': '$.item' });
+    expect(range.Retry).toEqual(TRANSIENT);
+    const join = branch.States[split.Next];
+    expect(join.Parameters.Payload).toEqual({ ...job, step: 'join' });
+    expect(join.ResultPath).toBe('$.join');
+    expect(join.Retry).toEqual(TRANSIENT);
+    const people = branch.States[join.Next];
     expect(people).toMatchObject({
       Type: 'Map',
-      ItemsPath: '$.units',
+      ItemsPath: '$.join.units',
       MaxConcurrency: 8,
       ItemSelector: { ...job, 'item.$': '$$.Map.Item.Value' },
       ItemProcessor: { ProcessorConfig: { Mode: 'DISTRIBUTED' } },

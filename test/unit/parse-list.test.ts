@@ -341,6 +341,30 @@ describe('CSV mode', () => {
     expect(reasons(await rows([bytes('email\na@x.com\n"b@x.com')]))).toEqual(['ok', 'malformed-csv']);
   });
 
+  it('one record a line: a quoted line break is fatal at its line, however the input is chunked', async () => {
+    const text = 'email,notes\na@x.com,"one, two"\nb@x.com,"three\nfour"\nc@x.com,x\n';
+    // Allowed by default: the record spans two lines.
+    expect(reasons(await rows([bytes(text)]))).toEqual(['ok', 'ok', 'ok']);
+    for (const size of [1, 7, text.length]) {
+      const error = await formatError(rows(chunked(bytes(text), size), { oneRecordPerLine: true }));
+      expect(error.reason).toBe('malformed-csv');
+      expect(error.line).toBe(3);
+      expect(error.message).toContain('opened on line 3 holds a line break');
+    }
+    // A quoted delimiter on one line is still one field.
+    const fine = await rows([bytes('email,notes\na@x.com,"one, two"\n')], { oneRecordPerLine: true });
+    expect(fine[0]?.fields).toEqual(['a@x.com', 'one, two']);
+  });
+
+  it('an error of a piece of a file tells its line in the file (movedBy)', async () => {
+    const error = await formatError(rows([bytes('email\na@x.com\n\u0000b@x.com\n')]));
+    expect(error.line).toBe(3);
+    const moved = error.movedBy(1_000);
+    expect(moved).toMatchObject({ reason: error.reason, line: 1_003, code: 'invalid-input' });
+    expect(moved.message).toBe(error.message.replace('line 3', 'line 1003'));
+    expect(error.movedBy(0)).toBe(error);
+  });
+
   it('a header-only CSV has a layout and no rows', async () => {
     const { layout, batches } = await openList([bytes('email,name\n')], { classify });
     expect(layout.header).toEqual(['email', 'name']);
