@@ -116,6 +116,16 @@ function memberColumns(
   return { segmentColumn };
 }
 
+/** A read of the drop that found it replaced since the plan took its entity tag. */
+function dropReplaced(error: unknown): unknown {
+  return error instanceof ObjectChanged
+    ? new DomainError(
+        'conflict',
+        'The members file was replaced while it was being ingested; nothing was released. Upload it again.',
+      )
+    : error;
+}
+
 async function collect(chunks: AsyncIterable<Uint8Array>): Promise<Buffer> {
   const parts: Uint8Array[] = [];
   for await (const chunk of chunks) parts.push(chunk);
@@ -198,6 +208,34 @@ export async function planIngest(
   const oldBySegment = new Map((stored?.segments ?? []).map((s) => [s.segmentId, s]));
   const versions = segments.map((id) => nextVersion(oldBySegment.get(id)?.version, nowMs));
 
+  const cut = await cutDrop(deps, upload.profile, objectKey, stat).catch((error: unknown) => {
+    throw dropReplaced(error);
+  });
+  const written: IngestPlan = {
+    ...job,
+    owner,
+    keyId,
+    stored: stored !== undefined,
+    revision: stored?.revision ?? 0,
+    segments,
+    versions,
+    drop: { bucket: deps.buckets.partnerDrops, key: objectKey, etag: stat.etag, ...cut },
+    rowsRead: 0,
+    rejected: 0,
+    rejectedByRule: {},
+    units: [],
+  };
+  await deps.objects.write(deps.buckets.results, planKey(job), JSON.stringify(written), 'application/json');
+  return written;
+}
+
+/** The drop's header line (checked) and its data lines' ranges. */
+async function cutDrop(
+  deps: IngestDeps,
+  profile: Profile,
+  objectKey: string,
+  stat: { size: number; etag: string },
+): Promise<{ header: string; ranges: ByteRange[] }> {
   const headerEnd = (await lineStartAfter(deps, objectKey, 0, stat.size, stat.etag)) ?? stat.size;
   if (headerEnd > CUT_WINDOW) {
     throw new DomainError(
@@ -208,32 +246,11 @@ export async function planIngest(
   const header = await collect(
     deps.objects.read(deps.buckets.partnerDrops, objectKey, { start: 0, end: headerEnd, etag: stat.etag }),
   );
-  const opened = await openList([header], memberListOptions(upload.profile));
+  const opened = await openList([header], memberListOptions(profile));
   for await (const _ of opened.batches); // the header alone: no rows, but its errors
-  memberColumns(opened.layout.header ?? [], opened.layout.columns, upload.profile);
+  memberColumns(opened.layout.header ?? [], opened.layout.columns, profile);
   const ranges = await cutRanges(deps, objectKey, stat, headerEnd, deps.splitRangeBytes ?? RANGE_BYTES);
-  const plan: IngestPlan = {
-    ...job,
-    owner,
-    keyId,
-    stored: stored !== undefined,
-    revision: stored?.revision ?? 0,
-    segments,
-    versions,
-    drop: {
-      bucket: deps.buckets.partnerDrops,
-      key: objectKey,
-      etag: stat.etag,
-      header: header.toString('base64'),
-      ranges,
-    },
-    rowsRead: 0,
-    rejected: 0,
-    rejectedByRule: {},
-    units: [],
-  };
-  await deps.objects.write(deps.buckets.results, planKey(job), JSON.stringify(plan), 'application/json');
-  return plan;
+  return { header: header.toString('base64'), ranges };
 }
 
 // --- split (per range) -------------------------------------------------------------------------
@@ -314,13 +331,7 @@ export async function splitIngestRange(
           }
         }
       } catch (error) {
-        if (error instanceof ObjectChanged) {
-          throw new DomainError(
-            'conflict',
-            'The members file was replaced while it was being ingested; nothing was released. Upload it again.',
-          );
-        }
-        if (!(error instanceof ListFormatError) || error.line === undefined) throw error;
+        if (!(error instanceof ListFormatError) || error.line === undefined) throw dropReplaced(error);
         // Its line is counted within the range: the join tells it for the whole file.
         counts.fatal = {
           reason: error.reason,
