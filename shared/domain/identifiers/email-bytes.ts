@@ -14,6 +14,8 @@
  * domain of at least two non-empty labels (plain characters and '+'). For the google profile,
  * which removes every whitespace, blanks anywhere are skipped instead of ending the value. Whatever
  * it does not accept returns -1: the caller then takes the reference path, which decides reasons.
+ * Its states also remember whether the local part had a '.' or a '+', so only such addresses are
+ * checked for the gmail rule afterwards.
  */
 import type { Profile } from '../model.ts';
 
@@ -50,45 +52,54 @@ const LABEL = 5; // in a later label: a complete address
 const TRAILING = 6; // blanks after a complete address
 const REFUSED = 7; // not for this path
 
-/** The google profile's states are these plus 8 (it skips blanks anywhere). */
-const GOOGLE = 8;
+/** The same states plus 8 once the local part has had a '.' or a '+' (the gmail rule has work). */
+const MARKED = 8;
+/** The google profile's states are these plus 16 (it skips blanks anywhere). */
+const GOOGLE = 16;
 /** Next state (times 8) and whether the character's byte is kept, for state * 8 + class. */
-const NEXT = new Uint8Array(16 * 8);
-const KEEP = new Uint8Array(16 * 8);
+const NEXT = new Uint8Array(32 * 8);
+const KEEP = new Uint8Array(32 * 8);
+/** Per state: 0 not accepted, 1 a complete address, 2 one whose local part has a '.' or '+'. */
+const VERDICT = new Uint8Array(32);
 
-function on(offset: number, from: number, classes: readonly number[], to: number, keep: boolean): void {
+function on(from: number, classes: readonly number[], to: number, keep: boolean): void {
   for (const c of classes) {
-    NEXT[((offset + from) << 3) | c] = (offset + to) << 3;
-    KEEP[((offset + from) << 3) | c] = keep ? 1 : 0;
+    NEXT[(from << 3) | c] = to << 3;
+    KEEP[(from << 3) | c] = keep ? 1 : 0;
   }
 }
 const LABEL_CHARS = [PLAIN, PLUS];
 const EVERY_CLASS = [0, 1, 2, 3, 4, 5, 6, 7];
-for (const offset of [0, GOOGLE]) {
+for (const family of [0, GOOGLE]) {
   // Anything not listed below refuses the value (and REFUSED refuses everything after).
-  for (let s = 0; s < 8; s++) on(offset, s, EVERY_CLASS, REFUSED, false);
-  on(offset, START, [BLANK], START, false);
-  on(offset, START, [PLAIN], LOCAL, true);
-  on(offset, LOCAL, [PLAIN, DOT, PLUS], LOCAL, true);
-  on(offset, LOCAL, [AT], AFTER_AT, true);
-  on(offset, AFTER_AT, LABEL_CHARS, FIRST_LABEL, true);
-  on(offset, FIRST_LABEL, LABEL_CHARS, FIRST_LABEL, true);
-  on(offset, FIRST_LABEL, [DOT], AFTER_DOT, true);
-  on(offset, AFTER_DOT, LABEL_CHARS, LABEL, true);
-  on(offset, LABEL, LABEL_CHARS, LABEL, true);
-  on(offset, LABEL, [DOT], AFTER_DOT, true);
+  for (let s = 0; s < 16; s++) on(family + s, EVERY_CLASS, family + REFUSED, false);
+  on(family + START, [BLANK], family + START, false);
+  on(family + START, [PLAIN], family + LOCAL, true);
+  for (const m of [family, family + MARKED]) {
+    on(m + LOCAL, [PLAIN], m + LOCAL, true);
+    on(m + LOCAL, [DOT, PLUS], family + MARKED + LOCAL, true);
+    on(m + LOCAL, [AT], m + AFTER_AT, true);
+    on(m + AFTER_AT, LABEL_CHARS, m + FIRST_LABEL, true);
+    on(m + FIRST_LABEL, LABEL_CHARS, m + FIRST_LABEL, true);
+    on(m + FIRST_LABEL, [DOT], m + AFTER_DOT, true);
+    on(m + AFTER_DOT, LABEL_CHARS, m + LABEL, true);
+    on(m + LABEL, LABEL_CHARS, m + LABEL, true);
+    on(m + LABEL, [DOT], m + AFTER_DOT, true);
+    if (family === GOOGLE) {
+      // google: whitespace is removed wherever it is, so a blank changes nothing.
+      for (const s of [LOCAL, AFTER_AT, FIRST_LABEL, AFTER_DOT, LABEL]) on(m + s, [BLANK], m + s, false);
+      VERDICT[m + LABEL] = m === family ? 1 : 2;
+    } else {
+      // basic and uid2: blanks only after a complete address (inside one, the reference path refuses).
+      on(m + LABEL, [BLANK], m + TRAILING, false);
+      on(m + TRAILING, [BLANK], m + TRAILING, false);
+      VERDICT[m + LABEL] = m === family ? 1 : 2;
+      VERDICT[m + TRAILING] = m === family ? 1 : 2;
+    }
+  }
 }
-// basic and uid2: blanks only after a complete address (inside one, the reference path refuses it).
-on(0, LABEL, [BLANK], TRAILING, false);
-on(0, TRAILING, [BLANK], TRAILING, false);
-// google: whitespace is removed wherever it is, so a blank changes nothing.
-for (const s of [LOCAL, AFTER_AT, FIRST_LABEL, AFTER_DOT, LABEL]) on(GOOGLE, s, [BLANK], s, false);
-
 const START_BASIC = START << 3;
 const START_GOOGLE = (GOOGLE + START) << 3;
-const COMPLETE = LABEL << 3;
-const COMPLETE_TRAILING = TRAILING << 3;
-const COMPLETE_GOOGLE = (GOOGLE + LABEL) << 3;
 
 /** '@gmail.com' and '@googlemail.com' as bytes, for the mailbox rule. */
 const AT_GMAIL = Uint8Array.from('@gmail.com', (c) => c.charCodeAt(0));
@@ -120,7 +131,8 @@ export function normalizeEmailInto(raw: string, profile: Profile, out: Uint8Arra
     out[o] = unit; // the low byte; kept only if the cursor moves past it
     o += KEEP[k] as number;
   }
-  if (state !== COMPLETE && state !== COMPLETE_TRAILING && state !== COMPLETE_GOOGLE) return -1;
+  const verdict = VERDICT[state >> 3] as number;
+  if (verdict !== 2) return verdict === 1 ? o : -1;
   if (profile === 'basic') return o;
   // gmail.com (uid2, google) and googlemail.com (google): the local part loses its dots and +tag.
   // There is exactly one '@', so a matching tail is the whole domain.
