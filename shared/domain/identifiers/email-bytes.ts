@@ -132,8 +132,9 @@ export function normalizeEmailInto(raw: string, profile: Profile, out: Uint8Arra
     o += KEEP[k] as number;
   }
   const verdict = VERDICT[state >> 3] as number;
-  if (verdict !== 2) return verdict === 1 ? o : -1;
-  if (profile === 'basic') return o;
+  if (verdict === 0) return -1;
+  // basic keeps dots and tags: its result never depends on whether there were any (no branch on it).
+  if (profile === 'basic' || verdict === 1) return o;
   // gmail.com (uid2, google) and googlemail.com (google): the local part loses its dots and +tag.
   // There is exactly one '@', so a matching tail is the whole domain.
   let at: number;
