@@ -9,11 +9,12 @@
  * byte and its class), one transition of a small automaton (its next state and whether the byte is
  * kept) and one store; only the loop itself branches.
  *
- * The automaton accepts exactly what the earlier branching scan did: ASCII blanks around the value,
- * a local part of plain characters, dots and '+' that starts with a plain character, one '@', and a
- * domain of at least two non-empty labels (plain characters and '+'). For the google profile,
- * which removes every whitespace, blanks anywhere are skipped instead of ending the value. Whatever
- * it does not accept returns -1: the caller then takes the reference path, which decides reasons.
+ * The automaton accepts what the string fast path (normalizeEmailCompact) does: ASCII blanks around
+ * the value, a local part of plain characters, dots and '+' that starts with a plain character, one
+ * '@', and a domain of at least two non-empty labels (plain characters and '+'). For the google
+ * profile, which removes every whitespace, blanks anywhere are skipped instead of ending the value.
+ * Whatever it does not accept returns -1: the caller then takes the reference path, which decides
+ * reasons.
  * Its states also remember whether the local part had a '.' or a '+', so only such addresses are
  * checked for the gmail rule afterwards.
  */
@@ -69,6 +70,7 @@ function on(from: number, classes: readonly number[], to: number, keep: boolean)
   }
 }
 const LABEL_CHARS = [PLAIN, PLUS];
+/** The eight slots of a state: the six classes and two that never occur. */
 const EVERY_CLASS = [0, 1, 2, 3, 4, 5, 6, 7];
 for (const family of [0, GOOGLE]) {
   // Anything not listed below refuses the value (and REFUSED refuses everything after).
