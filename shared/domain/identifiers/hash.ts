@@ -6,6 +6,7 @@
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
 import { DEFAULT_ENCODING, type Encoding, type IdentifierKind, type Profile } from '../model.ts';
+import { normalizeEmailInto } from './email-bytes.ts';
 import {
   type CompactOutcome,
   type CountryCode,
@@ -14,7 +15,6 @@ import {
   type InvalidReason,
   type NormalizeRejection,
   normalizeEmailCompact,
-  normalizeEmailInto,
   normalizePhoneCompact,
 } from './normalize.ts';
 

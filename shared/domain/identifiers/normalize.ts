@@ -13,6 +13,9 @@
 import type { CountryCode } from 'libphonenumber-js/min';
 import { parsePhoneNumberFromString } from 'libphonenumber-js/min';
 import type { IdentifierKind, Profile } from '../model.ts';
+import { FORBIDDEN_CHARACTERS } from './email-bytes.ts';
+
+export { normalizeEmailInto } from './email-bytes.ts';
 
 export type { CountryCode };
 
@@ -231,7 +234,7 @@ function normalizeEmailFull(raw: string, profile: Profile): CompactOutcome {
  */
 const PLAIN = new Uint8Array(128);
 for (let c = 0x21; c <= 0x7e; c++) PLAIN[c] = c >= 0x41 && c <= 0x5a ? 2 : 1;
-for (const c of ',;<>"()[]\\:@.') PLAIN[c.charCodeAt(0)] = 0;
+for (const c of `${FORBIDDEN_CHARACTERS}@.`) PLAIN[c.charCodeAt(0)] = 0;
 
 /** The blanks an ASCII value may carry around it: tab, line feed, vertical tab, form feed, CR, space. */
 function isAsciiBlank(c: number): boolean {
@@ -292,95 +295,6 @@ export function normalizeEmailCompact(raw: string, profile: Profile): CompactOut
   const lower = upper ? raw.toLowerCase() : raw;
   const s = start > 0 || end < n ? lower.slice(start, end) : lower;
   return mailboxMarks && profile !== 'basic' ? canonicalEmail(s, profile) : s;
-}
-
-/**
- * The byte path's one table: for every UTF-16 code unit, the byte it becomes when it is a plain
- * address character (lowercased: below 0x100), or one of the marks below (0x100 and up). One load a
- * character decides both what to write and whether to branch; non-ASCII needs no range check.
- */
-const BYTE_DOT = 0x100;
-const BYTE_PLUS = 0x101;
-const BYTE_AT = 0x102;
-const BYTE_INVALID = 0x103;
-const BYTE_OF = new Uint16Array(0x10000).fill(BYTE_INVALID);
-for (let c = 0; c < 128; c++) if (PLAIN[c] !== 0) BYTE_OF[c] = c >= 0x41 && c <= 0x5a ? c | 0x20 : c;
-BYTE_OF[0x2e] = BYTE_DOT;
-BYTE_OF[0x2b] = BYTE_PLUS;
-BYTE_OF[0x40] = BYTE_AT;
-
-/** 'gmail.com' and 'googlemail.com' as bytes, for the byte path's mailbox rule. */
-const GMAIL = [...'gmail.com'].map((c) => c.charCodeAt(0));
-const GOOGLEMAIL = [...'googlemail.com'].map((c) => c.charCodeAt(0));
-
-function domainIs(out: Uint8Array, from: number, end: number, name: readonly number[]): boolean {
-  if (end - from !== name.length) return false;
-  for (let k = 0; k < name.length; k++) if (out[from + k] !== name[k]) return false;
-  return true;
-}
-
-/**
- * The fast path of normalizeEmailCompact writing bytes instead of a string: the normalized UTF-8
- * bytes of a plain ASCII email go to `out` from index 0, and their count is returned; -1 means the
- * value is not plain ASCII (or longer than `out`), and normalizeEmailCompact must decide it. Hashers
- * hash these bytes directly: no lowercased string, no trimmed slice, no UTF-8 encoding per row.
- * Same rules as the string fast path, in the same single pass (lowercasing as bytes are copied); a
- * property test holds it equal to the reference.
- */
-export function normalizeEmailInto(raw: string, profile: Profile, out: Uint8Array): number {
-  const n = raw.length;
-  if (n > out.length) return -1;
-  let start = 0;
-  while (start < n && isAsciiBlank(raw.charCodeAt(start))) start++;
-  let end = n;
-  while (end > start && isAsciiBlank(raw.charCodeAt(end - 1))) end--;
-  const first = raw.charCodeAt(start);
-  if (start === end || first === 0x2b /* + */ || first === 0x2e /* . */ || first === 0x40 /* @ */) return -1;
-  // One loop, one table load a character; only '.', '+' and '@' take a branch.
-  let o = 0;
-  let at = -1;
-  let mailboxMarks = false;
-  let dots = 0;
-  for (let i = start; i < end; i++) {
-    const b = BYTE_OF[raw.charCodeAt(i)] as number;
-    if (b < BYTE_DOT) {
-      out[o++] = b;
-      continue;
-    }
-    if (b === BYTE_INVALID) return -1;
-    if (b === BYTE_AT) {
-      if (at >= 0) return -1;
-      at = o;
-      out[o++] = 0x40;
-      continue;
-    }
-    if (at < 0) mailboxMarks = true;
-    else if (b === BYTE_DOT) {
-      // A domain label is never empty: no dot right after the '@' or another dot.
-      const previous = out[o - 1];
-      if (previous === 0x40 || previous === 0x2e) return -1;
-      dots++;
-    }
-    out[o++] = b === BYTE_DOT ? 0x2e : 0x2b;
-  }
-  if (at < 0 || dots === 0 || out[o - 1] === 0x2e) return -1;
-  if (
-    !mailboxMarks ||
-    profile === 'basic' ||
-    !(domainIs(out, at + 1, o, GMAIL) || (profile === 'google' && domainIs(out, at + 1, o, GOOGLEMAIL)))
-  )
-    return o;
-  // gmail.com (uid2, google) and googlemail.com (google): the local part loses its dots and +tag.
-  // The first character is neither '.' nor '+', so the mailbox keeps at least one character.
-  let w = 0;
-  for (let r = 0; r < at; r++) {
-    const b = out[r] as number;
-    if (b === 0x2b) break;
-    if (b !== 0x2e) out[w++] = b;
-  }
-  // '@' and the domain move down (a few bytes: a loop beats a native copyWithin call here).
-  for (let r = at; r < o; r++) out[w++] = out[r] as number;
-  return w;
 }
 
 /** The reference normalization alone (every input through full Unicode handling), for tests. */
