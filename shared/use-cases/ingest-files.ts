@@ -49,10 +49,13 @@ export class SpillFiles {
       out = createWriteStream(this.path(bucket), { mode: 0o600 });
       this.files.set(bucket, out);
     }
-    // The stream keeps the written buffer until it is flushed: hand it over, start a fresh one.
-    const full = slot.buf.subarray(0, slot.used);
-    this.buffers.set(bucket, { buf: Buffer.allocUnsafe(slot.buf.length), used: 0 });
-    if (!out.write(full)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
+    // The buffer is reused once written: a step allocates its buffers once, instead of one a flush
+    // for the allocator to take back.
+    const file = out;
+    await new Promise<void>((resolve, reject) =>
+      file.write(slot.buf.subarray(0, slot.used), (error) => (error ? reject(error) : resolve())),
+    );
+    slot.used = 0;
   }
 
   /** Flushes and closes every file; returns the buckets that hold at least one record, in order. */

@@ -152,8 +152,9 @@ async function lineStartAfter(
 }
 
 /**
- * The byte ranges of a file's data lines: from `first` to `size`, cut at line starts about every
- * `rangeBytes` (more when the file would have more than MAX_RANGES ranges). Always one range at least.
+ * The byte ranges of a file's data lines: from `first` to `size`, cut at line starts into ranges of
+ * about equal size, at most `rangeBytes` each unless that makes more than MAX_RANGES. Always one
+ * range at least.
  */
 export async function cutRanges(
   deps: IngestDeps,
@@ -162,7 +163,8 @@ export async function cutRanges(
   first: number,
   rangeBytes: number,
 ): Promise<ByteRange[]> {
-  const step = Math.max(rangeBytes, Math.ceil((stat.size - first) / MAX_RANGES));
+  const bytes = stat.size - first;
+  const step = Math.ceil(bytes / Math.min(MAX_RANGES, Math.max(1, Math.ceil(bytes / rangeBytes))));
   const cuts = [first];
   for (let at = first + step; at < stat.size; ) {
     const cut = await lineStartAfter(deps, key, at, stat.size, stat.etag);
