@@ -262,7 +262,7 @@ export class StatelessStack extends Stack {
       .bindBucket(results, ['list', 'delete'], ['shards/', 'tallies/', 'results/'])
       // A drop ingested at last publishes its catalog sizes (the catalog budget and its audit entry)...
       .bindTable(ledger, 'readWrite')
-      // ... after its split, through the ingest state machine.
+      // ... after its plan, through the ingest state machine.
       .bindStateMachine(this.ingestStateMachine, 'INGEST_STATE_MACHINE_ARN');
     maintenance.addToRolePolicy(
       new iam.PolicyStatement({ actions: ['dynamodb:Scan'], resources: [jobs.table.tableArn] }),

@@ -300,7 +300,7 @@ export interface MatchRunner {
 }
 
 /**
- * Where an ingest's steps after its split run: the ingest state machine in AWS (`start`, which then
+ * Where an ingest's steps after its plan run: the ingest state machine in AWS (`start`, which then
  * ends the ingest), or worker threads for its map steps in the embedded stack (`map`). Neither: one
  * after another in the ingest's own invocation.
  */

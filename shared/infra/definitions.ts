@@ -56,7 +56,7 @@ export const TABLES = {
  * must stay readable longer than this (retireGraceSeconds).
  */
 export const MATCH_TIMEOUT_SECONDS = 7200;
-/** How long the ingest state machine may run a partner ingest after its split (AWS). */
+/** How long the ingest state machine may run a partner ingest after its plan (AWS). */
 export const INGEST_TIMEOUT_SECONDS = 7200;
 
 /**

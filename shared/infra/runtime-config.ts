@@ -20,7 +20,7 @@ export const RuntimeConfigSchema = z.object({
   PEPPER_FILE: z.string().min(1).optional(),
   /** Step Functions state machine for large matches (AWS); absent in the embedded stack. */
   MATCH_STATE_MACHINE_ARN: z.string().optional(),
-  /** Step Functions state machine that runs a partner ingest after its split (AWS); absent locally. */
+  /** Step Functions state machine that runs a partner ingest after its plan (AWS); absent locally. */
   INGEST_STATE_MACHINE_ARN: z.string().optional(),
   /** The maintenance function (re-keying, sweeps), invoked asynchronously (AWS); absent locally. */
   MAINTENANCE_FUNCTION_NAME: z.string().optional(),

@@ -22,7 +22,7 @@ export interface UseCaseContext {
   objects: ObjectStore;
   ledger: Ledger;
   runner: MatchRunner;
-  /** Where an ingest's steps run after its split (absent: in the ingest's own invocation). */
+  /** Where an ingest's steps run after its plan (absent: in the ingest's own invocation). */
   ingestRunner?: IngestRunner;
   logger: DomainLogger;
   keyer(keyId?: string): Promise<AudienceKeyer>;

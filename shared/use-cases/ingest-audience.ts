@@ -94,7 +94,7 @@ export interface IngestDeps {
   /** Where the map steps run (default: in this process, one item at a time). */
   mapIngest?: IngestMap;
   /**
-   * Hands the steps after the split to the ingest state machine (AWS), which ends the ingest; absent,
+   * Hands the steps after the plan to the ingest state machine (AWS), which ends the ingest; absent,
    * they run in this invocation through `mapIngest`.
    */
   startIngest?: (job: IngestJob & { ranges: number[] }) => Promise<void>;
@@ -198,8 +198,9 @@ function inProcessMap(deps: IngestDeps): IngestMap {
 }
 
 /**
- * One step of an ingest after its split: a people unit or an identifier part (idempotent), the
- * gate (which ends a refused file or a dry run), finish (publish, flip, sweep, end; a retry after
+ * One step of an ingest after its plan: a split range, a people unit or an identifier part
+ * (idempotent), the join (the whole file's counts and units; the drop deleted), the gate (which
+ * ends a refused file or a dry run), finish (publish, flip, sweep, end; a retry after
  * the flip neither publishes nor flips again), or fail (the state machine's Catch).
  */
 export async function runIngestStep(deps: IngestDeps, input: IngestStepInput): Promise<IngestStepOutput> {

@@ -180,7 +180,7 @@ export function ingestDrop(ctx: UseCaseContext, objectKey: string) {
   return ingestAudience(ingestDeps(ctx), objectKey);
 }
 
-/** One step of an ingest after its split (a state machine task, or a worker thread's map item). */
+/** One step of an ingest after its plan (a state machine task, or a worker thread's map item). */
 export function ingestStep(ctx: UseCaseContext, input: IngestStepInput) {
   return runIngestStep(ingestDeps(ctx), input);
 }

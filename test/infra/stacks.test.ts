@@ -345,7 +345,7 @@ describe('stateless stack: functions', () => {
       .filter(([, fn]) => fn.Properties?.Environment?.Variables?.MATCH_STATE_MACHINE_ARN)
       .map(([id]) => id.replace(/Function.*/, ''));
     expect(withSfn).toEqual(['Api']);
-    // The ingest function starts an execution after the split; recovery does when it ingests a drop at last.
+    // The ingest function starts an execution after the plan; recovery does when it ingests a drop at last.
     const withIngestSfn = houseFunctions()
       .filter(([, fn]) => fn.Properties?.Environment?.Variables?.INGEST_STATE_MACHINE_ARN)
       .map(([id]) => id.replace(/Function.*/, ''));
