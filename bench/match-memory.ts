@@ -26,10 +26,11 @@ import {
   emptyTally,
   type MatchPhases,
   matchShard,
+  partitionPacked,
   reduceTallies,
   type ShardMatch,
+  ShardTables,
   type ShardTally,
-  shardOf,
 } from '../shared/domain/matching/match-shard.ts';
 import type { AudienceSnapshot } from '../shared/domain/model.ts';
 import type { AudienceKeyer } from '../shared/domain/ports.ts';
@@ -202,12 +203,14 @@ export async function runOurs(
 ): Promise<OurRun> {
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  const shards: Uint8Array[][] = Array.from({ length: shardCount }, () => []);
-  for (const digest of list) shards[shardOf(digest, shardCount)]?.push(digest);
+  const shards = partitionPacked(list, shardCount);
   const t1 = performance.now();
   const tallies: ShardMatch[] = [];
   const phases = emptyPhases();
-  for (const digests of shards) tallies.push(await matchShard({ digests, snapshot, store, keyer, phases }));
+  // One shard after another in this process: each reuses the tables the previous one matched in.
+  const tables = new ShardTables();
+  for (const packedDigests of shards)
+    tallies.push(await matchShard({ packedDigests, snapshot, store, keyer, phases, tables }));
   const t2 = performance.now();
   const tally = await reduceTallies(tallies, snapshot);
   const t3 = performance.now();

@@ -72,6 +72,11 @@ export interface MatchShardOptions {
   people?: AsyncIterable<ListPerson> | Iterable<ListPerson>;
   /** A list of one identifier a person (of kind `kind`, email by default): the form before kinds. */
   digests?: AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
+  /**
+   * The same list as digests back to back (digest i at i * 32, as a shard file or
+   * `partitionPacked` holds them): read in place, no view per digest. Taken after `digests`.
+   */
+  packedDigests?: Uint8Array;
   kind?: IdentifierKind;
   snapshot: AudienceSnapshot;
   store: AudienceStore;
@@ -95,6 +100,19 @@ export interface MatchShardOptions {
   mayHold?: (key: string) => boolean;
   /** When given, milliseconds spent in each phase are added to it (for the bench's breakdown). */
   phases?: MatchPhases;
+  /** Tables to match in, left by the previous shard matched in this process (see ShardTables). */
+  tables?: ShardTables;
+}
+
+/**
+ * The tables a shard is matched in (its digest table and its matched-people table), for shards
+ * matched one after another in one process: each shard clears and reuses them instead of
+ * allocating its own, so memory does not grow shard after shard. One shard at a time.
+ */
+export class ShardTables {
+  readonly digests = new DigestTable();
+  readonly matchedPeople = new MatchedPeopleTable();
+  inUse = false;
 }
 
 /**
@@ -152,7 +170,18 @@ export async function matchShard(options: MatchShardOptions): Promise<ShardMatch
   /** Distinct digests of the shard (whoever's identifier), numbered: each is keyed and looked up once. */
   // Sized for the shard when its length is known (no growth on the way).
   const sized = (x: unknown) => (Array.isArray(x) ? x.length : 0);
-  const digests = new DigestTable(sized(options.people) + sized(options.digests));
+  const packed = options.packedDigests;
+  if (packed && packed.length % DIGEST_BYTES !== 0)
+    throw new DomainError(
+      'invalid-digest',
+      `The packed digests are not a whole number of ${DIGEST_BYTES}-byte digests.`,
+    );
+  const packedCount = packed ? packed.length / DIGEST_BYTES : 0;
+  const expected = sized(options.people) + sized(options.digests) + packedCount;
+  const tables = options.tables;
+  if (tables?.inUse) throw new Error('matchShard: these shard tables are matching another shard');
+  const digests = tables ? tables.digests.clear(expected) : new DigestTable(expected);
+  if (tables) tables.inUse = true;
   /** Per digest number: PRIMARY, and the kinds its person holds when it is a primary. */
   let flags = new Uint8Array(1024);
   let distinct = 0;
@@ -160,7 +189,7 @@ export async function matchShard(options: MatchShardOptions): Promise<ShardMatch
   const pairs = new Set<string>();
   const listByKind = emptyByKind();
   /** Matched partner people, by person key. */
-  const matchedPeople = new MatchedPeopleTable();
+  const matchedPeople = tables ? tables.matchedPeople.clear() : new MatchedPeopleTable();
   let read = 0;
   let looked = 0;
 
@@ -287,7 +316,20 @@ export async function matchShard(options: MatchShardOptions): Promise<ShardMatch
       throw new DomainError('invalid-digest', `Digest ${read} of the shard is not ${DIGEST_BYTES} bytes.`);
     }
     const before = digests.size;
-    const n = digests.add(digest, 0);
+    takeNumbered(digests.add(digest, 0), before, digest, kind, kindIndex, id);
+  };
+  /**
+   * Takes identifier number `n` of the digest table (new when `n === before`, the size before it
+   * was added) for the current person. `digest` is its bytes, needed only by `onPerson`.
+   */
+  const takeNumbered = (
+    n: number,
+    before: number,
+    digest: Uint8Array | undefined,
+    kind: IdentifierKind,
+    kindIndex: number,
+    id: TaggedDigest | undefined,
+  ): void => {
     if (n === before) {
       if (n >= flags.length) {
         const grown = new Uint8Array(flags.length * 2);
@@ -307,9 +349,9 @@ export async function matchShard(options: MatchShardOptions): Promise<ShardMatch
       if (((flags[n] as number) & PRIMARY) === 0) {
         flags[n] = (flags[n] as number) | PRIMARY;
         distinct++;
-        onPerson?.(digest, id ?? { kind, digest });
+        if (onPerson && digest) onPerson(digest, id ?? { kind, digest });
       }
-    } else if (onPerson) {
+    } else if (onPerson && digest) {
       const pair = `${primary},${kindIndex},${n}`;
       if (!pairs.has(pair)) {
         pairs.add(pair);
@@ -347,6 +389,26 @@ export async function matchShard(options: MatchShardOptions): Promise<ShardMatch
     return personDone();
   };
 
+  /** Takes the packed digests, each a list person of kind `digestKind`. */
+  const takePacked = async (bytes: Uint8Array): Promise<void> => {
+    // Aligned bytes are read as words (an Int32Array over them); others byte by byte.
+    const words =
+      bytes.byteOffset % 4 === 0
+        ? new Int32Array(bytes.buffer, bytes.byteOffset, bytes.length >>> 2)
+        : undefined;
+    const count = bytes.length / DIGEST_BYTES;
+    for (let i = 0; i < count; i++) {
+      read++;
+      primary = -1;
+      const at = i * DIGEST_BYTES;
+      const before = digests.size;
+      const n = words ? digests.addWords(words, at >>> 2) : digests.add(bytes, at);
+      const digest = onPerson ? bytes.subarray(at, at + DIGEST_BYTES) : undefined;
+      takeNumbered(n, before, digest, digestKind, digestKindIndex, undefined);
+      if (personDone()) await waitForRoom();
+    }
+  };
+
   const waitForRoom = async (): Promise<void> => {
     while (inFlight.size >= concurrency) await Promise.race(inFlight);
     throwIfFailed();
@@ -365,18 +427,24 @@ export async function matchShard(options: MatchShardOptions): Promise<ShardMatch
       }
       throwIfFailed();
     }
+    if (packed) await takePacked(packed);
+    throwIfFailed();
     if (pendingCount > 0) lookUp(0, pendingCount);
   } catch (error) {
     await Promise.all(inFlight);
+    if (tables) tables.inUse = false;
     throw error;
   }
-  await Promise.all(inFlight);
-  throwIfFailed();
-
-  const t0 = clock();
-  const { counts, run } = matchedPeople.finish(snapshot.segments.length);
-  if (phases) phases.run += clock() - t0;
-  return { ...tallyOf(distinct, listByKind, counts, snapshot), run };
+  try {
+    await Promise.all(inFlight);
+    throwIfFailed();
+    const t0 = clock();
+    const { counts, run } = matchedPeople.finish(snapshot.segments.length);
+    if (phases) phases.run += clock() - t0;
+    return { ...tallyOf(distinct, listByKind, counts, snapshot), run };
+  } finally {
+    if (tables) tables.inUse = false;
+  }
 }
 
 /** A tally from its list counts and its matched partner people's counts (segment ids by index). */
@@ -464,6 +532,37 @@ export function partitionDigests(digests: Iterable<Uint8Array>, shardCount: numb
     shards[shard]?.push(digest);
   }
   return shards;
+}
+
+/**
+ * `partitionDigests` into packed shards: each shard's digests copied back to back in input order
+ * (digest i at i * 32), as a shard file holds them, for `matchShard`'s `packedDigests`.
+ */
+export function partitionPacked(digests: Iterable<Uint8Array>, shardCount: number): Uint8Array[] {
+  const bits = shardBits(shardCount);
+  const list = Array.isArray(digests) ? (digests as readonly Uint8Array[]) : [...digests];
+  // Two passes, so the shards are laid out exactly in one buffer: count each shard, then copy.
+  const shardOfRow = new Uint8Array(list.length);
+  const start = new Int32Array(shardCount + 1);
+  for (let i = 0; i < list.length; i++) {
+    const digest = list[i];
+    if (!(digest instanceof Uint8Array) || digest.length !== DIGEST_BYTES)
+      throw new DomainError('invalid-digest', `Digest ${i} of the list is not ${DIGEST_BYTES} bytes.`);
+    const shard = bits === 0 ? 0 : (digest[0] as number) >>> (8 - bits);
+    shardOfRow[i] = shard;
+    start[shard + 1] = (start[shard + 1] as number) + DIGEST_BYTES;
+  }
+  for (let s = 0; s < shardCount; s++) start[s + 1] = (start[s + 1] as number) + (start[s] as number);
+  const packed = new Uint8Array(list.length * DIGEST_BYTES);
+  const at = start.slice(0, shardCount);
+  for (let i = 0; i < list.length; i++) {
+    const shard = shardOfRow[i] as number;
+    packed.set(list[i] as Uint8Array, at[shard] as number);
+    at[shard] = (at[shard] as number) + DIGEST_BYTES;
+  }
+  return Array.from({ length: shardCount }, (_, s) =>
+    packed.subarray(start[s] as number, start[s + 1] as number),
+  );
 }
 
 /** Splits list people into `shardCount` disjoint shards by their primary identifier. */
