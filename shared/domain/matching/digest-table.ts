@@ -175,6 +175,38 @@ export class DigestTable {
     return this.addHashed(h);
   }
 
+  /**
+   * `addWords` of `count` digests back to back in `source` from word `at`, their numbers into
+   * `out[0..count]`, in order (so a digest new to the table gets the next number, as with `add`).
+   * Hashes them first and reads their slots, then adds them: the slot reads of different digests
+   * overlap instead of waiting one after another.
+   */
+  addManyWords(source: Int32Array, at: number, count: number, out: Int32Array): void {
+    if (this.batchHashes.length < count) this.batchHashes = new Int32Array(count);
+    const hashes = this.batchHashes;
+    const mix = this.mix;
+    const slots = this.slots;
+    const mask = this.mask;
+    let touched = 0;
+    for (let d = 0; d < count; d++) {
+      const from = at + d * WORDS;
+      let h = mix[8] as number;
+      for (let i = 0; i < WORDS; i++) {
+        h = Math.imul(h ^ (source[from + i] as number), mix[i] as number);
+        h ^= h >>> 15;
+      }
+      hashes[d] = h;
+      touched ^= slots[2 * (h & mask) + 1] as number;
+    }
+    this.touched = touched;
+    const probe = this.probe;
+    for (let d = 0; d < count; d++) {
+      const from = at + d * WORDS;
+      for (let i = 0; i < WORDS; i++) probe[i] = source[from + i] as number;
+      out[d] = this.addHashed(hashes[d] as number);
+    }
+  }
+
   /** `add` once `probe` holds the digest's words and `h` is their hash. */
   private addHashed(h: number): number {
     let slots = this.slots;

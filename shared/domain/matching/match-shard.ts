@@ -30,6 +30,8 @@ export const DIGEST_BYTES = 32;
 export const DEFAULT_BATCH_SIZE = 100;
 export const DEFAULT_CONCURRENCY = 8;
 export const MAX_SHARDS = 256;
+/** Packed digests numbered at a time in the digest table. */
+const PACKED_RUN = 64;
 
 /** One identifier of a list person: its kind and its 32-byte digest. */
 export interface TaggedDigest {
@@ -397,15 +399,24 @@ export async function matchShard(options: MatchShardOptions): Promise<ShardMatch
         ? new Int32Array(bytes.buffer, bytes.byteOffset, bytes.length >>> 2)
         : undefined;
     const count = bytes.length / DIGEST_BYTES;
-    for (let i = 0; i < count; i++) {
-      read++;
-      primary = -1;
-      const at = i * DIGEST_BYTES;
-      const before = digests.size;
-      const n = words ? digests.addWords(words, at >>> 2) : digests.add(bytes, at);
-      const digest = onPerson ? bytes.subarray(at, at + DIGEST_BYTES) : undefined;
-      takeNumbered(n, before, digest, digestKind, digestKindIndex, undefined);
-      if (personDone()) await waitForRoom();
+    // Numbered a run at a time (the table's slot reads overlap), then taken one by one.
+    const numbers = new Int32Array(PACKED_RUN);
+    for (let first = 0; first < count; first += PACKED_RUN) {
+      const runLength = Math.min(PACKED_RUN, count - first);
+      let next = digests.size;
+      if (words) digests.addManyWords(words, first * (DIGEST_BYTES / 4), runLength, numbers);
+      else for (let i = 0; i < runLength; i++) numbers[i] = digests.add(bytes, (first + i) * DIGEST_BYTES);
+      for (let i = 0; i < runLength; i++) {
+        read++;
+        primary = -1;
+        const n = numbers[i] as number;
+        // New digests are numbered in order: n is new when it is the next number.
+        const before = n === next ? next++ : -1;
+        const at = (first + i) * DIGEST_BYTES;
+        const digest = onPerson ? bytes.subarray(at, at + DIGEST_BYTES) : undefined;
+        takeNumbered(n, before, digest, digestKind, digestKindIndex, undefined);
+        if (personDone()) await waitForRoom();
+      }
     }
   };
 
@@ -557,8 +568,11 @@ export function partitionPacked(digests: Iterable<Uint8Array>, shardCount: numbe
   const at = start.slice(0, shardCount);
   for (let i = 0; i < list.length; i++) {
     const shard = shardOfRow[i] as number;
-    packed.set(list[i] as Uint8Array, at[shard] as number);
-    at[shard] = (at[shard] as number) + DIGEST_BYTES;
+    const digest = list[i] as Uint8Array;
+    const to = at[shard] as number;
+    // Byte by byte: cheaper than a `set` call for 32 bytes.
+    for (let j = 0; j < DIGEST_BYTES; j++) packed[to + j] = digest[j] as number;
+    at[shard] = to + DIGEST_BYTES;
   }
   return Array.from({ length: shardCount }, (_, s) =>
     packed.subarray(start[s] as number, start[s + 1] as number),
