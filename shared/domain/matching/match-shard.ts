@@ -551,32 +551,31 @@ export function partitionDigests(digests: Iterable<Uint8Array>, shardCount: numb
  */
 export function partitionPacked(digests: Iterable<Uint8Array>, shardCount: number): Uint8Array[] {
   const bits = shardBits(shardCount);
-  const list = Array.isArray(digests) ? (digests as readonly Uint8Array[]) : [...digests];
-  // Two passes, so the shards are laid out exactly in one buffer: count each shard, then copy.
-  const shardOfRow = new Uint8Array(list.length);
-  const start = new Int32Array(shardCount + 1);
-  for (let i = 0; i < list.length; i++) {
-    const digest = list[i];
+  // One pass (each digest is read once): every shard gets room for its share and a margin, and
+  // grows if it needs more (digests are uniform, so that is rare).
+  const rows = Array.isArray(digests) ? digests.length : 0;
+  const room = (Math.ceil((rows / shardCount) * 1.125) + 64) * DIGEST_BYTES;
+  const shards = Array.from({ length: shardCount }, () => new Uint8Array(room));
+  const used = new Int32Array(shardCount);
+  let i = 0;
+  for (const digest of digests) {
     if (!(digest instanceof Uint8Array) || digest.length !== DIGEST_BYTES)
       throw new DomainError('invalid-digest', `Digest ${i} of the list is not ${DIGEST_BYTES} bytes.`);
     const shard = bits === 0 ? 0 : (digest[0] as number) >>> (8 - bits);
-    shardOfRow[i] = shard;
-    start[shard + 1] = (start[shard + 1] as number) + DIGEST_BYTES;
-  }
-  for (let s = 0; s < shardCount; s++) start[s + 1] = (start[s + 1] as number) + (start[s] as number);
-  const packed = new Uint8Array(list.length * DIGEST_BYTES);
-  const at = start.slice(0, shardCount);
-  for (let i = 0; i < list.length; i++) {
-    const shard = shardOfRow[i] as number;
-    const digest = list[i] as Uint8Array;
-    const to = at[shard] as number;
+    let buffer = shards[shard] as Uint8Array;
+    const to = used[shard] as number;
+    if (to === buffer.length) {
+      const grown = new Uint8Array(buffer.length * 2);
+      grown.set(buffer);
+      shards[shard] = grown;
+      buffer = grown;
+    }
     // Byte by byte: cheaper than a `set` call for 32 bytes.
-    for (let j = 0; j < DIGEST_BYTES; j++) packed[to + j] = digest[j] as number;
-    at[shard] = to + DIGEST_BYTES;
+    for (let j = 0; j < DIGEST_BYTES; j++) buffer[to + j] = digest[j] as number;
+    used[shard] = to + DIGEST_BYTES;
+    i++;
   }
-  return Array.from({ length: shardCount }, (_, s) =>
-    packed.subarray(start[s] as number, start[s + 1] as number),
-  );
+  return shards.map((buffer, s) => buffer.subarray(0, used[s] as number));
 }
 
 /** Splits list people into `shardCount` disjoint shards by their primary identifier. */

@@ -63,7 +63,6 @@ export class MatchedPeopleTable implements MembershipSink {
   private pairs = 0;
   /** Grow-only working arrays of `finish`, kept for the next shard when the table is reused. */
   private readonly work: Int32Array[] = [];
-  private workFloats = new Float64Array(0);
 
   /** Empties the table for reuse (the next shard matched in the same process), keeping its buffers. */
   clear(): this {
@@ -259,10 +258,10 @@ export class MatchedPeopleTable implements MembershipSink {
     });
     const out = new Uint8Array(size);
     let at = 0;
-    if (this.workFloats.length < people) this.workFloats = new Float64Array(Math.max(people, 1024));
     const order = sortedByKey(
       this.ints(4, people),
-      this.workFloats.subarray(0, people),
+      this.ints(5, people),
+      this.ints(6, people),
       (p) => this.keyPrefix(p),
       (a, b) => this.compareKeysOf(a, b),
     );
@@ -351,30 +350,51 @@ function sextet(key: string, i: number): number {
 }
 
 /**
- * The numbers 0..n-1 (n = order.length) into `order`, in the order of their keys (`packed`, as
- * long, is working space), given each key's first four bytes (7 bits each,
- * `prefixOf`) and the whole keys' order (`compare`). Sorted natively on a number made of the prefix
- * and the index; keys sharing a prefix (rare for keyed digests) are then put in order among themselves.
+ * The numbers 0..n-1 (n = order.length) into `order`, in the order of their keys, given each key's
+ * first four bytes (7 bits each, `prefixOf`) and the whole keys' order (`compare`). A radix sort
+ * on the prefixes (stable, four passes of 7 bits; `spare` and `prefix`, as long, are working
+ * space), then keys sharing a prefix (rare for keyed digests) are put in order among themselves.
  */
 function sortedByKey(
   order: Int32Array,
-  packed: Float64Array,
+  spare: Int32Array,
+  prefix: Int32Array,
   prefixOf: (p: number) => number,
   compare: (a: number, b: number) => number,
 ): Int32Array {
   const n = order.length;
-  if (n >= 2 ** 24) {
-    const all = Array.from({ length: n }, (_, i) => i).sort(compare);
-    order.set(all);
-    return order;
+  for (let p = 0; p < n; p++) {
+    prefix[p] = prefixOf(p);
+    order[p] = p;
   }
-  for (let p = 0; p < n; p++) packed[p] = prefixOf(p) * 2 ** 24 + p;
-  packed.sort();
-  for (let i = 0; i < n; i++) order[i] = (packed[i] as number) % 2 ** 24;
+  const counts = new Int32Array(128);
+  let from = order;
+  let to = spare;
+  for (let shift = 0; shift < 28; shift += 7) {
+    counts.fill(0);
+    for (let i = 0; i < n; i++) {
+      const bucket = ((prefix[from[i] as number] as number) >>> shift) & 127;
+      counts[bucket] = (counts[bucket] as number) + 1;
+    }
+    let sum = 0;
+    for (let b = 0; b < 128; b++) {
+      const c = counts[b] as number;
+      counts[b] = sum;
+      sum += c;
+    }
+    for (let i = 0; i < n; i++) {
+      const p = from[i] as number;
+      const bucket = ((prefix[p] as number) >>> shift) & 127;
+      to[counts[bucket] as number] = p;
+      counts[bucket] = (counts[bucket] as number) + 1;
+    }
+    [from, to] = [to, from];
+  }
+  // An even number of passes: the sorted numbers are back in `order`.
   for (let i = 0; i < n; ) {
-    const prefix = Math.floor((packed[i] as number) / 2 ** 24);
+    const first = prefix[order[i] as number] as number;
     let j = i + 1;
-    while (j < n && Math.floor((packed[j] as number) / 2 ** 24) === prefix) j++;
+    while (j < n && prefix[order[j] as number] === first) j++;
     if (j - i > 1) order.set(Array.from(order.subarray(i, j)).sort(compare), i);
     i = j;
   }
