@@ -473,6 +473,8 @@ class RunCursor {
   /** The current record: its key at keyAt (keyLength bytes), kinds, segment indices from segmentsAt. */
   keyAt = 0;
   keyLength = 0;
+  /** The key's first four bytes as an unsigned number (0 past its end): orders most keys alone. */
+  prefix = 0;
   kinds = 0;
   segmentsAt = 0;
   segmentCount = 0;
@@ -522,9 +524,20 @@ class RunCursor {
     this.kinds = b[head - 3] as number;
     this.segmentsAt = head;
     this.segmentCount = count;
+    this.prefix = keyPrefix(b, at + 1, length);
     this.next = end;
     return true;
   }
+}
+
+/**
+ * The first four bytes of a key as an unsigned number, 0 past its end: two keys whose prefixes
+ * differ are in the order of their prefixes (a shorter key's padding is below any byte it lacks).
+ */
+function keyPrefix(b: Uint8Array, at: number, length: number): number {
+  let v = 0;
+  for (let i = 0; i < 4; i++) v = v * 256 + (i < length ? (b[at + i] as number) : 0);
+  return v;
 }
 
 /** Byte order of two keys (the order of their strings: keys are ASCII). */
@@ -558,7 +571,9 @@ export async function mergeRuns(
   // A binary heap of the runs, by their current record's key.
   const heap: RunCursor[] = [];
   const less = (x: RunCursor, y: RunCursor) =>
-    compareKeys(x.buffer, x.keyAt, x.keyLength, y.buffer, y.keyAt, y.keyLength) < 0;
+    x.prefix !== y.prefix
+      ? x.prefix < y.prefix
+      : compareKeys(x.buffer, x.keyAt, x.keyLength, y.buffer, y.keyAt, y.keyLength) < 0;
   const siftDown = (i: number) => {
     const item = heap[i] as RunCursor;
     for (;;) {
@@ -581,6 +596,7 @@ export async function mergeRuns(
   // The person being counted: its key, kinds and distinct segments (stamped per person).
   const key = new Uint8Array(256);
   let keyLength = -1;
+  let prefix = 0;
   let kinds = 0;
   const segments = new Int32Array(segmentCount);
   let segmentsUsed = 0;
@@ -601,10 +617,15 @@ export async function mergeRuns(
   while (heap.length > 0) {
     const top = heap[0] as RunCursor;
     const b = top.buffer;
-    if (keyLength < 0 || compareKeys(b, top.keyAt, top.keyLength, key, 0, keyLength) !== 0) {
+    if (
+      keyLength < 0 ||
+      top.prefix !== prefix ||
+      compareKeys(b, top.keyAt, top.keyLength, key, 0, keyLength) !== 0
+    ) {
       count();
       for (let i = 0; i < top.keyLength; i++) key[i] = b[top.keyAt + i] as number;
       keyLength = top.keyLength;
+      prefix = top.prefix;
       kinds = 0;
       segmentsUsed = 0;
       person++;
@@ -628,7 +649,10 @@ export async function mergeRuns(
       }
       continue;
     }
-    if (compareKeys(top.buffer, top.keyAt, top.keyLength, key, 0, keyLength) <= 0)
+    if (
+      top.prefix < prefix ||
+      (top.prefix === prefix && compareKeys(top.buffer, top.keyAt, top.keyLength, key, 0, keyLength) <= 0)
+    )
       throw new DomainError('invalid-digest', 'A matched-people run is not sorted.');
     siftDown(0);
   }
