@@ -12,6 +12,7 @@ import { hmacKeyer } from '../../shared/adapters/pepper.ts';
 import { DigestTable } from '../../shared/domain/matching/digest-table.ts';
 import {
   matchShard,
+  PackedShardSpace,
   partitionDigests,
   partitionPacked,
   ShardTables,
@@ -66,6 +67,26 @@ describe('DigestTable over packed words', () => {
   });
 });
 
+describe('DigestTable.findMany at any alignment', () => {
+  it('finds present and absent digests as find does, reading aligned ones as words', () => {
+    fc.assert(
+      fc.property(pooledDigests, fc.constantFrom(0, 4, 7, 32), fc.boolean(), (digests, offset, tiny) => {
+        const table = new DigestTable(0, tiny ? new Int32Array(9).fill(1) : undefined);
+        for (const d of digests.slice(0, 20)) table.add(d, 0);
+        const batch = [...digests.slice(10, 40), ...digests.slice(0, 5).map((d) => d.map((b) => b ^ 1))];
+        const bytes = new Uint8Array(offset + batch.length * 32);
+        batch.forEach((d, i) => {
+          bytes.set(d, offset + i * 32);
+        });
+        const out = new Int32Array(batch.length);
+        const beside = new Int32Array(table.size * 3 + 3);
+        table.findMany(bytes, offset, batch.length, out, beside, 3);
+        expect([...out]).toEqual(batch.map((d) => table.find(d, 0)));
+      }),
+    );
+  });
+});
+
 describe('MatchedPeopleTable.clear', () => {
   it('leaves a table that finishes like a new one', () => {
     const hit = fc.tuple(fc.integer({ min: 0, max: 8 }), fc.integer({ min: 1, max: 3 }), fc.nat(9));
@@ -96,6 +117,13 @@ describe('partitionPacked', () => {
         const plain = partitionDigests(digests, shards);
         const laid = partitionPacked(digests, shards);
         expect(laid.map(hex)).toEqual(plain.map((shard) => hex(packed(shard))));
+        // Into a space kept from a call before (same shards, its buffers reused when large enough).
+        const space = new PackedShardSpace();
+        partitionPacked(digests.slice(0, 7), shards, space);
+        expect(partitionPacked(digests, shards, space).map(hex)).toEqual(laid.map(hex));
+        expect(partitionPacked(digests.slice(0, 7), shards, space).map(hex)).toEqual(
+          partitionPacked(digests.slice(0, 7), shards).map(hex),
+        );
         // From any iterable too.
         expect(partitionPacked(new Set(digests), shards).map(hex)).toEqual(
           partitionDigests(new Set(digests), shards).map((shard) => hex(packed(shard))),

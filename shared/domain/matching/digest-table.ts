@@ -107,9 +107,13 @@ export class DigestTable {
     const hashes = this.batchHashes;
     const slots = this.slots;
     const mask = this.mask;
+    // Aligned digests are read as words (eight reads a digest instead of thirty-two).
+    const at = source.byteOffset + from;
+    const sourceWords =
+      at % 4 === 0 && count > 0 ? new Int32Array(source.buffer, at, count * WORDS) : undefined;
     let touched = 0;
     for (let i = 0; i < count; i++) {
-      const h = this.hash(source, from + i * BYTES);
+      const h = sourceWords ? this.hashWords(sourceWords, i * WORDS) : this.hash(source, from + i * BYTES);
       hashes[i] = h;
       touched ^= slots[2 * (h & mask) + 1] as number;
     }
@@ -136,13 +140,21 @@ export class DigestTable {
       const candidate = out[i] as number;
       if (candidate === -1) continue;
       const a = from + i * BYTES;
-      const b = candidate * BYTES;
       let same = true;
-      for (let j = 0; j < BYTES; j++)
-        if (source[a + j] !== digests[b + j]) {
-          same = false;
-          break;
-        }
+      if (sourceWords) {
+        for (let j = 0; j < WORDS; j++)
+          if (sourceWords[i * WORDS + j] !== words[candidate * WORDS + j]) {
+            same = false;
+            break;
+          }
+      } else {
+        const b = candidate * BYTES;
+        for (let j = 0; j < BYTES; j++)
+          if (source[a + j] !== digests[b + j]) {
+            same = false;
+            break;
+          }
+      }
       // A hash collision: the whole probe again (rare).
       if (!same) out[i] = this.find(source, a);
     }
@@ -163,6 +175,11 @@ export class DigestTable {
    * back to back.
    */
   addWords(source: Int32Array, at: number): number {
+    return this.addHashed(this.hashWords(source, at));
+  }
+
+  /** Reads the digest at `source[at..at+8]` into `probe` and returns its slot hash (as `hash` does its bytes). */
+  private hashWords(source: Int32Array, at: number): number {
     const mix = this.mix;
     const probe = this.probe;
     let h = mix[8] as number;
@@ -172,7 +189,7 @@ export class DigestTable {
       h = Math.imul(h ^ word, mix[i] as number);
       h ^= h >>> 15;
     }
-    return this.addHashed(h);
+    return h;
   }
 
   /**

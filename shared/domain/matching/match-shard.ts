@@ -547,15 +547,23 @@ export function partitionDigests(digests: Iterable<Uint8Array>, shardCount: numb
 
 /**
  * `partitionDigests` into packed shards: each shard's digests copied back to back in input order
- * (digest i at i * 32), as a shard file holds them, for `matchShard`'s `packedDigests`.
+ * (digest i at i * 32), as a shard file holds them, for `matchShard`'s `packedDigests`; in `space`
+ * when given (reused from the previous call).
  */
-export function partitionPacked(digests: Iterable<Uint8Array>, shardCount: number): Uint8Array[] {
+export function partitionPacked(
+  digests: Iterable<Uint8Array>,
+  shardCount: number,
+  space?: PackedShardSpace,
+): Uint8Array[] {
   const bits = shardBits(shardCount);
   // One pass (each digest is read once): every shard gets room for its share and a margin, and
   // grows if it needs more (digests are uniform, so that is rare).
   const rows = Array.isArray(digests) ? digests.length : 0;
-  const room = (Math.ceil((rows / shardCount) * 1.125) + 64) * DIGEST_BYTES;
-  const shards = Array.from({ length: shardCount }, () => new Uint8Array(room));
+  const room = (Math.ceil((rows / shardCount) * 1.0625) + 64) * DIGEST_BYTES;
+  const shards = Array.from({ length: shardCount }, (_, s) => {
+    const kept = space?.buffers[s];
+    return kept && kept.length >= room ? kept : new Uint8Array(room);
+  });
   const used = new Int32Array(shardCount);
   let i = 0;
   for (const digest of digests) {
@@ -575,7 +583,17 @@ export function partitionPacked(digests: Iterable<Uint8Array>, shardCount: numbe
     used[shard] = to + DIGEST_BYTES;
     i++;
   }
+  if (space) space.buffers = shards;
   return shards.map((buffer, s) => buffer.subarray(0, used[s] as number));
+}
+
+/**
+ * Where `partitionPacked` lays out a list's shards, kept by a process that partitions list after
+ * list (like ShardTables): the memory is reused instead of allocated for each list. The shards of
+ * one call are views of it, overwritten by the next call.
+ */
+export class PackedShardSpace {
+  buffers: Uint8Array[] = [];
 }
 
 /** Splits list people into `shardCount` disjoint shards by their primary identifier. */
