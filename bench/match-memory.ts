@@ -465,7 +465,7 @@ export async function benchMatchMemory(options: { quick?: boolean } = {}): Promi
   });
   rows.push(
     rowOf(
-      'match-memory: shardOf x16 + matchShard + reduceTallies, HMAC keyer (batch, WebAssembly SIMD)',
+      'match-memory: partitionPacked x16 + matchShard + reduceTallies, HMAC keyer (batch, WebAssembly SIMD)',
       bestHmac,
       {
         hmacOnlyCpuSeconds: round(hmacOnlyCpuSeconds),
