@@ -46,12 +46,18 @@ export interface MemoryPerson {
   ids: readonly { key: string; kind: IdentifierKind }[];
 }
 
-/** Key number n's slots at slots[start[n]..start[n+1]], its kind bit at kindBits[n]. */
+/**
+ * Key number n's memberships in one 16-byte record at records[4n..4n+4], so a lookup reads one
+ * cache line for them: its slot count c and kind bit as (c << 8) | kindBit, then its slot ids when
+ * c <= 3, or else the index in `spill` where its c slot ids are.
+ */
 interface CompactMemberships {
-  start: Int32Array;
-  slots: Int32Array;
-  kindBits: Uint8Array;
+  records: Int32Array;
+  spill: Int32Array;
 }
+
+const RECORD_WORDS = 4;
+const INLINE_SLOTS = RECORD_WORDS - 1;
 
 interface PartnerState {
   profile: Profile;
@@ -244,48 +250,32 @@ export class MemoryAudienceStore implements AudienceStore {
       return;
     }
     // Every key is its own person: the key's bytes are the person's.
-    state.compact ??= this.compactOf(state);
-    const { start, slots, kindBits } = state.compact;
+    state.compact ??= compactOf(state, this.kinds);
+    const { records, spill } = state.compact;
     const pinned = this.pinnedIndexOf(snapshot);
     const pinnedSlots = pinned.length;
     if (this.found.length < count) this.found = new Int32Array(count);
     const found = this.found;
-    state.rawKeys.findMany(keys, 0, count, found);
-    // Warm each found key's slot list before reading it (the reads overlap).
-    let touched = 0;
-    for (let i = 0; i < count; i++) {
-      const n = found[i] as number;
-      if (n !== -1) touched ^= slots[start[n] as number] as number;
-    }
-    this.touched = touched;
+    // Each candidate's record is read beside its digest (the reads overlap).
+    state.rawKeys.findMany(keys, 0, count, found, records, RECORD_WORDS);
     for (let i = 0; i < count; i++) {
       const n = found[i] as number;
       if (n === -1) continue;
+      const at = n * RECORD_WORDS;
+      const head = records[at] as number;
+      const slotCount = head >>> 8;
+      const list = slotCount <= INLINE_SLOTS ? records : spill;
+      const from = slotCount <= INLINE_SLOTS ? at + 1 : (records[at + 1] as number);
       let person = -1;
-      const to = start[n + 1] as number;
-      for (let j = start[n] as number; j < to; j++) {
-        const slot = slots[j] as number;
+      for (let j = from; j < from + slotCount; j++) {
+        const slot = list[j] as number;
         const index = slot < pinnedSlots ? (pinned[slot] as number) : 0;
         if (index === 0) continue;
         if (person === -1) person = into.rawPerson(keys, i * 32);
         into.addSegment(person, index - 1);
       }
-      if (person !== -1) into.addKinds(person, kindBits[n] as number);
+      if (person !== -1) into.addKinds(person, head & 255);
     }
-  }
-
-  private compactOf(state: PartnerState): CompactMemberships {
-    const keys = state.rawKeys.size;
-    const start = new Int32Array(keys + 1);
-    for (let n = 0; n < keys; n++)
-      start[n + 1] = (start[n] as number) + (state.slotsOfRaw[n] as number[]).length;
-    const slots = new Int32Array(start[keys] as number);
-    const kindBits = new Uint8Array(keys).fill(kindBit('email'));
-    for (let n = 0; n < keys; n++) {
-      slots.set(state.slotsOfRaw[n] as number[], start[n] as number);
-      if (this.kinds.size > 0) kindBits[n] = kindBit(this.kinds.get(state.keyOfRaw[n] as string) ?? 'email');
-    }
-    return { start, slots, kindBits };
   }
 
   private pinnedIndexOf(snapshot: AudienceSnapshot): Int32Array {
@@ -394,6 +384,34 @@ export class MemoryAudienceStore implements AudienceStore {
     for (const set of segmentsOf.values()) maxSegmentsPerMember = Math.max(maxSegmentsPerMember, set.size);
     return { baseSize: segmentsOf.size, maxSegmentsPerMember };
   }
+}
+
+/** The records of every raw key's memberships (see CompactMemberships). */
+function compactOf(state: PartnerState, kinds: ReadonlyMap<string, IdentifierKind>): CompactMemberships {
+  const keys = state.rawKeys.size;
+  const records = new Int32Array(keys * RECORD_WORDS);
+  let spilled = 0;
+  for (let n = 0; n < keys; n++) {
+    const length = (state.slotsOfRaw[n] as number[]).length;
+    if (length > INLINE_SLOTS) spilled += length;
+  }
+  const spill = new Int32Array(spilled);
+  spilled = 0;
+  const email = kindBit('email');
+  for (let n = 0; n < keys; n++) {
+    const slots = state.slotsOfRaw[n] as number[];
+    const kind = kinds.size > 0 ? kindBit(kinds.get(state.keyOfRaw[n] as string) ?? 'email') : email;
+    if (slots.length >= 2 ** 23) throw new RangeError('a key is in too many segment versions');
+    const at = n * RECORD_WORDS;
+    records[at] = (slots.length << 8) | kind;
+    if (slots.length <= INLINE_SLOTS) records.set(slots, at + 1);
+    else {
+      records[at + 1] = spilled;
+      spill.set(slots, spilled);
+      spilled += slots.length;
+    }
+  }
+  return { records, spill };
 }
 
 /** Numbers a key written as base64url of 32 bytes, so a binary lookup finds it. */

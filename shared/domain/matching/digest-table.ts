@@ -43,6 +43,23 @@ export class DigestTable {
     this.mix = seedWords ?? randomOddWords(9);
   }
 
+  /**
+   * Empties the table for reuse (the next shard matched in the same process): its buffers are kept
+   * when they can hold `expected` digests, so no memory is allocated again.
+   */
+  clear(expected = 0): this {
+    let slots = MIN_SLOTS;
+    while (slots < expected * 2) slots *= 2;
+    if (slots > this.mask + 1) {
+      this.slots = new Int32Array(slots * 2);
+      this.mask = slots - 1;
+      this.words = new Int32Array((slots >>> 1) * WORDS);
+      this.digests = new Uint8Array(this.words.buffer);
+    } else this.slots.fill(0);
+    this.count = 0;
+    return this;
+  }
+
   /** Digests in the table. */
   get size(): number {
     return this.count;
@@ -74,16 +91,29 @@ export class DigestTable {
    * `find` of `count` digests back to back in `source` from `from`, into `out[0..count]`. In
    * passes over the batch (hashes, then the slots, then the digests), so the memory reads of
    * different digests overlap instead of waiting one after another: what a table much larger than
-   * the CPU caches (a partner's audience) needs.
+   * the CPU caches (a partner's audience) needs. When `beside` is given, each candidate's entry
+   * `beside[number * besideWords]` is read with its digest (the caller's data per digest number,
+   * warmed in the same pass).
    */
-  findMany(source: Uint8Array, from: number, count: number, out: Int32Array): void {
+  findMany(
+    source: Uint8Array,
+    from: number,
+    count: number,
+    out: Int32Array,
+    beside?: Int32Array,
+    besideWords = 0,
+  ): void {
     if (this.batchHashes.length < count) this.batchHashes = new Int32Array(count);
     const hashes = this.batchHashes;
     const slots = this.slots;
     const mask = this.mask;
+    // Aligned digests are read as words (eight reads a digest instead of thirty-two).
+    const at = source.byteOffset + from;
+    const sourceWords =
+      at % 4 === 0 && count > 0 ? new Int32Array(source.buffer, at, count * WORDS) : undefined;
     let touched = 0;
     for (let i = 0; i < count; i++) {
-      const h = this.hash(source, from + i * BYTES);
+      const h = sourceWords ? this.hashWords(sourceWords, i * WORDS) : this.hash(source, from + i * BYTES);
       hashes[i] = h;
       touched ^= slots[2 * (h & mask) + 1] as number;
     }
@@ -100,20 +130,31 @@ export class DigestTable {
         }
       }
       out[i] = candidate;
-      if (candidate !== -1) touched ^= words[candidate * WORDS] as number;
+      if (candidate !== -1) {
+        touched ^= words[candidate * WORDS] as number;
+        if (beside) touched ^= beside[candidate * besideWords] as number;
+      }
     }
     const digests = this.digests;
     for (let i = 0; i < count; i++) {
       const candidate = out[i] as number;
       if (candidate === -1) continue;
       const a = from + i * BYTES;
-      const b = candidate * BYTES;
       let same = true;
-      for (let j = 0; j < BYTES; j++)
-        if (source[a + j] !== digests[b + j]) {
-          same = false;
-          break;
-        }
+      if (sourceWords) {
+        for (let j = 0; j < WORDS; j++)
+          if (sourceWords[i * WORDS + j] !== words[candidate * WORDS + j]) {
+            same = false;
+            break;
+          }
+      } else {
+        const b = candidate * BYTES;
+        for (let j = 0; j < BYTES; j++)
+          if (source[a + j] !== digests[b + j]) {
+            same = false;
+            break;
+          }
+      }
       // A hash collision: the whole probe again (rare).
       if (!same) out[i] = this.find(source, a);
     }
@@ -125,7 +166,66 @@ export class DigestTable {
    * next number (`size` before the call), so `add(...) === size - 1` tells a new one.
    */
   add(source: Uint8Array, from: number): number {
-    const h = this.hash(source, from);
+    return this.addHashed(this.hash(source, from));
+  }
+
+  /**
+   * `add` of the digest held by `source[at..at+8]`, an Int32Array over its bytes (so read in the
+   * platform's order, as `add` reads them): eight reads instead of thirty-two, for digests packed
+   * back to back.
+   */
+  addWords(source: Int32Array, at: number): number {
+    return this.addHashed(this.hashWords(source, at));
+  }
+
+  /** Reads the digest at `source[at..at+8]` into `probe` and returns its slot hash (as `hash` does its bytes). */
+  private hashWords(source: Int32Array, at: number): number {
+    const mix = this.mix;
+    const probe = this.probe;
+    let h = mix[8] as number;
+    for (let i = 0; i < WORDS; i++) {
+      const word = source[at + i] as number;
+      probe[i] = word;
+      h = Math.imul(h ^ word, mix[i] as number);
+      h ^= h >>> 15;
+    }
+    return h;
+  }
+
+  /**
+   * `addWords` of `count` digests back to back in `source` from word `at`, their numbers into
+   * `out[0..count]`, in order (so a digest new to the table gets the next number, as with `add`).
+   * Hashes them first and reads their slots, then adds them: the slot reads of different digests
+   * overlap instead of waiting one after another.
+   */
+  addManyWords(source: Int32Array, at: number, count: number, out: Int32Array): void {
+    if (this.batchHashes.length < count) this.batchHashes = new Int32Array(count);
+    const hashes = this.batchHashes;
+    const mix = this.mix;
+    const slots = this.slots;
+    const mask = this.mask;
+    let touched = 0;
+    for (let d = 0; d < count; d++) {
+      const from = at + d * WORDS;
+      let h = mix[8] as number;
+      for (let i = 0; i < WORDS; i++) {
+        h = Math.imul(h ^ (source[from + i] as number), mix[i] as number);
+        h ^= h >>> 15;
+      }
+      hashes[d] = h;
+      touched ^= slots[2 * (h & mask) + 1] as number;
+    }
+    this.touched = touched;
+    const probe = this.probe;
+    for (let d = 0; d < count; d++) {
+      const from = at + d * WORDS;
+      for (let i = 0; i < WORDS; i++) probe[i] = source[from + i] as number;
+      out[d] = this.addHashed(hashes[d] as number);
+    }
+  }
+
+  /** `add` once `probe` holds the digest's words and `h` is their hash. */
+  private addHashed(h: number): number {
     let slots = this.slots;
     let mask = this.mask;
     let s = h & mask;

@@ -30,6 +30,8 @@ export const DIGEST_BYTES = 32;
 export const DEFAULT_BATCH_SIZE = 100;
 export const DEFAULT_CONCURRENCY = 8;
 export const MAX_SHARDS = 256;
+/** Packed digests numbered at a time in the digest table. */
+const PACKED_RUN = 64;
 
 /** One identifier of a list person: its kind and its 32-byte digest. */
 export interface TaggedDigest {
@@ -72,6 +74,11 @@ export interface MatchShardOptions {
   people?: AsyncIterable<ListPerson> | Iterable<ListPerson>;
   /** A list of one identifier a person (of kind `kind`, email by default): the form before kinds. */
   digests?: AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
+  /**
+   * The same list as digests back to back (digest i at i * 32, as a shard file or
+   * `partitionPacked` holds them): read in place, no view per digest. Taken after `digests`.
+   */
+  packedDigests?: Uint8Array;
   kind?: IdentifierKind;
   snapshot: AudienceSnapshot;
   store: AudienceStore;
@@ -95,6 +102,19 @@ export interface MatchShardOptions {
   mayHold?: (key: string) => boolean;
   /** When given, milliseconds spent in each phase are added to it (for the bench's breakdown). */
   phases?: MatchPhases;
+  /** Tables to match in, left by the previous shard matched in this process (see ShardTables). */
+  tables?: ShardTables;
+}
+
+/**
+ * The tables a shard is matched in (its digest table and its matched-people table), for shards
+ * matched one after another in one process: each shard clears and reuses them instead of
+ * allocating its own, so memory does not grow shard after shard. One shard at a time.
+ */
+export class ShardTables {
+  readonly digests = new DigestTable();
+  readonly matchedPeople = new MatchedPeopleTable();
+  inUse = false;
 }
 
 /**
@@ -152,7 +172,18 @@ export async function matchShard(options: MatchShardOptions): Promise<ShardMatch
   /** Distinct digests of the shard (whoever's identifier), numbered: each is keyed and looked up once. */
   // Sized for the shard when its length is known (no growth on the way).
   const sized = (x: unknown) => (Array.isArray(x) ? x.length : 0);
-  const digests = new DigestTable(sized(options.people) + sized(options.digests));
+  const packed = options.packedDigests;
+  if (packed && packed.length % DIGEST_BYTES !== 0)
+    throw new DomainError(
+      'invalid-digest',
+      `The packed digests are not a whole number of ${DIGEST_BYTES}-byte digests.`,
+    );
+  const packedCount = packed ? packed.length / DIGEST_BYTES : 0;
+  const expected = sized(options.people) + sized(options.digests) + packedCount;
+  const tables = options.tables;
+  if (tables?.inUse) throw new Error('matchShard: these shard tables are matching another shard');
+  const digests = tables ? tables.digests.clear(expected) : new DigestTable(expected);
+  if (tables) tables.inUse = true;
   /** Per digest number: PRIMARY, and the kinds its person holds when it is a primary. */
   let flags = new Uint8Array(1024);
   let distinct = 0;
@@ -160,7 +191,7 @@ export async function matchShard(options: MatchShardOptions): Promise<ShardMatch
   const pairs = new Set<string>();
   const listByKind = emptyByKind();
   /** Matched partner people, by person key. */
-  const matchedPeople = new MatchedPeopleTable();
+  const matchedPeople = tables ? tables.matchedPeople.clear() : new MatchedPeopleTable();
   let read = 0;
   let looked = 0;
 
@@ -287,7 +318,20 @@ export async function matchShard(options: MatchShardOptions): Promise<ShardMatch
       throw new DomainError('invalid-digest', `Digest ${read} of the shard is not ${DIGEST_BYTES} bytes.`);
     }
     const before = digests.size;
-    const n = digests.add(digest, 0);
+    takeNumbered(digests.add(digest, 0), before, digest, kind, kindIndex, id);
+  };
+  /**
+   * Takes identifier number `n` of the digest table (new when `n === before`, the size before it
+   * was added) for the current person. `digest` is its bytes, needed only by `onPerson`.
+   */
+  const takeNumbered = (
+    n: number,
+    before: number,
+    digest: Uint8Array | undefined,
+    kind: IdentifierKind,
+    kindIndex: number,
+    id: TaggedDigest | undefined,
+  ): void => {
     if (n === before) {
       if (n >= flags.length) {
         const grown = new Uint8Array(flags.length * 2);
@@ -307,9 +351,9 @@ export async function matchShard(options: MatchShardOptions): Promise<ShardMatch
       if (((flags[n] as number) & PRIMARY) === 0) {
         flags[n] = (flags[n] as number) | PRIMARY;
         distinct++;
-        onPerson?.(digest, id ?? { kind, digest });
+        if (onPerson && digest) onPerson(digest, id ?? { kind, digest });
       }
-    } else if (onPerson) {
+    } else if (onPerson && digest) {
       const pair = `${primary},${kindIndex},${n}`;
       if (!pairs.has(pair)) {
         pairs.add(pair);
@@ -347,6 +391,35 @@ export async function matchShard(options: MatchShardOptions): Promise<ShardMatch
     return personDone();
   };
 
+  /** Takes the packed digests, each a list person of kind `digestKind`. */
+  const takePacked = async (bytes: Uint8Array): Promise<void> => {
+    // Aligned bytes are read as words (an Int32Array over them); others byte by byte.
+    const words =
+      bytes.byteOffset % 4 === 0
+        ? new Int32Array(bytes.buffer, bytes.byteOffset, bytes.length >>> 2)
+        : undefined;
+    const count = bytes.length / DIGEST_BYTES;
+    // Numbered a run at a time (the table's slot reads overlap), then taken one by one.
+    const numbers = new Int32Array(PACKED_RUN);
+    for (let first = 0; first < count; first += PACKED_RUN) {
+      const runLength = Math.min(PACKED_RUN, count - first);
+      let next = digests.size;
+      if (words) digests.addManyWords(words, first * (DIGEST_BYTES / 4), runLength, numbers);
+      else for (let i = 0; i < runLength; i++) numbers[i] = digests.add(bytes, (first + i) * DIGEST_BYTES);
+      for (let i = 0; i < runLength; i++) {
+        read++;
+        primary = -1;
+        const n = numbers[i] as number;
+        // New digests are numbered in order: n is new when it is the next number.
+        const before = n === next ? next++ : -1;
+        const at = (first + i) * DIGEST_BYTES;
+        const digest = onPerson ? bytes.subarray(at, at + DIGEST_BYTES) : undefined;
+        takeNumbered(n, before, digest, digestKind, digestKindIndex, undefined);
+        if (personDone()) await waitForRoom();
+      }
+    }
+  };
+
   const waitForRoom = async (): Promise<void> => {
     while (inFlight.size >= concurrency) await Promise.race(inFlight);
     throwIfFailed();
@@ -365,18 +438,24 @@ export async function matchShard(options: MatchShardOptions): Promise<ShardMatch
       }
       throwIfFailed();
     }
+    if (packed) await takePacked(packed);
+    throwIfFailed();
     if (pendingCount > 0) lookUp(0, pendingCount);
   } catch (error) {
     await Promise.all(inFlight);
+    if (tables) tables.inUse = false;
     throw error;
   }
-  await Promise.all(inFlight);
-  throwIfFailed();
-
-  const t0 = clock();
-  const { counts, run } = matchedPeople.finish(snapshot.segments.length);
-  if (phases) phases.run += clock() - t0;
-  return { ...tallyOf(distinct, listByKind, counts, snapshot), run };
+  try {
+    await Promise.all(inFlight);
+    throwIfFailed();
+    const t0 = clock();
+    const { counts, run } = matchedPeople.finish(snapshot.segments.length);
+    if (phases) phases.run += clock() - t0;
+    return { ...tallyOf(distinct, listByKind, counts, snapshot), run };
+  } finally {
+    if (tables) tables.inUse = false;
+  }
 }
 
 /** A tally from its list counts and its matched partner people's counts (segment ids by index). */
@@ -464,6 +543,57 @@ export function partitionDigests(digests: Iterable<Uint8Array>, shardCount: numb
     shards[shard]?.push(digest);
   }
   return shards;
+}
+
+/**
+ * `partitionDigests` into packed shards: each shard's digests copied back to back in input order
+ * (digest i at i * 32), as a shard file holds them, for `matchShard`'s `packedDigests`; in `space`
+ * when given (reused from the previous call).
+ */
+export function partitionPacked(
+  digests: Iterable<Uint8Array>,
+  shardCount: number,
+  space?: PackedShardSpace,
+): Uint8Array[] {
+  const bits = shardBits(shardCount);
+  // One pass (each digest is read once): every shard gets room for its share and a margin, and
+  // grows if it needs more (digests are uniform, so that is rare).
+  const rows = Array.isArray(digests) ? digests.length : 0;
+  const room = (Math.ceil((rows / shardCount) * 1.0625) + 64) * DIGEST_BYTES;
+  const shards = Array.from({ length: shardCount }, (_, s) => {
+    const kept = space?.buffers[s];
+    return kept && kept.length >= room ? kept : new Uint8Array(room);
+  });
+  const used = new Int32Array(shardCount);
+  let i = 0;
+  for (const digest of digests) {
+    if (!(digest instanceof Uint8Array) || digest.length !== DIGEST_BYTES)
+      throw new DomainError('invalid-digest', `Digest ${i} of the list is not ${DIGEST_BYTES} bytes.`);
+    const shard = bits === 0 ? 0 : (digest[0] as number) >>> (8 - bits);
+    let buffer = shards[shard] as Uint8Array;
+    const to = used[shard] as number;
+    if (to === buffer.length) {
+      const grown = new Uint8Array(buffer.length * 2);
+      grown.set(buffer);
+      shards[shard] = grown;
+      buffer = grown;
+    }
+    // Byte by byte: cheaper than a `set` call for 32 bytes.
+    for (let j = 0; j < DIGEST_BYTES; j++) buffer[to + j] = digest[j] as number;
+    used[shard] = to + DIGEST_BYTES;
+    i++;
+  }
+  if (space) space.buffers = shards;
+  return shards.map((buffer, s) => buffer.subarray(0, used[s] as number));
+}
+
+/**
+ * Where `partitionPacked` lays out a list's shards, kept by a process that partitions list after
+ * list (like ShardTables): the memory is reused instead of allocated for each list. The shards of
+ * one call are views of it, overwritten by the next call.
+ */
+export class PackedShardSpace {
+  buffers: Uint8Array[] = [];
 }
 
 /** Splits list people into `shardCount` disjoint shards by their primary identifier. */

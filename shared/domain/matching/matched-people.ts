@@ -61,6 +61,29 @@ export class MatchedPeopleTable implements MembershipSink {
   private pairPeople = new Int32Array(4096);
   private pairSegments = new Int32Array(4096);
   private pairs = 0;
+  /** Grow-only working arrays of `finish`, kept for the next shard when the table is reused. */
+  private readonly work: Int32Array[] = [];
+
+  /** Empties the table for reuse (the next shard matched in the same process), keeping its buffers. */
+  clear(): this {
+    this.raw.clear();
+    this.numberOf.clear();
+    this.strings.length = 0;
+    this.kinds.fill(0, 0, this.people);
+    this.people = 0;
+    this.pairs = 0;
+    return this;
+  }
+
+  /** Working array `i` of `finish`, `n` long (not zeroed). */
+  private ints(i: number, n: number): Int32Array {
+    let a = this.work[i];
+    if (!a || a.length < n) {
+      a = new Int32Array(Math.max(n, 1024));
+      this.work[i] = a;
+    }
+    return a.subarray(0, n);
+  }
 
   /** The person's number, added (with no kinds and no segments) when new. */
   person(key: string): number {
@@ -113,34 +136,53 @@ export class MatchedPeopleTable implements MembershipSink {
     return this.people;
   }
 
-  /** Every person's key as ASCII bytes back to back: person p's at start[p]..start[p+1]. */
-  private keyBytes(): { bytes: Uint8Array; start: Int32Array } {
-    const people = this.people;
-    const start = new Int32Array(people + 1);
-    for (let p = 0; p < people; p++) {
-      const k = this.keyOf[p] as number;
-      const length = k >= 0 ? 43 : (this.strings[-k - 1] as string).length;
-      if (length > 255)
-        throw new DomainError('invalid-digest', 'A person key is longer than 255 characters.');
-      start[p + 1] = (start[p] as number) + length;
-    }
-    const bytes = new Uint8Array(start[people] as number);
-    const raw = this.raw.buffer;
-    for (let p = 0; p < people; p++) {
-      const k = this.keyOf[p] as number;
-      let at = start[p] as number;
-      if (k >= 0) base64url32Into(raw, k * 32, bytes, at);
-      else {
-        const key = this.strings[-k - 1] as string;
-        for (let i = 0; i < key.length; i++) {
-          const c = key.charCodeAt(i);
-          if (c > 127) throw new DomainError('invalid-digest', 'A person key is not ASCII.');
-          bytes[at++] = c;
-        }
-      }
-    }
-    return { bytes, start };
+  /** Person p's key length in bytes (43 for a raw key). */
+  private keyLength(p: number): number {
+    const k = this.keyOf[p] as number;
+    return k >= 0 ? 43 : (this.strings[-k - 1] as string).length;
   }
+
+  /** Writes person p's key as ASCII to `out` from `at`; returns where it ends. */
+  private writeKey(p: number, out: Uint8Array, at: number): number {
+    const k = this.keyOf[p] as number;
+    if (k >= 0) {
+      base64url32Into(this.raw.buffer, k * 32, out, at);
+      return at + 43;
+    }
+    const key = this.strings[-k - 1] as string;
+    for (let i = 0; i < key.length; i++) out[at++] = key.charCodeAt(i);
+    return at;
+  }
+
+  /** Person p's key's first four characters, 7 bits each (0 past its end): its order's prefix. */
+  private keyPrefix(p: number): number {
+    const k = this.keyOf[p] as number;
+    if (k >= 0) {
+      // The first four base64url characters are the first three bytes.
+      const raw = this.raw.buffer;
+      const n =
+        ((raw[k * 32] as number) << 16) | ((raw[k * 32 + 1] as number) << 8) | (raw[k * 32 + 2] as number);
+      return (
+        (ALPHABET_CODES[n >>> 18] as number) * 128 ** 3 +
+        (ALPHABET_CODES[(n >>> 12) & 63] as number) * 128 ** 2 +
+        (ALPHABET_CODES[(n >>> 6) & 63] as number) * 128 +
+        (ALPHABET_CODES[n & 63] as number)
+      );
+    }
+    const key = this.strings[-k - 1] as string;
+    let v = 0;
+    for (let i = 0; i < 4; i++) v = v * 128 + (i < key.length ? key.charCodeAt(i) & 127 : 0);
+    return v;
+  }
+
+  /** Byte order of persons a and b's keys. */
+  private compareKeysOf(a: number, b: number): number {
+    const x = this.keyScratch[0] as Uint8Array;
+    const y = this.keyScratch[1] as Uint8Array;
+    return compareKeys(x, 0, this.writeKey(a, x, 0), y, 0, this.writeKey(b, y, 0));
+  }
+
+  private readonly keyScratch = [new Uint8Array(256), new Uint8Array(256)];
 
   /** The counts of these people (each once) and their run, sorted by person key. */
   finish(segmentCount: number): { counts: MatchedCounts; run: Uint8Array } {
@@ -151,23 +193,33 @@ export class MatchedPeopleTable implements MembershipSink {
       byKind: Object.fromEntries(IDENTIFIER_KINDS.map((k) => [k, 0])) as Record<IdentifierKind, number>,
       maxSegmentsPerPerson: 0,
     };
-    const keys = this.keyBytes();
+    // Keys are checked first (ASCII, at most 255 bytes): the run's records hold them as such.
+    for (let p = 0; p < people; p++) {
+      const k = this.keyOf[p] as number;
+      if (k >= 0) continue;
+      const key = this.strings[-k - 1] as string;
+      if (key.length > 255)
+        throw new DomainError('invalid-digest', 'A person key is longer than 255 characters.');
+      for (let i = 0; i < key.length; i++)
+        if (key.charCodeAt(i) > 127) throw new DomainError('invalid-digest', 'A person key is not ASCII.');
+    }
     // The pairs grouped by person (a counting sort): person p's segments at start[p]..start[p+1].
-    const start = new Int32Array(people + 1);
+    const start = this.ints(0, people + 1).fill(0);
     for (let i = 0; i < this.pairs; i++) {
       const at = (this.pairPeople[i] as number) + 1;
       start[at] = (start[at] as number) + 1;
     }
     for (let p = 0; p < people; p++) start[p + 1] = (start[p + 1] as number) + (start[p] as number);
-    const fill = start.slice(0, people);
-    const grouped = new Int32Array(this.pairs);
+    const fill = this.ints(1, people);
+    fill.set(start.subarray(0, people));
+    const grouped = this.ints(2, this.pairs);
     for (let i = 0; i < this.pairs; i++) {
       const p = this.pairPeople[i] as number;
       grouped[fill[p] as number] = this.pairSegments[i] as number;
       fill[p] = (fill[p] as number) + 1;
     }
     // Each person's segments sorted and distinct, in place (a person is in a few segments).
-    const distinctEnd = new Int32Array(people);
+    const distinctEnd = this.ints(3, people);
     const perSegment = new Int32Array(segmentCount);
     const byKind = new Int32Array(8);
     let size = 0;
@@ -187,7 +239,7 @@ export class MatchedPeopleTable implements MembershipSink {
       for (let i = from; i < to; i++)
         if (i === from || grouped[i] !== grouped[end - 1]) grouped[end++] = grouped[i] as number;
       distinctEnd[p] = end;
-      size += 4 + ((keys.start[p + 1] as number) - (keys.start[p] as number)) + 2 * (end - from);
+      size += 4 + this.keyLength(p) + 2 * (end - from);
       if (end > from) {
         counts.matched++;
         if (end - from > counts.maxSegmentsPerPerson) counts.maxSegmentsPerPerson = end - from;
@@ -206,12 +258,17 @@ export class MatchedPeopleTable implements MembershipSink {
     });
     const out = new Uint8Array(size);
     let at = 0;
-    const k = keys.bytes;
-    for (const p of sortedByKey(keys.bytes, keys.start, people)) {
-      const keyFrom = keys.start[p] as number;
-      const keyTo = keys.start[p + 1] as number;
-      out[at++] = keyTo - keyFrom;
-      for (let i = keyFrom; i < keyTo; i++) out[at++] = k[i] as number;
+    const order = sortedByKey(
+      this.ints(4, people),
+      this.ints(5, people),
+      this.ints(6, people),
+      (p) => this.keyPrefix(p),
+      (a, b) => this.compareKeysOf(a, b),
+    );
+    for (let o = 0; o < people; o++) {
+      const p = order[o] as number;
+      out[at] = this.keyLength(p);
+      at = this.writeKey(p, out, at + 1);
       const from = start[p] as number;
       const n = (distinctEnd[p] as number) - from;
       out[at++] = this.kinds[p] as number;
@@ -293,41 +350,51 @@ function sextet(key: string, i: number): number {
 }
 
 /**
- * The numbers of `count` keys (ASCII bytes, key p at bytes[start[p]..start[p+1]]) in byte order.
- * Sorted on a number made of each key's first four bytes (7 bits each) and its index, natively;
- * keys sharing those four bytes are then put in order among themselves.
+ * The numbers 0..n-1 (n = order.length) into `order`, in the order of their keys, given each key's
+ * first four bytes (7 bits each, `prefixOf`) and the whole keys' order (`compare`). A radix sort
+ * on the prefixes (stable, four passes of 7 bits; `spare` and `prefix`, as long, are working
+ * space), then keys sharing a prefix (rare for keyed digests) are put in order among themselves.
  */
-function sortedByKey(bytes: Uint8Array, start: Int32Array, n: number): Int32Array {
-  const order = new Int32Array(n);
-  const compare = (a: number, b: number) =>
-    compareKeys(
-      bytes,
-      start[a] as number,
-      (start[a + 1] as number) - (start[a] as number),
-      bytes,
-      start[b] as number,
-      (start[b + 1] as number) - (start[b] as number),
-    );
-  if (n >= 2 ** 24) {
-    const all = Array.from({ length: n }, (_, i) => i).sort(compare);
-    order.set(all);
-    return order;
-  }
-  const packed = new Float64Array(n);
+function sortedByKey(
+  order: Int32Array,
+  spare: Int32Array,
+  prefix: Int32Array,
+  prefixOf: (p: number) => number,
+  compare: (a: number, b: number) => number,
+): Int32Array {
+  const n = order.length;
   for (let p = 0; p < n; p++) {
-    const from = start[p] as number;
-    const length = (start[p + 1] as number) - from;
-    let v = 0;
-    for (let i = 0; i < 4; i++) v = v * 128 + (i < length ? (bytes[from + i] as number) & 127 : 0);
-    packed[p] = v * 2 ** 24 + p;
+    prefix[p] = prefixOf(p);
+    order[p] = p;
   }
-  packed.sort();
-  for (let i = 0; i < n; i++) order[i] = (packed[i] as number) % 2 ** 24;
-  // Equal prefixes (rare for keyed digests) are ordered by the whole key.
+  const counts = new Int32Array(128);
+  let from = order;
+  let to = spare;
+  for (let shift = 0; shift < 28; shift += 7) {
+    counts.fill(0);
+    for (let i = 0; i < n; i++) {
+      const bucket = ((prefix[from[i] as number] as number) >>> shift) & 127;
+      counts[bucket] = (counts[bucket] as number) + 1;
+    }
+    let sum = 0;
+    for (let b = 0; b < 128; b++) {
+      const c = counts[b] as number;
+      counts[b] = sum;
+      sum += c;
+    }
+    for (let i = 0; i < n; i++) {
+      const p = from[i] as number;
+      const bucket = ((prefix[p] as number) >>> shift) & 127;
+      to[counts[bucket] as number] = p;
+      counts[bucket] = (counts[bucket] as number) + 1;
+    }
+    [from, to] = [to, from];
+  }
+  // An even number of passes: the sorted numbers are back in `order`.
   for (let i = 0; i < n; ) {
-    const prefix = Math.floor((packed[i] as number) / 2 ** 24);
+    const first = prefix[order[i] as number] as number;
     let j = i + 1;
-    while (j < n && Math.floor((packed[j] as number) / 2 ** 24) === prefix) j++;
+    while (j < n && prefix[order[j] as number] === first) j++;
     if (j - i > 1) order.set(Array.from(order.subarray(i, j)).sort(compare), i);
     i = j;
   }
@@ -406,6 +473,8 @@ class RunCursor {
   /** The current record: its key at keyAt (keyLength bytes), kinds, segment indices from segmentsAt. */
   keyAt = 0;
   keyLength = 0;
+  /** The key's first four bytes as an unsigned number (0 past its end): orders most keys alone. */
+  prefix = 0;
   kinds = 0;
   segmentsAt = 0;
   segmentCount = 0;
@@ -455,9 +524,20 @@ class RunCursor {
     this.kinds = b[head - 3] as number;
     this.segmentsAt = head;
     this.segmentCount = count;
+    this.prefix = keyPrefix(b, at + 1, length);
     this.next = end;
     return true;
   }
+}
+
+/**
+ * The first four bytes of a key as an unsigned number, 0 past its end: two keys whose prefixes
+ * differ are in the order of their prefixes (a shorter key's padding is below any byte it lacks).
+ */
+function keyPrefix(b: Uint8Array, at: number, length: number): number {
+  let v = 0;
+  for (let i = 0; i < 4; i++) v = v * 256 + (i < length ? (b[at + i] as number) : 0);
+  return v;
 }
 
 /** Byte order of two keys (the order of their strings: keys are ASCII). */
@@ -491,7 +571,9 @@ export async function mergeRuns(
   // A binary heap of the runs, by their current record's key.
   const heap: RunCursor[] = [];
   const less = (x: RunCursor, y: RunCursor) =>
-    compareKeys(x.buffer, x.keyAt, x.keyLength, y.buffer, y.keyAt, y.keyLength) < 0;
+    x.prefix !== y.prefix
+      ? x.prefix < y.prefix
+      : compareKeys(x.buffer, x.keyAt, x.keyLength, y.buffer, y.keyAt, y.keyLength) < 0;
   const siftDown = (i: number) => {
     const item = heap[i] as RunCursor;
     for (;;) {
@@ -514,28 +596,38 @@ export async function mergeRuns(
   // The person being counted: its key, kinds and distinct segments (stamped per person).
   const key = new Uint8Array(256);
   let keyLength = -1;
+  let prefix = 0;
   let kinds = 0;
-  const segments: number[] = [];
+  const segments = new Int32Array(segmentCount);
+  let segmentsUsed = 0;
   const stamp = new Int32Array(segmentCount);
+  const perSegment = new Int32Array(segmentCount);
+  const byKind = new Int32Array(8);
   let person = 0;
   const count = () => {
-    if (keyLength < 0 || segments.length === 0) return;
+    if (keyLength < 0 || segmentsUsed === 0) return;
     counts.matched++;
-    counts.maxSegmentsPerPerson = Math.max(counts.maxSegmentsPerPerson, segments.length);
-    for (const s of segments) counts.perSegment[s] = (counts.perSegment[s] ?? 0) + 1;
-    IDENTIFIER_KINDS.forEach((kind, i) => {
-      if (kinds & (1 << i)) counts.byKind[kind]++;
-    });
+    if (segmentsUsed > counts.maxSegmentsPerPerson) counts.maxSegmentsPerPerson = segmentsUsed;
+    for (let i = 0; i < segmentsUsed; i++) {
+      const s = segments[i] as number;
+      perSegment[s] = (perSegment[s] as number) + 1;
+    }
+    for (let i = 0; i < 8; i++) if (kinds & (1 << i)) byKind[i] = (byKind[i] as number) + 1;
   };
   while (heap.length > 0) {
     const top = heap[0] as RunCursor;
     const b = top.buffer;
-    if (keyLength < 0 || compareKeys(b, top.keyAt, top.keyLength, key, 0, keyLength) !== 0) {
+    if (
+      keyLength < 0 ||
+      top.prefix !== prefix ||
+      compareKeys(b, top.keyAt, top.keyLength, key, 0, keyLength) !== 0
+    ) {
       count();
-      key.set(b.subarray(top.keyAt, top.keyAt + top.keyLength));
+      for (let i = 0; i < top.keyLength; i++) key[i] = b[top.keyAt + i] as number;
       keyLength = top.keyLength;
+      prefix = top.prefix;
       kinds = 0;
-      segments.length = 0;
+      segmentsUsed = 0;
       person++;
     }
     kinds |= top.kinds;
@@ -546,7 +638,7 @@ export async function mergeRuns(
         throw new DomainError('invalid-digest', 'A matched-people run names an unknown segment.');
       if (stamp[s] !== person) {
         stamp[s] = person;
-        segments.push(s);
+        segments[segmentsUsed++] = s;
       }
     }
     if (!top.parse() && !(await top.advance())) {
@@ -557,10 +649,17 @@ export async function mergeRuns(
       }
       continue;
     }
-    if (compareKeys(top.buffer, top.keyAt, top.keyLength, key, 0, keyLength) <= 0)
+    if (
+      top.prefix < prefix ||
+      (top.prefix === prefix && compareKeys(top.buffer, top.keyAt, top.keyLength, key, 0, keyLength) <= 0)
+    )
       throw new DomainError('invalid-digest', 'A matched-people run is not sorted.');
     siftDown(0);
   }
   count();
+  for (let s = 0; s < segmentCount; s++) counts.perSegment[s] = perSegment[s] as number;
+  IDENTIFIER_KINDS.forEach((kind, i) => {
+    counts.byKind[kind] = byKind[i] as number;
+  });
   return counts;
 }
