@@ -20,6 +20,7 @@ import {
 import { type EmbeddedInfra, startEmbeddedInfra } from '../../local/embedded-infra.ts';
 import type { EmbeddedStack } from '../../local/embedded-stack.ts';
 import { personEmail } from '../../local/synthetic-data.ts';
+import type { ObjectStore } from '../../shared/domain/ports.ts';
 import type { Role } from '../../shared/domain/principal.ts';
 
 // ---------------------------------------------------------------------------------------------
@@ -377,4 +378,19 @@ export async function startStorage(
       await rm(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** Objects under a prefix of a bucket, with their contents (base64): what a step left, to compare. */
+export async function objectsUnder(
+  objects: ObjectStore,
+  bucket: string,
+  prefix: string,
+): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const key of await objects.list(bucket, prefix)) {
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of objects.read(bucket, key)) chunks.push(chunk);
+    out[key] = Buffer.concat(chunks).toString('base64');
+  }
+  return out;
 }

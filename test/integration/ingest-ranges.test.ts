@@ -27,7 +27,7 @@ import {
   runIngestStep,
 } from '../../shared/use-cases/ingest-audience.ts';
 import { ingestDeps } from '../../shared/use-cases/partners.ts';
-import { http, memberHash, startTestStack, type TestStack } from './helpers.ts';
+import { http, memberHash, objectsUnder, startTestStack, type TestStack } from './helpers.ts';
 
 let t: TestStack;
 let ctx: UseCaseContext;
@@ -122,21 +122,13 @@ async function ingest(
 }
 
 /** Objects under a prefix of the results bucket, with their contents. */
-async function objectsUnder(prefix: string): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  for (const key of await ctx.objects.list(ctx.buckets.results, prefix)) {
-    const chunks: Uint8Array[] = [];
-    for await (const chunk of ctx.objects.read(ctx.buckets.results, key)) chunks.push(chunk);
-    out[key] = Buffer.concat(chunks).toString('base64');
-  }
-  return out;
-}
+const results = (prefix: string) => objectsUnder(ctx.objects, ctx.buckets.results, prefix);
 
 /** What an ingest left of a partner, ids replaced so two partners compare. */
 async function outcome(partnerId: string, ended: AudienceUploadRecord) {
   const catalog = await ctx.audiences.readCatalog(partnerId);
-  const manifests = await objectsUnder(`manifests/${partnerId}/`);
-  const filters = await objectsUnder(`filters/${partnerId}/`);
+  const manifests = await results(`manifests/${partnerId}/`);
+  const filters = await results(`filters/${partnerId}/`);
   const keys = Object.keys(manifests).length
     ? [...new Set(Object.values(manifests).flatMap((m) => Buffer.from(m, 'base64').toString().split('\n')))]
     : [];

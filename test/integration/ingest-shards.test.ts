@@ -44,6 +44,7 @@ import { recoverJobs } from '../../shared/use-cases/recover-jobs.ts';
 import {
   bySegment,
   http,
+  objectsUnder,
   partnerCsv,
   range,
   type SeedSegment,
@@ -166,23 +167,15 @@ async function matchView(partnerId: string) {
 }
 
 /** Objects under a prefix of the results bucket, with their contents. */
-async function objectsUnder(prefix: string): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  for (const key of await ctx.objects.list(ctx.buckets.results, prefix)) {
-    const chunks: Uint8Array[] = [];
-    for await (const chunk of ctx.objects.read(ctx.buckets.results, key)) chunks.push(chunk);
-    out[key] = Buffer.concat(chunks).toString('base64');
-  }
-  return out;
-}
+const results = (prefix: string) => objectsUnder(ctx.objects, ctx.buckets.results, prefix);
 
 /** Everything an ingest of a partner has written: items, work files, manifests, filters. */
 async function written(partnerId: string, job?: IngestJob) {
   return {
     items: await items(partnerId),
-    work: job ? await objectsUnder(OBJECT_KEYS.ingestWork(job.partnerId, job.audienceId)) : {},
-    manifests: await objectsUnder(`manifests/${partnerId}/`),
-    filters: await objectsUnder(`filters/${partnerId}/`),
+    work: job ? await results(OBJECT_KEYS.ingestWork(job.partnerId, job.audienceId)) : {},
+    manifests: await results(`manifests/${partnerId}/`),
+    filters: await results(`filters/${partnerId}/`),
   };
 }
 
@@ -204,8 +197,8 @@ describe('a failed shard fails the ingest without touching the live versions', (
       const partnerId = `fail-${failStep}`;
       expect((await ingest(partnerId, OLD)).status).toBe('SUCCEEDED');
       const before = await matchView(partnerId);
-      const manifestsBefore = await objectsUnder(`manifests/${partnerId}/`);
-      const filtersBefore = await objectsUnder(`filters/${partnerId}/`);
+      const manifestsBefore = await results(`manifests/${partnerId}/`);
+      const filtersBefore = await results(`filters/${partnerId}/`);
       const real = workerMap();
       // Every other item of the map runs for real (member items get the new version's tokens), then
       // the map fails as a Distributed Map whose item failed every retry does.
@@ -228,8 +221,8 @@ describe('a failed shard fails the ingest without touching the live versions', (
       expect(
         await ctx.objects.list(ctx.buckets.results, OBJECT_KEYS.ingestWork(partnerId, ended.audienceId)),
       ).toEqual([]);
-      expect(await objectsUnder(`manifests/${partnerId}/`)).toEqual(manifestsBefore);
-      expect(await objectsUnder(`filters/${partnerId}/`)).toEqual(filtersBefore);
+      expect(await results(`manifests/${partnerId}/`)).toEqual(manifestsBefore);
+      expect(await results(`filters/${partnerId}/`)).toEqual(filtersBefore);
       expect(
         await ctx.objects.exists(
           ctx.buckets.partnerDrops,
