@@ -53,7 +53,7 @@ import {
   withScratch,
 } from './ingest-pipeline.ts';
 
-/** The bytes a split range holds at least (about 2.5 M rows of a typical members file). */
+/** The bytes a split range holds at most, unless the file would need more than MAX_RANGES (about 2.6 M rows of a typical members file). */
 export const RANGE_BYTES = 256 * 1024 * 1024;
 /** Ranges a file is cut into at most: a larger file gets larger ranges. */
 export const MAX_RANGES = 64;
