@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
@@ -13,9 +14,21 @@ export interface BenchRow {
   peakRssMb: number;
 }
 
-/** Peak RSS of this process so far, in MB (maxRSS is in KB). */
+/**
+ * Peak RSS of this process so far, in MB: its memory map's high-water mark (VmHWM), which starts
+ * afresh when a process execs. Not getrusage's maxRSS: Linux carries that over fork and exec, so a
+ * child of a bench process that had grown to 500 MB would report 500 MB whatever it used itself.
+ * maxRSS only where /proc is missing.
+ */
 export function peakRssMb(): number {
-  return Math.round((process.resourceUsage().maxRSS / 1024) * 10) / 10;
+  let kb = process.resourceUsage().maxRSS;
+  try {
+    const hwm = /VmHWM:\s+(\d+)\s*kB/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+    if (hwm) kb = Number(hwm);
+  } catch {
+    // no /proc: maxRSS
+  }
+  return Math.round((kb / 1024) * 10) / 10;
 }
 
 /**

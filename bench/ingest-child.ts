@@ -11,6 +11,7 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { peakRssMb } from './bench-row.ts';
 
 const file = process.argv[2] as string;
 const segments = Number(process.argv[3] ?? 50);
@@ -90,7 +91,7 @@ try {
       seconds,
       uploadSeconds,
       steps,
-      maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
+      maxRssMb: Math.round(peakRssMb()),
       cpuSeconds: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
     })}\n`,
   );

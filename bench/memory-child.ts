@@ -1,6 +1,6 @@
 /**
  * The memory-10m bench's child process: runs the real match pipeline steps on a hashed list file,
- * alone in its process, and prints one JSON line with its peak RSS (process.resourceUsage().maxRSS)
+ * alone in its process, and prints one JSON line with its peak RSS (VmHWM: see peakRssMb)
  * and the phase timings.
  *
  *   node --import tsx bench/memory-child.ts --root DIR --members N [--shards 16] [--split-only]
@@ -26,6 +26,7 @@ import { reduceShards, type ShardTally } from '../shared/domain/matching/match-s
 import { type ByteRange, ObjectChanged, type ObjectStat, type ObjectStore } from '../shared/domain/ports.ts';
 import type { UseCaseContext } from '../shared/use-cases/context.ts';
 import { matchOneShard, splitMatch } from '../shared/use-cases/match-pipeline.ts';
+import { peakRssMb } from './bench-row.ts';
 import { BENCH_PEPPER } from './match-memory.ts';
 import { labelDigest, membersBySegment, partnerMemberships, segmentIdOf } from './synthetic.ts';
 
@@ -102,7 +103,6 @@ export class FileObjectStore implements ObjectStore {
 }
 
 const mb = (bytes: number) => Math.round((bytes / 1024 / 1024) * 10) / 10;
-const maxRssMb = () => Math.round((process.resourceUsage().maxRSS / 1024) * 10) / 10;
 const cpuSince = (before: NodeJS.CpuUsage) => {
   const used = process.cpuUsage(before);
   return (used.user + used.system) / 1e6;
@@ -141,7 +141,7 @@ async function main(): Promise<void> {
   }
   const snapshot = store.snapshotNow('bench-partner');
   const storeSeconds = (performance.now() - t0) / 1000;
-  const afterStore = { rssMb: rssMb(), maxRssMb: maxRssMb(), heapUsedMb: mb(process.memoryUsage().heapUsed) };
+  const afterStore = { rssMb: rssMb(), maxRssMb: peakRssMb(), heapUsedMb: mb(process.memoryUsage().heapUsed) };
 
   // 2. A minimal context around the real use cases.
   const now = new Date().toISOString();
@@ -199,7 +199,7 @@ async function main(): Promise<void> {
   const { shards } = await splitMatch(ctx, job);
   const splitSeconds = (performance.now() - t1) / 1000;
   const splitCpuSeconds = cpuSince(cpu1);
-  const afterSplit = { rssMb: rssMb(), maxRssMb: maxRssMb() };
+  const afterSplit = { rssMb: rssMb(), maxRssMb: peakRssMb() };
   const summary = match.summary;
 
   // 4. Shards, one after another (each is its own Lambda in AWS).
@@ -212,7 +212,7 @@ async function main(): Promise<void> {
     const cpu2 = process.cpuUsage();
     for (const shard of shards) {
       await matchOneShard(ctx, { ...job, shard });
-      shardMaxRss.push(maxRssMb());
+      shardMaxRss.push(peakRssMb());
     }
     matchSeconds = (performance.now() - t2) / 1000;
     matchCpuSeconds = cpuSince(cpu2);
@@ -247,7 +247,7 @@ async function main(): Promise<void> {
       afterStore,
       afterSplit,
       shardMaxRss,
-      maxRssMb: maxRssMb(),
+      maxRssMb: peakRssMb(),
       summary,
       tally: tally
         ? {
