@@ -4,12 +4,12 @@
  * SQL on the same machine, measured as a ratio in the same run"). The bar row compares CPU time on
  * one core each: ours (single-threaded) against DuckDB run with `SET threads = 1`.
  *
- * Ours: the list's digests are split by `partitionPacked` into 16 shards (each shard's digests copied
- * back to back, as a shard file holds them), each shard goes through the real `matchShard` over its
- * packed digests (dedupe in a digest table, key in batches with the pepper keyer, look up memberships
+ * Ours: the list's digests are written into 16 shard files in memory by `ShardFileBuffer`, as the
+ * split writes them (a hashed email list is singles blocks: digests back to back), each shard file
+ * is read by `shardBlocks` into the real `matchShard`, as the shard step reads it (dedupe in a digest table, key in batches with the pepper keyer, look up memberships
  * 100 keys at a time in the `MemoryAudienceStore`'s binary form, which adds each batch's people
- * straight to the shard's matched-people table), and `reduceTallies` adds the shards up. The packed
- * shards' space and the shard tables are one workspace kept across the warm-up and the rounds (as a
+ * straight to the shard's matched-people table), and `reduceTallies` adds the shards up. The shard
+ * files' buffers and the shard tables are one workspace kept across the warm-up and the rounds (as a
  * matching process keeps its working memory list after list). Timed from the digests in
  * memory to the reduced tally, with the milliseconds of each phase. A second variant keys with an
  * identity keyer (the digest itself, no HMAC) against a store keyed the same way, to show what the HMAC costs.
@@ -29,15 +29,16 @@ import {
   emptyTally,
   type MatchPhases,
   matchShard,
-  PackedShardSpace,
-  partitionPacked,
   reduceTallies,
   type ShardMatch,
   ShardTables,
   type ShardTally,
+  shardBits,
 } from '../shared/domain/matching/match-shard.ts';
-import type { AudienceSnapshot } from '../shared/domain/model.ts';
+import { ShardFileBuffer, shardBlocks } from '../shared/domain/matching/shard-file.ts';
+import { type AudienceSnapshot, IDENTIFIER_KINDS } from '../shared/domain/model.ts';
 import type { AudienceKeyer } from '../shared/domain/ports.ts';
+import { ListFingerprint } from '../shared/domain/privacy/list-fingerprint.ts';
 import { collectGarbage, peakRssMb, settle } from './bench-row.ts';
 import {
   digestAt,
@@ -194,23 +195,43 @@ export interface OurRun {
   seconds: number;
   cpuSeconds: number;
   tally: ShardTally;
-  /** Milliseconds per phase: partition (partitionPacked), dedupe (the rest of matchShard), keying, lookup, tally, run, reduce. */
+  /** Milliseconds per phase: partition (written into shard files), dedupe (the rest of matchShard), keying, lookup, tally, run, reduce. */
   phases: Record<'partition' | 'dedupe' | keyof MatchPhases | 'reduce', number>;
 }
 
 /**
- * The working memory of a process that matches list after list: the packed shards' space and the
+ * The working memory of a process that matches list after list: the shard files' buffers and the
  * shard tables, reused by each list (as a matching worker keeps them) instead of allocated anew.
  */
 export interface MatchWorkspace {
-  space: PackedShardSpace;
+  files: ShardFileBuffer[];
   tables: ShardTables;
 }
 
-export const newWorkspace = (): MatchWorkspace => ({
-  space: new PackedShardSpace(),
-  tables: new ShardTables(),
-});
+export const newWorkspace = (): MatchWorkspace => ({ files: [], tables: new ShardTables() });
+
+/** Writes a hashed email list into shard files in memory, as the split writes them. */
+function writeShardFiles(
+  list: readonly Uint8Array[],
+  shardCount: number,
+  files: ShardFileBuffer[],
+): Uint8Array[] {
+  const bits = shardBits(shardCount);
+  // Room for each shard's share and a margin (a buffer grows if it needs more).
+  const room = (Math.ceil((list.length / shardCount) * 1.0625) + 64) * 32 + 4096;
+  for (let s = 0; s < shardCount; s++) {
+    if (!files[s]) files[s] = new ShardFileBuffer(room);
+    (files[s] as ShardFileBuffer).reset();
+  }
+  for (const digest of list) {
+    const shard = bits === 0 ? 0 : (digest[0] as number) >>> (8 - bits);
+    (files[shard] as ShardFileBuffer).addSingle(EMAIL, digest);
+  }
+  return files.slice(0, shardCount).map((f) => f.bytes());
+}
+const EMAIL = IDENTIFIER_KINDS.indexOf('email');
+/** The list fingerprint's scope in the bench (in the product: per advertiser and partner, secret). */
+const BENCH_SCOPE = new Uint8Array(32).fill(11);
 
 export async function runOurs(
   list: readonly Uint8Array[],
@@ -218,17 +239,32 @@ export async function runOurs(
   store: MemoryAudienceStore,
   snapshot: AudienceSnapshot,
   keyer: AudienceKeyer,
-  { space, tables }: MatchWorkspace = newWorkspace(),
+  { files, tables }: MatchWorkspace = newWorkspace(),
+  { fingerprint = true }: { fingerprint?: boolean } = {},
 ): Promise<OurRun> {
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  const shards = partitionPacked(list, shardCount, space);
+  const shards = writeShardFiles(list, shardCount, files);
   const t1 = performance.now();
   const tallies: ShardMatch[] = [];
   const phases = emptyPhases();
   // One shard after another in this process: each reuses the tables the previous one matched in.
-  for (const packedDigests of shards)
-    tallies.push(await matchShard({ packedDigests, snapshot, store, keyer, phases, tables }));
+  for (const file of shards) {
+    // The shard step's list fingerprint (for replays), one per shard as there.
+    const listFingerprint = fingerprint ? new ListFingerprint(BENCH_SCOPE) : undefined;
+    tallies.push(
+      await matchShard({
+        blocks: shardBlocks([file]),
+        snapshot,
+        store,
+        keyer,
+        phases,
+        tables,
+        ...(listFingerprint ? { onPerson: listFingerprint.add } : {}),
+      }),
+    );
+    listFingerprint?.value();
+  }
   const t2 = performance.now();
   const tally = await reduceTallies(tallies, snapshot);
   const t3 = performance.now();
@@ -382,27 +418,33 @@ export async function benchMatchMemory(options: { quick?: boolean } = {}): Promi
   const warm = data.list.slice(0, Math.min(50_000, data.list.length));
   // One store alive at a time (each holds 2.5 M keys: two would double the heap every GC marks),
   // a warm-up on a slice, then each round after a full GC and its sweeping, untimed.
-  const measure = async (keyer: AudienceKeyer): Promise<{ best: OurRun; buildSeconds: number }> => {
+  const measure = async (
+    keyer: AudienceKeyer,
+    fingerprint: boolean,
+  ): Promise<{ best: OurRun; buildSeconds: number }> => {
     const t = performance.now();
     const built = buildStore(data, keyer);
     const buildSeconds = (performance.now() - t) / 1000;
     // One workspace for the warm-up and the rounds, as one matching process keeps it list after list.
     const workspace = newWorkspace();
-    await runOurs(warm, sizes.shards, built.store, built.snapshot, keyer, workspace);
+    await runOurs(warm, sizes.shards, built.store, built.snapshot, keyer, workspace, { fingerprint });
     let best: OurRun | undefined;
     for (let r = 0; r < rounds; r++) {
       collectGarbage();
       settle(200);
       best = keepBest(
         best,
-        await runOurs(data.list, sizes.shards, built.store, built.snapshot, keyer, workspace),
+        await runOurs(data.list, sizes.shards, built.store, built.snapshot, keyer, workspace, {
+          fingerprint,
+        }),
       );
     }
     if (!best) throw new Error('unreachable');
     return { best, buildSeconds };
   };
-  const { best: bestHmac, buildSeconds } = await measure(hmac);
-  const { best: bestIdent } = await measure(identityKeyer);
+  // The product path: HMAC keys and the list fingerprint. Like-for-like with DuckDB: neither.
+  const { best: bestHmac, buildSeconds } = await measure(hmac, true);
+  const { best: bestIdent } = await measure(identityKeyer, false);
 
   // The HMAC alone over the distinct digests, in the product path's batch form (CPU seconds).
   const distinctDigests = new Map<string, Uint8Array>();
@@ -417,6 +459,15 @@ export async function benchMatchMemory(options: { quick?: boolean } = {}): Promi
   const cpuKey = process.cpuUsage();
   hmac.keyInto?.(flat, 0, distinctDigests.size, keyed, 0);
   const hmacOnlyCpuSeconds = cpuSince(cpuKey);
+  // The list fingerprint alone over the distinct digests (one per person of a one-identifier list).
+  const cpuFingerprint = process.cpuUsage();
+  const alone = new ListFingerprint(BENCH_SCOPE);
+  for (let i = 0; i < distinctDigests.size; i++) {
+    const d = flat.subarray(i * 32, i * 32 + 32);
+    alone.add(d, { kind: 'email', digest: d });
+  }
+  alone.value();
+  const fingerprintOnlyCpuSeconds = cpuSince(cpuFingerprint);
 
   const agreeExpected = sameTally(bestHmac.tally, data.expected) && sameTally(bestIdent.tally, data.expected);
   const agreeDuck = duck ? sameTally(duck.tally, data.expected) : null;
@@ -465,7 +516,7 @@ export async function benchMatchMemory(options: { quick?: boolean } = {}): Promi
   });
   rows.push(
     rowOf(
-      'match-memory: partitionPacked x16 + matchShard + reduceTallies, HMAC keyer (batch, WebAssembly SIMD)',
+      'match-memory: 16 shard files (ShardFileBuffer) + shardBlocks + matchShard + reduceTallies, HMAC keyer (batch, WebAssembly SIMD)',
       bestHmac,
       {
         hmacOnlyCpuSeconds: round(hmacOnlyCpuSeconds),
@@ -515,10 +566,17 @@ export async function benchMatchMemory(options: { quick?: boolean } = {}): Promi
       'info',
       null,
     ),
+    check(
+      'match-memory',
+      'list fingerprint share of our CPU time (the fingerprint alone over the distinct digests)',
+      `${m(fingerprintOnlyCpuSeconds)} of ${m(bestHmac.cpuSeconds)} = ${round((100 * fingerprintOnlyCpuSeconds) / bestHmac.cpuSeconds, 1)} %`,
+      'info',
+      null,
+    ),
     check('match-memory', 'our wall ms per phase (HMAC keyer)', phaseText(bestHmac), 'info', null),
     check(
       'match-memory',
-      'gap to DuckDB without HMAC (identity keyer, like-for-like): CPU vs 1-thread, wall vs multi-thread',
+      'gap to DuckDB without HMAC or fingerprint (identity keyer, like-for-like): CPU vs 1-thread, wall vs multi-thread',
       duck
         ? `CPU ${m(bestIdent.cpuSeconds)} = ${ratio(bestIdent.cpuSeconds, duck.cpuSeconds1Thread)}x; wall ${m(bestIdent.seconds)} = ${ratio(bestIdent.seconds, duck.seconds)}x`
         : 'no baseline',
@@ -534,7 +592,7 @@ export async function benchMatchMemory(options: { quick?: boolean } = {}): Promi
     ),
   );
   notes.push(
-    `match-memory: ours = matchShard alone (no onDistinct/onMatched difference-check collectors; memory-10m runs the full matchOneShard) over the 16 packed shards one after another on one core in one set of shard tables (memory store answered synchronously, 100 keys a batch), data in memory (a view per list row), the packed shards' space and the shard tables kept from round to round (a worker's working memory; the rounds' new buffers, the shards' runs, stay under V8's 64 MB external-memory trigger of a full GC of the store's heap), store built beforehand (${round(buildSeconds, 1)} s, excluded); DuckDB ${duck?.threads ?? '?'} threads and 1 thread, load (${duck ? round(duck.loadSeconds, 1) : '?'} s, appender) excluded; best of ${rounds} by CPU time on both sides. Phases: partition = partitionPacked (shardOf's split, each digest copied into its packed shard), dedupe = matchShard's reading and digest table (what the other phases leave), keying = batch HMAC (WebAssembly SIMD, four digests at a time), lookup = MemoryAudienceStore.addMembershipsOfKeys (lookups and tally in one: tally stays 0 on this path), run = matched people counted and their sorted run encoded, reduce = reduceTallies. HMAC alone over ${human(data.distinct)} distinct digests: ${round(hmacOnlyCpuSeconds, 2)} CPU s.`,
+    `match-memory: ours = the shard step's matching (matchShard with the list fingerprint as matchOneShard runs it; without its object store reads and writes, which memory-10m includes) over the 16 shard files (as the split writes them and the shard step reads them) one after another on one core in one set of shard tables (memory store answered synchronously, 100 keys a batch), data in memory (a view per list row), the shard files' buffers and the shard tables kept from round to round (a worker's working memory; the rounds' new buffers, the shards' runs, stay under V8's 64 MB external-memory trigger of a full GC of the store's heap), store built beforehand (${round(buildSeconds, 1)} s, excluded); DuckDB ${duck?.threads ?? '?'} threads and 1 thread, load (${duck ? round(duck.loadSeconds, 1) : '?'} s, appender) excluded; best of ${rounds} by CPU time on both sides. Phases: partition = the shard files written (shardOf's split, each digest copied into its shard's singles block), dedupe = shardBlocks, matchShard's reading and digest table, and the list fingerprint (what the other phases leave), keying = batch HMAC (WebAssembly SIMD, four digests at a time), lookup = MemoryAudienceStore.addMembershipsOfKeys (lookups and tally in one: tally stays 0 on this path), run = matched people counted and their sorted run encoded, reduce = reduceTallies. HMAC alone over ${human(data.distinct)} distinct digests: ${round(hmacOnlyCpuSeconds, 2)} CPU s; the list fingerprint alone: ${round(fingerprintOnlyCpuSeconds, 2)} CPU s.`,
   );
   return { rows, checks, notes };
 }

@@ -141,7 +141,11 @@ async function main(): Promise<void> {
   }
   const snapshot = store.snapshotNow('bench-partner');
   const storeSeconds = (performance.now() - t0) / 1000;
-  const afterStore = { rssMb: rssMb(), maxRssMb: peakRssMb(), heapUsedMb: mb(process.memoryUsage().heapUsed) };
+  const afterStore = {
+    rssMb: rssMb(),
+    maxRssMb: peakRssMb(),
+    heapUsedMb: mb(process.memoryUsage().heapUsed),
+  };
 
   // 2. A minimal context around the real use cases.
   const now = new Date().toISOString();

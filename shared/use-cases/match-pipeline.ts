@@ -9,7 +9,7 @@
  *    person counts once across shards, apply the privacy rules once, spend budget, write the
  *    result; shards, tallies and runs are deleted.
  */
-import { createHash, hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -17,20 +17,20 @@ import { join } from 'node:path';
 import { DomainError, isDomainError } from '../domain/errors.ts';
 import type { MatchRecord } from '../domain/jobs.ts';
 import { openList } from '../domain/lists/parse-list.ts';
-import { kindOfIndex, parsePersonLine, type TaggedHash } from '../domain/lists/person-line.ts';
+import { parsePersonLine, type TaggedHash } from '../domain/lists/person-line.ts';
 import {
   DIGEST_BYTES,
-  type ListPerson,
   matchShard,
   reduceShards,
+  ShardTables,
   type ShardTally,
   shardOf,
-  type TaggedDigest,
 } from '../domain/matching/match-shard.ts';
-import { type AudienceSnapshot, IDENTIFIER_KINDS, KIND_TAGS } from '../domain/model.ts';
+import { ID_BYTES, MAX_PERSON_IDS, ShardFileBuffer, shardBlocks } from '../domain/matching/shard-file.ts';
+import { type AudienceSnapshot, IDENTIFIER_KINDS } from '../domain/model.ts';
 import type { AudienceKeyer } from '../domain/ports.ts';
 import { applyPrivacy, assertListSize } from '../domain/privacy/apply-privacy.ts';
-import { combineFingerprints, fingerprintAdd } from '../domain/privacy/list-fingerprint.ts';
+import { combineFingerprints, ListFingerprint } from '../domain/privacy/list-fingerprint.ts';
 import { resolveK } from '../domain/privacy/privacy-params.ts';
 import { reuseRelease } from '../domain/privacy/reuse-release.ts';
 import { renderResultCsv, renderResultJson } from '../domain/result/render-csv.ts';
@@ -207,11 +207,8 @@ async function rewriteWithoutRawRows(
 const RAW_IDENTIFIER = /@|\d[\d\s().-]{5,}\d/;
 const BASE64_32 = /^[A-Za-z0-9+/]{43}=$/;
 const SHARD_BUFFER_BYTES = 256 * 1024;
-/** Identifiers one list person may carry (a row of a CRM export has a few). */
-const MAX_IDS = 16;
+const MAX_IDS = MAX_PERSON_IDS;
 const MAX_LINE = MAX_IDS * 47;
-/** A shard record: [identifier count u8] then per identifier [kind index u8][32-byte digest]. */
-const ID_BYTES = 1 + DIGEST_BYTES;
 
 /**
  * List people appended to one local file per shard (by the prefix of their primary identifier)
@@ -219,17 +216,13 @@ const ID_BYTES = 1 + DIGEST_BYTES;
  * row), so memory is shards x 256 KiB whatever the list's size.
  */
 class ShardFiles {
-  private readonly buffers: Buffer[] = [];
-  private readonly fill: number[] = [];
+  private readonly buffers: ShardFileBuffer[] = [];
   private readonly files = new Map<number, WriteStream>();
   constructor(
     private readonly dir: string,
     private readonly shardCount: number,
   ) {
-    for (let i = 0; i < shardCount; i++) {
-      this.buffers.push(Buffer.allocUnsafe(SHARD_BUFFER_BYTES));
-      this.fill.push(0);
-    }
+    for (let i = 0; i < shardCount; i++) this.buffers.push(new ShardFileBuffer(SHARD_BUFFER_BYTES));
   }
 
   path(shard: number): string {
@@ -237,8 +230,8 @@ class ShardFiles {
   }
 
   async add(ids: readonly TaggedHash[]): Promise<void> {
+    // The person's record in the scratch: [count] then [kind index][digest] per identifier.
     const scratch = this.scratch;
-    const size = 1 + ids.length * ID_BYTES;
     scratch[0] = ids.length;
     ids.forEach((id, i) => {
       const at = 1 + i * ID_BYTES;
@@ -246,23 +239,20 @@ class ShardFiles {
       scratch.write(id.hash, at + 1, id.hash.length === 64 ? 'hex' : 'base64');
     });
     const shard = shardOf(scratch.subarray(2, 2 + DIGEST_BYTES), this.shardCount);
-    if ((this.fill[shard] as number) + size > SHARD_BUFFER_BYTES) await this.flush(shard);
-    const at = this.fill[shard] as number;
-    scratch.copy(this.buffers[shard] as Buffer, at, 0, size);
-    this.fill[shard] = at + size;
+    if (!(this.buffers[shard] as ShardFileBuffer).fits(ids.length)) await this.flush(shard);
+    (this.buffers[shard] as ShardFileBuffer).addRecord(scratch);
   }
 
   private readonly scratch = Buffer.alloc(1 + MAX_IDS * ID_BYTES);
 
   private async flush(shard: number): Promise<void> {
-    const used = this.fill[shard] as number;
-    if (used === 0) return;
+    const buffer = this.buffers[shard] as ShardFileBuffer;
+    if (buffer.used === 0) return;
     const out = this.files.get(shard) ?? createWriteStream(this.path(shard));
     this.files.set(shard, out);
-    // The stream keeps the written buffer until it is flushed: hand it over, start a fresh one.
-    const full = (this.buffers[shard] as Buffer).subarray(0, used);
-    this.buffers[shard] = Buffer.allocUnsafe(SHARD_BUFFER_BYTES);
-    this.fill[shard] = 0;
+    // The stream keeps the written bytes until they are flushed: hand them over, start afresh.
+    const full = buffer.bytes();
+    this.buffers[shard] = new ShardFileBuffer(SHARD_BUFFER_BYTES);
     if (!out.write(full)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
   }
 
@@ -285,27 +275,11 @@ class ShardFiles {
   }
 }
 
-/** The list people of a shard file, whatever its chunks. */
-async function* peopleOf(chunks: AsyncIterable<Uint8Array>): AsyncIterable<ListPerson> {
-  let carry: Uint8Array = new Uint8Array(0);
-  for await (const chunk of chunks) {
-    const data = carry.length ? Buffer.concat([carry, chunk]) : chunk;
-    let at = 0;
-    for (;;) {
-      const n = data[at];
-      if (n === undefined || at + 1 + n * ID_BYTES > data.length) break;
-      const person: TaggedDigest[] = [];
-      for (let i = 0; i < n; i++) {
-        const o = at + 1 + i * ID_BYTES;
-        person.push({ kind: kindOfIndex(data[o] as number), digest: data.slice(o + 1, o + ID_BYTES) });
-      }
-      at += 1 + n * ID_BYTES;
-      yield person;
-    }
-    carry = data.slice(at);
-  }
-  if (carry.length) throw new DomainError('invalid-digest', 'A shard ended inside a list person.');
-}
+/**
+ * The shard tables of this process (a Lambda container, a worker thread), kept from shard to
+ * shard: a shard clears and reuses idle ones instead of allocating its own.
+ */
+const idleTables: ShardTables[] = [];
 
 /** A shard's tally as stored between the shard and reduce steps. */
 type StoredTally = ShardTally & { listFingerprint: string };
@@ -328,14 +302,16 @@ export async function matchOneShard(
   const fingerprint = listFingerprinter(await ctx.stableKeyer(), job.tenantId, match.partnerId);
   // The partner's membership filter, pinned with the snapshot: reads of people it surely lacks are skipped.
   const filter = await loadMembershipFilter(ctx.objects, ctx.buckets.results, match.snapshot);
+  const tables = idleTables.pop() ?? new ShardTables();
   const { run, ...tally } = await matchShard({
-    people: peopleOf(ctx.objects.read(ctx.buckets.results, shardKey)),
+    blocks: shardBlocks(ctx.objects.read(ctx.buckets.results, shardKey)),
     snapshot: match.snapshot,
     store: ctx.audiences,
     keyer,
+    tables,
     onPerson: fingerprint.add,
     ...(filter ? { mayHold: filter.mayHold } : {}),
-  });
+  }).finally(() => idleTables.push(tables));
   if (filter) {
     ctx.logger.debug('match: shard filtered', {
       matchId: job.matchId,
@@ -362,37 +338,17 @@ export async function matchOneShard(
 }
 
 /**
- * The list's fingerprint, for replays: per person a 64-bit digest keyed under a secret scope derived
+ * The list's fingerprint, for replays (list-fingerprint.ts): keyed under a secret scope derived
  * from the pepper ring's first key (which rotation never removes, so a replay is still recognised
- * after a rotation) and scoped to this advertiser and partner, summed modulo 2^64 so the same
- * distinct people in any order and any shards give the same value. Nothing per person is kept.
+ * after a rotation) and scoped to this advertiser and partner, so the same distinct people in any
+ * order and any shards give the same value. Nothing per person is kept.
  */
-function listFingerprinter(stable: AudienceKeyer, tenantId: string, partnerId: string) {
+function listFingerprinter(stable: AudienceKeyer, tenantId: string, partnerId: string): ListFingerprint {
   const scope = Buffer.from(
     stable.key(createHash('sha256').update(`difference-check|${tenantId}|${partnerId}`).digest()),
     'base64url',
   );
-  // A person's primary identifier alone is hashed as before people had several identifiers (so an
-  // email-only list keeps its fingerprint); each further identifier as (primary, tag, digest).
-  const single = Buffer.alloc(scope.length + DIGEST_BYTES);
-  const pair = Buffer.alloc(scope.length + 2 * DIGEST_BYTES + 1);
-  scope.copy(single);
-  scope.copy(pair);
-  let sum = 0n;
-  return {
-    add(primary: Uint8Array, id: TaggedDigest): void {
-      let input: Buffer = single;
-      if (id.digest === primary) single.set(primary, scope.length);
-      else {
-        pair.set(primary, scope.length);
-        pair.write(KIND_TAGS[id.kind], scope.length + DIGEST_BYTES, 'latin1');
-        pair.set(id.digest, scope.length + DIGEST_BYTES + 1);
-        input = pair;
-      }
-      sum = fingerprintAdd(sum, hash('sha256', input).slice(0, 16));
-    },
-    value: () => sum.toString(16).padStart(16, '0'),
-  };
+  return new ListFingerprint(scope);
 }
 
 /** The partner data a release was computed from: segment versions, and erasures applied since. */

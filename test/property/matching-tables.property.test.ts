@@ -5,7 +5,7 @@
  * maps and sorts, and matchShard's binary path (batch keys, binary
  * store) with its string path (one key at a time, base64url keys).
  */
-import { createHmac } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MemoryAudienceStore } from '../../shared/adapters/memory/memory-audience-store.ts';
@@ -14,6 +14,7 @@ import {
   base64url32,
   createDigestHmac,
   createDigestHmacChain,
+  createPrefixedDigestHash,
 } from '../../shared/domain/matching/digest-hmac.ts';
 import { SIMD_BATCH, simdHmac } from '../../shared/domain/matching/digest-hmac-simd.ts';
 import { DigestTable } from '../../shared/domain/matching/digest-table.ts';
@@ -73,6 +74,44 @@ describe('DigestTable', () => {
     for (let i = 0; i < 5000; i++) expect(table.add(all, i * 32)).toBe(i);
     for (let i = 0; i < 5000; i++) expect(table.find(all, i * 32)).toBe(i);
     expect(table.find(new Uint8Array(32).fill(255), 0)).toBe(-1);
+  });
+});
+
+describe('prefixed hash of digests (the list fingerprint)', () => {
+  it('equals SHA-256 of the key zero-padded to a block then the digest, SIMD and scalar, across batch boundaries', () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 0, maxLength: 64 }),
+        fc.integer({ min: 0, max: 2 * SIMD_BATCH + 7 }),
+        fc.integer({ min: 0, max: 5 }),
+        fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+        (key, count, offset, seed) => {
+          const input = new Uint8Array(offset + count * 32);
+          let x = seed | 1;
+          for (let i = 0; i < input.length; i++) {
+            x ^= x << 13;
+            x ^= x >>> 17;
+            x ^= x << 5;
+            input[i] = x & 255;
+          }
+          const simd = new Uint8Array(count * 32 + 3);
+          const scalar = new Uint8Array(count * 32 + 3);
+          createPrefixedDigestHash(key).keyInto(input, offset, count, simd, 3);
+          createPrefixedDigestHash(key, false).keyInto(input, offset, count, scalar, 3);
+          expect(hex(simd)).toBe(hex(scalar));
+          const block = new Uint8Array(64);
+          block.set(key);
+          for (let i = 0; i < count; i++) {
+            const expected = createHash('sha256')
+              .update(block)
+              .update(input.subarray(offset + i * 32, offset + i * 32 + 32))
+              .digest('hex');
+            expect(hex(simd.subarray(3 + i * 32, 3 + i * 32 + 32))).toBe(expected);
+          }
+        },
+      ),
+      { numRuns: 40 },
+    );
   });
 });
 

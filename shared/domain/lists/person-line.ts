@@ -4,7 +4,6 @@
  * identifier. A line of one bare hash (the form before kinds) is still read, as the list's kind.
  * Hashes are hex (64) or base64 (44): neither holds `,` or `:`, so the form needs no quoting.
  */
-import { DomainError } from '../errors.ts';
 import { IDENTIFIER_KINDS, type IdentifierKind, KIND_TAGS } from '../model.ts';
 
 const KIND_OF_TAG: Readonly<Record<string, IdentifierKind>> = Object.fromEntries(
@@ -39,11 +38,4 @@ export function parsePersonLine(line: string, fallback: IdentifierKind): TaggedH
     out.push({ kind, hash: part.slice(colon + 1) });
   }
   return out;
-}
-
-/** The kind of a tag, for readers of stored shard records. */
-export function kindOfIndex(index: number): IdentifierKind {
-  const kind = IDENTIFIER_KINDS[index];
-  if (kind === undefined) throw new DomainError('invalid-digest', `Unknown identifier kind ${index}.`);
-  return kind;
 }

@@ -1,9 +1,10 @@
 /**
  * HMAC-SHA256 of 32-byte digests four at a time with WebAssembly SIMD: each lane of an i32x4 is one
  * digest's SHA-256 word, so one pass over the 64 rounds compresses four blocks. The module is
- * written here as bytes (no build step, no binary file): one function, `run(groups)`, that keys
- * `groups` x 4 digests from the input area of its memory into the output area, with the inner and
- * outer pad states (absorbed once per key, in JS) at the start of its memory. The same bytes as the
+ * written here as bytes (no build step, no binary file): `run(groups)` keys `groups` x 4 digests
+ * from the input area of its memory into the output area, with the inner and outer pad states
+ * (absorbed once per key, in JS) at the start of its memory; `prefixed(groups)` does the inner
+ * pass alone (SHA-256 of a key block then the digest: the list fingerprint's keyed hash). The same bytes as the
  * scalar path in digest-hmac.ts; where WebAssembly SIMD is missing, `simdHmac` returns undefined and
  * the scalar path is used.
  */
@@ -72,8 +73,12 @@ const op = {
   add: [SIMD, ...uleb(0xae)],
 };
 
-/** Builds the module's bytes. */
-function moduleBytes(): Uint8Array<ArrayBuffer> {
+/**
+ * The body of a function that hashes `groups` x 4 digests: with `outer`, HMAC's two passes (inner
+ * state, then outer state over the inner hash); without, the first pass alone (SHA-256 of the
+ * inner state's key block followed by the digest).
+ */
+function functionBody(outer: boolean): number[] {
   // Locals: 0 = groups (param), 1 = group pointer; then v128: w0..w15, the 8 working variables, temporaries.
   const GROUPS = 0;
   const PTR = 1;
@@ -199,8 +204,10 @@ function moduleBytes(): Uint8Array<ArrayBuffer> {
   }
   padTail();
   compress(INNER_AT);
-  padTail();
-  compress(OUTER_AT);
+  if (outer) {
+    padTail();
+    compress(OUTER_AT);
+  }
   // Transpose w0..w7 back to four digests of big-endian words and store them.
   for (let half = 0; half < 2; half++) {
     const o = W + half * 4;
@@ -231,20 +238,26 @@ function moduleBytes(): Uint8Array<ArrayBuffer> {
     [1, 0x7f],
     [16 + 8 + TEMPS, 0x7b],
   ]);
-  const body = [...locals, ...code];
+  return [...locals, ...code];
+}
+
+/** Builds the module's bytes: `run` (HMAC) and `prefixed` (the first pass alone). */
+function moduleBytes(): Uint8Array<ArrayBuffer> {
+  const bodies = [functionBody(true), functionBody(false)];
   const bytes = [
     ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
     ...section(1, vector([[0x60, 1, 0x7f, 0]])), // type 0: (i32) -> ()
-    ...section(3, vector([[0]])), // function 0 has type 0
+    ...section(3, vector([[0], [0]])), // functions 0 and 1 have type 0
     ...section(5, vector([[0x00, 1]])), // memory: 1 page
     ...section(
       7,
       vector([
         [...uleb(3), ...Array.from('run', (ch) => ch.charCodeAt(0)), 0x00, 0],
+        [...uleb(8), ...Array.from('prefixed', (ch) => ch.charCodeAt(0)), 0x00, 1],
         [...uleb(6), ...Array.from('memory', (ch) => ch.charCodeAt(0)), 0x02, 0],
       ]),
     ),
-    ...section(10, vector([[...uleb(body.length), ...body]])),
+    ...section(10, vector(bodies.map((body) => [...uleb(body.length), ...body]))),
   ];
   return new Uint8Array(bytes);
 }
@@ -270,10 +283,28 @@ export function simdHmac(
   inner: Int32Array,
   outer: Int32Array,
 ): ((digests: Uint8Array, from: number, count: number, out: Uint8Array, at: number) => void) | undefined {
+  return lanesOf('run', inner, outer);
+}
+
+/**
+ * SHA-256 of a key block and a 32-byte digest, four at a time, for the key block's state `state`
+ * (SHA-256's state after that block); undefined where WebAssembly SIMD is not available.
+ */
+export function simdPrefixed(
+  state: Int32Array,
+): ((digests: Uint8Array, from: number, count: number, out: Uint8Array, at: number) => void) | undefined {
+  return lanesOf('prefixed', state, new Int32Array(8));
+}
+
+function lanesOf(
+  name: 'run' | 'prefixed',
+  inner: Int32Array,
+  outer: Int32Array,
+): ((digests: Uint8Array, from: number, count: number, out: Uint8Array, at: number) => void) | undefined {
   const module = simdModule();
   if (!module) return undefined;
   const instance = new WebAssembly.Instance(module);
-  const run = instance.exports.run as (groups: number) => void;
+  const run = instance.exports[name] as (groups: number) => void;
   const memory = new Uint8Array((instance.exports.memory as WebAssembly.Memory).buffer);
   // WebAssembly memory is little-endian whatever the platform.
   const view = new DataView(memory.buffer);

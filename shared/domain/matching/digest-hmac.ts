@@ -6,7 +6,7 @@
  * bytes as `createHmac('sha256', pepper).update(digest).digest()` (FIPS 198-1, FIPS 180-4).
  */
 
-import { simdHmac } from './digest-hmac-simd.ts';
+import { simdHmac, simdPrefixed } from './digest-hmac-simd.ts';
 import { INITIAL_STATE, ROUND_CONSTANTS } from './sha256-constants.ts';
 
 const BLOCK_BYTES = 64;
@@ -80,6 +80,29 @@ function padTail(w: Int32Array): void {
   w[15] = PASS_BITS;
 }
 
+/** Reads the 32 bytes at `bytes[at..]` into `w[0..8]` as big-endian words. */
+function readDigest(bytes: Uint8Array, at: number, w: Int32Array): void {
+  for (let i = 0; i < 8; i++) {
+    const o = at + i * 4;
+    w[i] =
+      ((bytes[o] as number) << 24) |
+      ((bytes[o + 1] as number) << 16) |
+      ((bytes[o + 2] as number) << 8) |
+      (bytes[o + 3] as number);
+  }
+}
+
+/** Writes eight words big-endian to `out[at..at+32]`. */
+function writeDigest(words: Int32Array, out: Uint8Array, at: number): void {
+  for (let i = 0; i < 8; i++) {
+    const word = words[i] as number;
+    out[at + i * 4] = word >>> 24;
+    out[at + i * 4 + 1] = (word >>> 16) & 0xff;
+    out[at + i * 4 + 2] = (word >>> 8) & 0xff;
+    out[at + i * 4 + 3] = word & 0xff;
+  }
+}
+
 /** Keys 32-byte digests with HMAC-SHA256 under one key, reusing its pad states and buffers. */
 export interface DigestHmac {
   /**
@@ -108,28 +131,41 @@ export function createDigestHmac(key: Uint8Array, simd = true): DigestHmac {
         return;
       }
       for (let n = 0; n < count; n++) {
-        const d = from + n * HMAC_BYTES;
-        for (let i = 0; i < 8; i++) {
-          const o = d + i * 4;
-          w[i] =
-            ((digests[o] as number) << 24) |
-            ((digests[o + 1] as number) << 16) |
-            ((digests[o + 2] as number) << 8) |
-            (digests[o + 3] as number);
-        }
+        readDigest(digests, from + n * HMAC_BYTES, w);
         padTail(w);
         compress(inner, w, hashed);
         for (let i = 0; i < 8; i++) w[i] = hashed[i] as number;
         padTail(w);
         compress(outer, w, hashed);
-        const o = at + n * HMAC_BYTES;
-        for (let i = 0; i < 8; i++) {
-          const word = hashed[i] as number;
-          out[o + i * 4] = word >>> 24;
-          out[o + i * 4 + 1] = (word >>> 16) & 0xff;
-          out[o + i * 4 + 2] = (word >>> 8) & 0xff;
-          out[o + i * 4 + 3] = word & 0xff;
-        }
+        writeDigest(hashed, out, at + n * HMAC_BYTES);
+      }
+    },
+  };
+}
+
+/**
+ * SHA-256 of `key` zero-padded to one 64-byte block, followed by a 32-byte digest: a keyed hash of
+ * one block compression a digest (the key block is absorbed once), half an HMAC's cost. Every
+ * message being the same length, a secret prefix is a sound keyed hash here (no length extension
+ * applies); the list fingerprint uses it. Four at a time with WebAssembly SIMD where available.
+ */
+export function createPrefixedDigestHash(key: Uint8Array, simd = true): DigestHmac {
+  if (key.length > BLOCK_BYTES) throw new RangeError('prefixed digest hash: a key is at most 64 bytes');
+  const state = padStateFor(key, 0x00);
+  const w = new Int32Array(64);
+  const hashed = new Int32Array(8);
+  const lanes = simd ? simdPrefixed(state) : undefined;
+  return {
+    keyInto(digests, from, count, out, at) {
+      if (lanes && count > 1) {
+        lanes(digests, from, count, out, at);
+        return;
+      }
+      for (let n = 0; n < count; n++) {
+        readDigest(digests, from + n * HMAC_BYTES, w);
+        padTail(w);
+        compress(state, w, hashed);
+        writeDigest(hashed, out, at + n * HMAC_BYTES);
       }
     },
   };

@@ -24,8 +24,9 @@ import type { AudienceKeyer, AudienceStore, MemberHit } from '../ports.ts';
 import { base64url32 } from './digest-hmac.ts';
 import { DigestTable } from './digest-table.ts';
 import { kindBit, type MatchedCounts, MatchedPeopleTable, mergeRuns } from './matched-people.ts';
+import { DIGEST_BYTES, ID_BYTES, MAX_PERSON_IDS, type ShardBlock } from './shard-file.ts';
 
-export const DIGEST_BYTES = 32;
+export { DIGEST_BYTES };
 /** DynamoDB BatchGetItem reads at most 100 keys per call. */
 export const DEFAULT_BATCH_SIZE = 100;
 export const DEFAULT_CONCURRENCY = 8;
@@ -75,10 +76,10 @@ export interface MatchShardOptions {
   /** A list of one identifier a person (of kind `kind`, email by default): the form before kinds. */
   digests?: AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
   /**
-   * The same list as digests back to back (digest i at i * 32, as a shard file or
-   * `partitionPacked` holds them): read in place, no view per digest. Taken after `digests`.
+   * The shard as a shard file's blocks (shard-file.ts: singles read in place as words, people
+   * records in place), as the shard step reads its file. Taken after `digests`.
    */
-  packedDigests?: Uint8Array;
+  blocks?: AsyncIterable<ShardBlock> | Iterable<ShardBlock>;
   kind?: IdentifierKind;
   snapshot: AudienceSnapshot;
   store: AudienceStore;
@@ -172,14 +173,7 @@ export async function matchShard(options: MatchShardOptions): Promise<ShardMatch
   /** Distinct digests of the shard (whoever's identifier), numbered: each is keyed and looked up once. */
   // Sized for the shard when its length is known (no growth on the way).
   const sized = (x: unknown) => (Array.isArray(x) ? x.length : 0);
-  const packed = options.packedDigests;
-  if (packed && packed.length % DIGEST_BYTES !== 0)
-    throw new DomainError(
-      'invalid-digest',
-      `The packed digests are not a whole number of ${DIGEST_BYTES}-byte digests.`,
-    );
-  const packedCount = packed ? packed.length / DIGEST_BYTES : 0;
-  const expected = sized(options.people) + sized(options.digests) + packedCount;
+  const expected = sized(options.people) + sized(options.digests);
   const tables = options.tables;
   if (tables?.inUse) throw new Error('matchShard: these shard tables are matching another shard');
   const digests = tables ? tables.digests.clear(expected) : new DigestTable(expected);
@@ -391,8 +385,9 @@ export async function matchShard(options: MatchShardOptions): Promise<ShardMatch
     return personDone();
   };
 
-  /** Takes the packed digests, each a list person of kind `digestKind`. */
-  const takePacked = async (bytes: Uint8Array): Promise<void> => {
+  /** Takes digests back to back (a singles block), each a list person of kind `kind`. */
+  const takePacked = async (bytes: Uint8Array, kind: IdentifierKind): Promise<void> => {
+    const kindIndex = KIND_INDEX.get(kind) ?? 0;
     // Aligned bytes are read as words (an Int32Array over them); others byte by byte.
     const words =
       bytes.byteOffset % 4 === 0
@@ -414,9 +409,45 @@ export async function matchShard(options: MatchShardOptions): Promise<ShardMatch
         const before = n === next ? next++ : -1;
         const at = (first + i) * DIGEST_BYTES;
         const digest = onPerson ? bytes.subarray(at, at + DIGEST_BYTES) : undefined;
-        takeNumbered(n, before, digest, digestKind, digestKindIndex, undefined);
+        takeNumbered(n, before, digest, kind, kindIndex, undefined);
         if (personDone()) await waitForRoom();
       }
+    }
+  };
+
+  /** Takes a people block's records ([count] then [kind index][digest] each), read in place. */
+  const takeRecords = async (bytes: Uint8Array): Promise<void> => {
+    for (let at = 0; at < bytes.length; ) {
+      const ids = bytes[at] as number;
+      if (ids < 1 || ids > MAX_PERSON_IDS || at + 1 + ids * ID_BYTES > bytes.length)
+        throw new DomainError(
+          'invalid-digest',
+          `List person ${read + 1} of the shard has ${ids} identifiers or ends past its block (1 to ${MAX_PERSON_IDS}).`,
+        );
+      read++;
+      primary = -1;
+      for (let i = 0; i < ids; i++) {
+        const o = at + 1 + i * ID_BYTES;
+        const kindIndex = bytes[o] as number;
+        const kind = IDENTIFIER_KINDS[kindIndex];
+        if (kind === undefined)
+          throw new DomainError(
+            'invalid-digest',
+            `List person ${read} of the shard has an unknown identifier kind.`,
+          );
+        const before = digests.size;
+        const n = digests.add(bytes, o + 1);
+        takeNumbered(
+          n,
+          before,
+          onPerson ? bytes.subarray(o + 1, o + ID_BYTES) : undefined,
+          kind,
+          kindIndex,
+          undefined,
+        );
+      }
+      at += 1 + ids * ID_BYTES;
+      if (personDone()) await waitForRoom();
     }
   };
 
@@ -438,7 +469,13 @@ export async function matchShard(options: MatchShardOptions): Promise<ShardMatch
       }
       throwIfFailed();
     }
-    if (packed) await takePacked(packed);
+    if (options.blocks) {
+      for await (const block of options.blocks) {
+        if ('singles' in block) await takePacked(block.singles, block.kind);
+        else await takeRecords(block.people);
+        throwIfFailed();
+      }
+    }
     throwIfFailed();
     if (pendingCount > 0) lookUp(0, pendingCount);
   } catch (error) {
@@ -543,57 +580,6 @@ export function partitionDigests(digests: Iterable<Uint8Array>, shardCount: numb
     shards[shard]?.push(digest);
   }
   return shards;
-}
-
-/**
- * `partitionDigests` into packed shards: each shard's digests copied back to back in input order
- * (digest i at i * 32), as a shard file holds them, for `matchShard`'s `packedDigests`; in `space`
- * when given (reused from the previous call).
- */
-export function partitionPacked(
-  digests: Iterable<Uint8Array>,
-  shardCount: number,
-  space?: PackedShardSpace,
-): Uint8Array[] {
-  const bits = shardBits(shardCount);
-  // One pass (each digest is read once): every shard gets room for its share and a margin, and
-  // grows if it needs more (digests are uniform, so that is rare).
-  const rows = Array.isArray(digests) ? digests.length : 0;
-  const room = (Math.ceil((rows / shardCount) * 1.0625) + 64) * DIGEST_BYTES;
-  const shards = Array.from({ length: shardCount }, (_, s) => {
-    const kept = space?.buffers[s];
-    return kept && kept.length >= room ? kept : new Uint8Array(room);
-  });
-  const used = new Int32Array(shardCount);
-  let i = 0;
-  for (const digest of digests) {
-    if (!(digest instanceof Uint8Array) || digest.length !== DIGEST_BYTES)
-      throw new DomainError('invalid-digest', `Digest ${i} of the list is not ${DIGEST_BYTES} bytes.`);
-    const shard = bits === 0 ? 0 : (digest[0] as number) >>> (8 - bits);
-    let buffer = shards[shard] as Uint8Array;
-    const to = used[shard] as number;
-    if (to === buffer.length) {
-      const grown = new Uint8Array(buffer.length * 2);
-      grown.set(buffer);
-      shards[shard] = grown;
-      buffer = grown;
-    }
-    // Byte by byte: cheaper than a `set` call for 32 bytes.
-    for (let j = 0; j < DIGEST_BYTES; j++) buffer[to + j] = digest[j] as number;
-    used[shard] = to + DIGEST_BYTES;
-    i++;
-  }
-  if (space) space.buffers = shards;
-  return shards.map((buffer, s) => buffer.subarray(0, used[s] as number));
-}
-
-/**
- * Where `partitionPacked` lays out a list's shards, kept by a process that partitions list after
- * list (like ShardTables): the memory is reused instead of allocated for each list. The shards of
- * one call are views of it, overwritten by the next call.
- */
-export class PackedShardSpace {
-  buffers: Uint8Array[] = [];
 }
 
 /** Splits list people into `shardCount` disjoint shards by their primary identifier. */
