@@ -260,7 +260,7 @@ export async function runOurs(
         keyer,
         phases,
         tables,
-        ...(listFingerprint ? { onPerson: listFingerprint.add } : {}),
+        ...(listFingerprint ? { peopleSink: listFingerprint } : {}),
       }),
     );
     listFingerprint?.value();
@@ -462,10 +462,7 @@ export async function benchMatchMemory(options: { quick?: boolean } = {}): Promi
   // The list fingerprint alone over the distinct digests (one per person of a one-identifier list).
   const cpuFingerprint = process.cpuUsage();
   const alone = new ListFingerprint(BENCH_SCOPE);
-  for (let i = 0; i < distinctDigests.size; i++) {
-    const d = flat.subarray(i * 32, i * 32 + 32);
-    alone.add(d, { kind: 'email', digest: d });
-  }
+  alone.primaries(flat, 0, distinctDigests.size);
   alone.value();
   const fingerprintOnlyCpuSeconds = cpuSince(cpuFingerprint);
 

@@ -309,7 +309,7 @@ export async function matchOneShard(
     store: ctx.audiences,
     keyer,
     tables,
-    onPerson: fingerprint.add,
+    peopleSink: fingerprint,
     ...(filter ? { mayHold: filter.mayHold } : {}),
   }).finally(() => idleTables.push(tables));
   if (filter) {

@@ -43,8 +43,8 @@ function reference(people: readonly { primary: Uint8Array; others: TaggedDigest[
 function fingerprint(people: readonly { primary: Uint8Array; others: TaggedDigest[] }[]): string {
   const f = new ListFingerprint(scope);
   for (const p of people) {
-    f.add(p.primary, { kind: 'email', digest: p.primary });
-    for (const o of p.others) f.add(p.primary, o);
+    f.primaries(p.primary, 0, 1);
+    for (const o of p.others) f.pair(p.primary, o);
   }
   return f.value();
 }
@@ -68,30 +68,31 @@ describe('ListFingerprint', () => {
     );
   });
 
-  it('keys primaries in batches: across batch boundaries, with the primary given as a view that changes', () => {
+  it('hashes primaries in batches: across batch boundaries, at any offset, in calls of any size', () => {
     const people = Array.from({ length: 1300 }, (_, i) => ({
       primary: createHash('sha256').update(`person ${i}`).digest(),
       others: [] as TaggedDigest[],
     }));
+    const packed = new Uint8Array(5 + people.length * 32);
+    people.forEach((p, i) => {
+      packed.set(p.primary, 5 + i * 32);
+    });
     const f = new ListFingerprint(scope);
-    const view = new Uint8Array(32);
-    for (const p of people) {
-      view.set(p.primary);
-      f.add(view, { kind: 'email', digest: view });
-    }
+    f.primaries(packed, 5, people.length);
     expect(f.value()).toBe(reference(people));
-    // A value taken midway does not disturb the rest.
+    // A value taken midway does not disturb the rest; calls of 1, 700 and 599 digests.
     const g = new ListFingerprint(scope);
-    people.slice(0, 700).forEach((p) => g.add(p.primary, { kind: 'email', digest: p.primary }));
-    expect(g.value()).toBe(reference(people.slice(0, 700)));
-    people.slice(700).forEach((p) => g.add(p.primary, { kind: 'email', digest: p.primary }));
+    g.primaries(packed, 5, 1);
+    g.primaries(packed, 5 + 32, 700);
+    expect(g.value()).toBe(reference(people.slice(0, 701)));
+    g.primaries(packed, 5 + 701 * 32, people.length - 701);
     expect(g.value()).toBe(reference(people));
   });
 
   it('differs by scope', () => {
     const p = [{ primary: new Uint8Array(32).fill(3), others: [] as TaggedDigest[] }];
     const other = new ListFingerprint(new Uint8Array(32).fill(9));
-    other.add(p[0]?.primary as Uint8Array, { kind: 'email', digest: p[0]?.primary as Uint8Array });
+    other.primaries(p[0]?.primary as Uint8Array, 0, 1);
     expect(other.value()).not.toBe(fingerprint(p));
   });
 });

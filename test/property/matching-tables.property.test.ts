@@ -27,6 +27,7 @@ import {
   mergeRuns,
 } from '../../shared/domain/matching/matched-people.ts';
 import type { AudienceKeyer, AudienceStore } from '../../shared/domain/ports.ts';
+import { recordingSink } from '../support/people-sink.ts';
 
 const digest = fc.uint8Array({ minLength: 32, maxLength: 32 });
 /** Digests drawn from a small pool, so duplicates are frequent. */
@@ -352,7 +353,7 @@ describe('binary lookups and keys', () => {
               store: s,
               keyer: k,
               batchSize,
-              onPerson: (primary, id) => into.push(`${hex(primary)}:${id.kind}:${hex(id.digest)}`),
+              peopleSink: recordingSink(into),
             });
           const fast = await run(keyer, store, seen[0] as string[]);
           const plain = await run(stringKeyer, stringStore, seen[1] as string[]);

@@ -3,7 +3,7 @@
  * reads them: whatever the people (one identifier or several, of any kind) and however the file is
  * cut into chunks (at any byte, at any alignment in memory), `shardBlocks` gives back the people in
  * order, and `matchShard` over the blocks, in reused shard tables, gives the tally, run and
- * `onPerson` calls of `matchShard` over the people themselves. A broken file fails by its offset.
+ * people-sink calls of `matchShard` over the people themselves. A broken file fails by its offset.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -24,6 +24,7 @@ import {
   shardBlocks,
 } from '../../shared/domain/matching/shard-file.ts';
 import { IDENTIFIER_KINDS, type IdentifierKind } from '../../shared/domain/model.ts';
+import { recordingSink } from '../support/people-sink.ts';
 
 const digest = fc.uint8Array({ minLength: 32, maxLength: 32 });
 const kind = fc.constantFrom<IdentifierKind>(...IDENTIFIER_KINDS);
@@ -207,7 +208,7 @@ describe('matchShard over shard files', () => {
   const keyer = hmacKeyer({ current: 'k1', keys: new Map([['k1', new Uint8Array(32).fill(5)]]) });
   const segmentIds = ['s1', 's2', 's3', 's4'];
 
-  it('gives the tally, run and onPerson calls of the people themselves, in reused tables', async () => {
+  it('gives the tally, run and people-sink calls of the people themselves, in reused tables', async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.array(digest, { minLength: 1, maxLength: 30 }).chain((pool) =>
@@ -235,16 +236,13 @@ describe('matchShard over shard files', () => {
           const tables = new ShardTables();
           for (const shard of partitionPeople(people, 4)) {
             const seen: string[][] = [[], []];
-            const onPerson =
-              (into: string[]) => (primary: Uint8Array, id: { kind: string; digest: Uint8Array }) =>
-                into.push(`${hex(primary)}:${id.kind}:${hex(id.digest)}`);
             const plain = await matchShard({
               people: shard,
               snapshot,
               store,
               keyer,
               batchSize,
-              onPerson: onPerson(seen[0] as string[]),
+              peopleSink: recordingSink(seen[0] as string[]),
             });
             const file = fileOf(shard, capacity);
             const fromFile = await matchShard({
@@ -260,7 +258,7 @@ describe('matchShard over shard files', () => {
               keyer,
               batchSize,
               tables,
-              onPerson: onPerson(seen[1] as string[]),
+              peopleSink: recordingSink(seen[1] as string[]),
             });
             expect(fromFile).toEqual(plain);
             expect(seen[1]).toEqual(seen[0]);

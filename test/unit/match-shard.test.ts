@@ -15,6 +15,7 @@ import {
 import { encodeRun, mergeRuns } from '../../shared/domain/matching/matched-people.ts';
 import type { AudienceSnapshot } from '../../shared/domain/model.ts';
 import type { AudienceStore } from '../../shared/domain/ports.ts';
+import { recordingSink } from '../support/people-sink.ts';
 
 const pepper = new Uint8Array(32).fill(7);
 const keyer = createPortableKeyer('k1', pepper);
@@ -286,7 +287,7 @@ describe('people with several identifiers', () => {
     }
   });
 
-  it('calls onPerson once per distinct (primary, identifier) pair, whatever the order and duplicates', async () => {
+  it('tells the people sink each distinct primary and (primary, identifier) pair once, whatever the order and duplicates', async () => {
     const store = peopleStore();
     const snapshot = await snapshotOf(store, 'p2');
     const seen = async (list: ListPerson[]) => {
@@ -296,7 +297,7 @@ describe('people with several identifiers', () => {
         snapshot,
         store,
         keyer,
-        onPerson: (primary, id) => out.push(`${primary[0]}/${id.kind}/${id.digest[0]}`),
+        peopleSink: recordingSink(out),
       });
       return out.sort();
     };

@@ -91,11 +91,10 @@ export interface MatchShardOptions {
   /** Called after each lookup completes; cheap to ignore. */
   onProgress?: (progress: MatchShardProgress) => void;
   /**
-   * Called once per distinct pair of a list person's primary identifier and one of its identifiers
-   * (the primary itself included, first): what a list fingerprint sums, independent of row order,
-   * duplicates and shards.
+   * Told the shard's distinct list people: what a list fingerprint sums, independent of row order,
+   * duplicates and shards (see PeopleSink).
    */
-  onPerson?: (primary: Uint8Array, id: TaggedDigest) => void;
+  peopleSink?: PeopleSink;
   /**
    * The partner's membership filter (shared/domain/audiences/membership-filter.ts): false when the
    * partner surely does not hold the keyed value, so it is not looked up. Never changes a result.
@@ -105,6 +104,18 @@ export interface MatchShardOptions {
   phases?: MatchPhases;
   /** Tables to match in, left by the previous shard matched in this process (see ShardTables). */
   tables?: ShardTables;
+}
+
+/**
+ * What a list fingerprint is told of a shard's distinct list people: each distinct primary
+ * identifier once, and each distinct (primary identifier, further identifier) pair once. The
+ * digests are views, valid during the call only.
+ */
+export interface PeopleSink {
+  /** `count` distinct primary identifiers' digests, back to back in `digests` from byte `from`. */
+  primaries(digests: Uint8Array, from: number, count: number): void;
+  /** A person's further identifier `id` (of its primary identifier `primary`), once per distinct pair. */
+  pair(primary: Uint8Array, id: TaggedDigest): void;
 }
 
 /**
@@ -164,7 +175,7 @@ const isSyncIterable = <T>(x: AsyncIterable<T> | Iterable<T>): x is Iterable<T> 
 const byId = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 export async function matchShard(options: MatchShardOptions): Promise<ShardMatch> {
-  const { snapshot, store, keyer, onProgress, onPerson, phases } = options;
+  const { snapshot, store, keyer, onProgress, peopleSink, phases } = options;
   const clock = phases ? () => performance.now() : () => 0;
   const batchSize = positiveInt(options.batchSize ?? DEFAULT_BATCH_SIZE, 'batchSize');
   const concurrency = positiveInt(options.concurrency ?? DEFAULT_CONCURRENCY, 'concurrency');
@@ -181,7 +192,7 @@ export async function matchShard(options: MatchShardOptions): Promise<ShardMatch
   /** Per digest number: PRIMARY, and the kinds its person holds when it is a primary. */
   let flags = new Uint8Array(1024);
   let distinct = 0;
-  /** Distinct (primary, kind, other identifier) triples, for `onPerson`. */
+  /** Distinct (primary, kind, other identifier) triples, for `peopleSink`. */
   const pairs = new Set<string>();
   const listByKind = emptyByKind();
   /** Matched partner people, by person key. */
@@ -298,34 +309,21 @@ export async function matchShard(options: MatchShardOptions): Promise<ShardMatch
   };
 
   /** Takes one list person; true when the lookups in flight are at the limit. */
-  // The list person being read: its primary identifier's number and digest.
+  // The list person being read: its primary identifier's number.
   let primary = -1;
-  let primaryDigest: Uint8Array | undefined;
   /** Takes one identifier of the current person (its primary first). */
-  const takeId = (
-    digest: Uint8Array,
-    kind: IdentifierKind,
-    kindIndex: number,
-    id: TaggedDigest | undefined,
-  ): void => {
+  const takeId = (digest: Uint8Array, kind: IdentifierKind, kindIndex: number): void => {
     if (!(digest instanceof Uint8Array) || digest.length !== DIGEST_BYTES) {
       throw new DomainError('invalid-digest', `Digest ${read} of the shard is not ${DIGEST_BYTES} bytes.`);
     }
     const before = digests.size;
-    takeNumbered(digests.add(digest, 0), before, digest, kind, kindIndex, id);
+    takeNumbered(digests.add(digest, 0), before, kind, kindIndex);
   };
   /**
    * Takes identifier number `n` of the digest table (new when `n === before`, the size before it
-   * was added) for the current person. `digest` is its bytes, needed only by `onPerson`.
+   * was added) for the current person.
    */
-  const takeNumbered = (
-    n: number,
-    before: number,
-    digest: Uint8Array | undefined,
-    kind: IdentifierKind,
-    kindIndex: number,
-    id: TaggedDigest | undefined,
-  ): void => {
+  const takeNumbered = (n: number, before: number, kind: IdentifierKind, kindIndex: number): void => {
     if (n === before) {
       if (n >= flags.length) {
         const grown = new Uint8Array(flags.length * 2);
@@ -341,17 +339,15 @@ export async function matchShard(options: MatchShardOptions): Promise<ShardMatch
     }
     if (primary === -1) {
       primary = n;
-      primaryDigest = digest;
       if (((flags[n] as number) & PRIMARY) === 0) {
         flags[n] = (flags[n] as number) | PRIMARY;
         distinct++;
-        if (onPerson && digest) onPerson(digest, id ?? { kind, digest });
       }
-    } else if (onPerson && digest) {
+    } else if (peopleSink) {
       const pair = `${primary},${kindIndex},${n}`;
       if (!pairs.has(pair)) {
         pairs.add(pair);
-        onPerson(primaryDigest as Uint8Array, id ?? { kind, digest });
+        peopleSink.pair(digests.digestAt(primary), { kind, digest: digests.digestAt(n) });
       }
     }
     const kindFlag = holdsKind(kindIndex);
@@ -373,7 +369,7 @@ export async function matchShard(options: MatchShardOptions): Promise<ShardMatch
   const takePerson = (person: ListPerson): boolean => {
     read++;
     primary = -1;
-    for (const id of person) takeId(id.digest, id.kind, KIND_INDEX.get(id.kind) ?? 0, id);
+    for (const id of person) takeId(id.digest, id.kind, KIND_INDEX.get(id.kind) ?? 0);
     return personDone();
   };
   const digestKind = options.kind ?? 'email';
@@ -381,7 +377,7 @@ export async function matchShard(options: MatchShardOptions): Promise<ShardMatch
   const takeDigest = (digest: Uint8Array): boolean => {
     read++;
     primary = -1;
-    takeId(digest, digestKind, digestKindIndex, undefined);
+    takeId(digest, digestKind, digestKindIndex);
     return personDone();
   };
 
@@ -407,9 +403,7 @@ export async function matchShard(options: MatchShardOptions): Promise<ShardMatch
         const n = numbers[i] as number;
         // New digests are numbered in order: n is new when it is the next number.
         const before = n === next ? next++ : -1;
-        const at = (first + i) * DIGEST_BYTES;
-        const digest = onPerson ? bytes.subarray(at, at + DIGEST_BYTES) : undefined;
-        takeNumbered(n, before, digest, kind, kindIndex, undefined);
+        takeNumbered(n, before, kind, kindIndex);
         if (personDone()) await waitForRoom();
       }
     }
@@ -437,14 +431,7 @@ export async function matchShard(options: MatchShardOptions): Promise<ShardMatch
           );
         const before = digests.size;
         const n = digests.add(bytes, o + 1);
-        takeNumbered(
-          n,
-          before,
-          onPerson ? bytes.subarray(o + 1, o + ID_BYTES) : undefined,
-          kind,
-          kindIndex,
-          undefined,
-        );
+        takeNumbered(n, before, kind, kindIndex);
       }
       at += 1 + ids * ID_BYTES;
       if (personDone()) await waitForRoom();
@@ -486,6 +473,20 @@ export async function matchShard(options: MatchShardOptions): Promise<ShardMatch
   try {
     await Promise.all(inFlight);
     throwIfFailed();
+    // The distinct primaries to the sink, read in place from the digest table, runs at a time.
+    if (peopleSink) {
+      const table = digests.buffer;
+      for (let n = 0, size = digests.size; n < size; ) {
+        if (((flags[n] as number) & PRIMARY) === 0) {
+          n++;
+          continue;
+        }
+        let end = n + 1;
+        while (end < size && ((flags[end] as number) & PRIMARY) !== 0) end++;
+        peopleSink.primaries(table, n * DIGEST_BYTES, end - n);
+        n = end;
+      }
+    }
     const t0 = clock();
     const { counts, run } = matchedPeople.finish(snapshot.segments.length);
     if (phases) phases.run += clock() - t0;

@@ -12,12 +12,12 @@
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 import { createPrefixedDigestHash, type DigestHmac } from '../matching/digest-hmac.ts';
-import type { TaggedDigest } from '../matching/match-shard.ts';
+import type { PeopleSink, TaggedDigest } from '../matching/match-shard.ts';
 import { KIND_TAGS } from '../model.ts';
 
 const MASK = (1n << 64n) - 1n;
 const DIGEST_BYTES = 32;
-/** Primary identifiers keyed per batch. */
+/** Primary identifiers hashed per call of the batch hash. */
 const BATCH = 512;
 const TWO_32 = 2 ** 32;
 
@@ -29,52 +29,44 @@ export function combineFingerprints(fingerprints: Iterable<string>): string {
 }
 
 /** The running fingerprint of one shard's people (or a whole list's). */
-export class ListFingerprint {
-  private readonly hmac: DigestHmac;
-  private readonly pending = new Uint8Array(BATCH * DIGEST_BYTES);
+export class ListFingerprint implements PeopleSink {
+  private readonly hash: DigestHmac;
   private readonly keyed = new Uint8Array(BATCH * DIGEST_BYTES);
-  private pendingCount = 0;
-  private readonly pair: Uint8Array;
+  private readonly pairInput: Uint8Array;
   /** The sum modulo 2^64 as two 32-bit halves. */
   private high = 0;
   private low = 0;
 
   constructor(scope: Uint8Array) {
     if (scope.length !== DIGEST_BYTES) throw new RangeError('a fingerprint scope is 32 bytes');
-    this.hmac = createPrefixedDigestHash(scope);
-    this.pair = new Uint8Array(DIGEST_BYTES + 2 * DIGEST_BYTES + 1);
-    this.pair.set(scope);
+    this.hash = createPrefixedDigestHash(scope);
+    this.pairInput = new Uint8Array(DIGEST_BYTES + 2 * DIGEST_BYTES + 1);
+    this.pairInput.set(scope);
   }
 
-  /**
-   * Adds one distinct (primary identifier, identifier) pair of a person, the primary itself first
-   * (matchShard's `onPerson`). `primary` may be a view that changes after the call: it is copied.
-   */
-  readonly add = (primary: Uint8Array, id: TaggedDigest): void => {
-    if (id.digest === primary) {
-      this.pending.set(primary, this.pendingCount * DIGEST_BYTES);
-      if (++this.pendingCount === BATCH) this.flush();
-      return;
+  /** Adds distinct primary identifiers: `count` digests back to back in `digests` from `from`. */
+  primaries(digests: Uint8Array, from: number, count: number): void {
+    const keyed = this.keyed;
+    for (let done = 0; done < count; ) {
+      const n = Math.min(BATCH, count - done);
+      this.hash.keyInto(digests, from + done * DIGEST_BYTES, n, keyed, 0);
+      for (let i = 0; i < n; i++) this.addLeading(keyed, i * DIGEST_BYTES);
+      done += n;
     }
-    const pair = this.pair;
+  }
+
+  /** Adds a distinct pair of a person's primary identifier and a further identifier of it. */
+  pair(primary: Uint8Array, id: TaggedDigest): void {
+    const pair = this.pairInput;
     pair.set(primary, DIGEST_BYTES);
     pair[2 * DIGEST_BYTES] = KIND_TAGS[id.kind].charCodeAt(0);
     pair.set(id.digest, 2 * DIGEST_BYTES + 1);
     this.addLeading(sha256(pair), 0);
-  };
+  }
 
   /** The fingerprint so far: 16 hex characters. */
   value(): string {
-    this.flush();
     return (BigInt(this.high) * BigInt(TWO_32) + BigInt(this.low)).toString(16).padStart(16, '0');
-  }
-
-  private flush(): void {
-    const n = this.pendingCount;
-    if (n === 0) return;
-    this.hmac.keyInto(this.pending, 0, n, this.keyed, 0);
-    for (let i = 0; i < n; i++) this.addLeading(this.keyed, i * DIGEST_BYTES);
-    this.pendingCount = 0;
   }
 
   /** Adds the big-endian 64-bit number at `bytes[at..at+8]`. */
