@@ -47,6 +47,9 @@ export const HOUSE_ESBUILD_OPTIONS = {
   target: 'node22',
   minify: true,
   sourcemap: true,
+  // Stack traces need the map's positions, not the sources: a map without them is a fraction of
+  // the size, so --enable-source-maps parses less at every cold start (and holds ~12 MB less).
+  sourcesContent: false,
   mainFields: ['module', 'main'],
   banner: { js: ESM_REQUIRE_BANNER },
   charset: 'utf8',
@@ -160,6 +163,7 @@ export class HouseFunction extends nodejs.NodejsFunction {
         minify: HOUSE_ESBUILD_OPTIONS.minify,
         sourceMap: HOUSE_ESBUILD_OPTIONS.sourcemap,
         sourceMapMode: nodejs.SourceMapMode.EXTERNAL,
+        sourcesContent: HOUSE_ESBUILD_OPTIONS.sourcesContent,
         mainFields: [...HOUSE_ESBUILD_OPTIONS.mainFields],
         banner: ESM_REQUIRE_BANNER,
         charset: nodejs.Charset.UTF8,
