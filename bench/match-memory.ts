@@ -593,3 +593,13 @@ export async function benchMatchMemory(options: { quick?: boolean } = {}): Promi
   );
   return { rows, checks, notes };
 }
+
+// Run alone (npm run bench runs it so, in a fresh process): prints its BenchOutput as the last line.
+if (import.meta.url === `file://${process.argv[1]}`) {
+  benchMatchMemory({ quick: process.argv.includes('--quick') })
+    .then((out) => process.stdout.write(`\n${JSON.stringify(out)}\n`, () => process.exit(0)))
+    .catch((error: unknown) => {
+      process.stderr.write(`match-memory failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+      process.exit(1);
+    });
+}

@@ -164,7 +164,7 @@ export async function benchMemory10m(
       ),
     ];
     const notes = [
-      `memory-10m: the child runs the real splitMatch and matchOneShard (shared/use-cases/match-pipeline.ts) with a file-backed ObjectStore instead of S3 (so no lib-storage part buffers: in AWS add up to 4 x 8 MiB per shard upload), a stub job store and a MemoryAudienceStore instead of DynamoDB; shards run one after another in the same process. List: ${human(rows)} rows, ${listMb} MB.`,
+      `memory-10m: the child runs the real splitMatch and matchOneShard (shared/use-cases/match-pipeline.ts) with a file-backed ObjectStore instead of S3 (so no lib-storage part buffers: in AWS add up to 2 x 5 MiB per shard upload), a stub job store and a MemoryAudienceStore instead of DynamoDB; shards run one after another in the same process. List: ${human(rows)} rows, ${listMb} MB.`,
     ];
     return { rows: reportRows, checks, notes, measurements };
   } finally {

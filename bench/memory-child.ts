@@ -6,7 +6,7 @@
  *   node --import tsx bench/memory-child.ts --root DIR --members N [--shards 16] [--split-only]
  *
  * The steps are the product's own: `splitMatch` (openList with the hash classifier, the list
- * summary, shardOf, shard files) and `matchOneShard` (digestsOf, matchShard with the node HMAC
+ * summary, shardOf, shard files) and `matchOneShard` (shardBlocks, matchShard with the node HMAC
  * keyer) from shared/use-cases/match-pipeline.ts, then `reduceTallies`. Their context is minimal:
  * S3 is replaced by a file-backed ObjectStore under DIR (streams in, streams out: no buffering
  * beyond the stream's), the job store by an in-memory stub, and the partner's audiences by a

@@ -205,7 +205,12 @@ export async function main(argv: readonly string[]): Promise<number> {
           out = await bundles();
           break;
         case 'match-memory':
-          out = await (await import('./match-memory.ts')).benchMatchMemory({ quick: args.quick });
+          // In a fresh process: the heap the benches before it leave would slow its GCs.
+          out = await (await import('./child-run.ts')).runBenchChild<BenchOutput>(
+            'match-memory.ts',
+            args.quick ? ['--quick'] : [],
+            { heapMb: null },
+          );
           break;
         case 'dynamodb-batch': {
           const r = await (await import('./dynamodb-batch.ts')).benchDynamoBatch({ quick: args.quick });

@@ -22,6 +22,7 @@ import type { EmbeddedStack } from '../../local/embedded-stack.ts';
 import { personEmail } from '../../local/synthetic-data.ts';
 import type { ObjectStore } from '../../shared/domain/ports.ts';
 import type { Role } from '../../shared/domain/principal.ts';
+import type { UseCaseContext } from '../../shared/use-cases/context.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Stack
@@ -70,6 +71,23 @@ export async function startTestStack(env: Record<string, string> = {}): Promise<
       await rm(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * A stack for driving a partner ingest through its own seams (issue #9's tests): noise off, small
+ * minimums, 4 shards, and a use-case context whose partner drops bucket is the results bucket:
+ * no upload trigger there, so no S3 event races the test's own ingest.
+ */
+export async function startIngestStack(): Promise<{ stack: TestStack; ctx: UseCaseContext }> {
+  const stack = await startTestStack({
+    UNSAFE_NOISE_OFF_FOR_TESTS: 'true',
+    MIN_LIST_SIZE: '100',
+    MIN_SEGMENT_SIZE: '20',
+    SHARD_COUNT: '4',
+  });
+  const { useCaseContext } = await import('../../shared/adapters/runtime.ts');
+  const real = useCaseContext();
+  return { stack, ctx: { ...real, buckets: { ...real.buckets, partnerDrops: real.buckets.results } } };
 }
 
 /** Keys under a prefix of one of the stack's buckets (by its env name, e.g. UPLOADS_BUCKET). */

@@ -11,8 +11,8 @@
  * - the row limit counts the whole file;
  * - a drop replaced while its ranges are read fails the ingest instead of mixing two files.
  *
- * Drops are put in the results bucket (no upload trigger there), so no S3 event races the test's
- * own ingest.
+ * Drops are put in the results bucket (startIngestStack), so no S3 event races the test's own
+ * ingest.
  */
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -27,7 +27,7 @@ import {
   runIngestStep,
 } from '../../shared/use-cases/ingest-audience.ts';
 import { ingestDeps } from '../../shared/use-cases/partners.ts';
-import { http, memberHash, objectsUnder, startTestStack, type TestStack } from './helpers.ts';
+import { http, memberHash, objectsUnder, startIngestStack, type TestStack } from './helpers.ts';
 
 let t: TestStack;
 let ctx: UseCaseContext;
@@ -35,15 +35,7 @@ let ctx: UseCaseContext;
 const SLOW = 300_000;
 
 beforeAll(async () => {
-  t = await startTestStack({
-    UNSAFE_NOISE_OFF_FOR_TESTS: 'true',
-    MIN_LIST_SIZE: '100',
-    MIN_SEGMENT_SIZE: '20',
-    SHARD_COUNT: '4',
-  });
-  const { useCaseContext } = await import('../../shared/adapters/runtime.ts');
-  const real = useCaseContext();
-  ctx = { ...real, buckets: { ...real.buckets, partnerDrops: real.buckets.results } };
+  ({ stack: t, ctx } = await startIngestStack());
 });
 
 afterAll(async () => {

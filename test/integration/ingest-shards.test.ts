@@ -16,15 +16,14 @@
  * - A step that runs longer than the lock's lifetime renews it as it goes, and stops when another
  *   ingest took it.
  *
- * Drops are put in the results bucket (no upload trigger there), so no S3 event races the test's
- * own ingest.
+ * Drops are put in the results bucket (startIngestStack), so no S3 event races the test's own
+ * ingest.
  */
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runMatch } from '../../cli/flows.ts';
 import { personEmail } from '../../local/synthetic-data.ts';
 import { awsClients } from '../../shared/adapters/aws-clients.ts';
-import { useCaseContext } from '../../shared/adapters/runtime.ts';
 import { currentTokens } from '../../shared/domain/audiences/membership.ts';
 import type { AudienceUploadRecord } from '../../shared/domain/jobs.ts';
 import type { PartnerCatalog } from '../../shared/domain/model.ts';
@@ -48,7 +47,7 @@ import {
   partnerCsv,
   range,
   type SeedSegment,
-  startTestStack,
+  startIngestStack,
   type TestStack,
 } from './helpers.ts';
 
@@ -58,14 +57,7 @@ let ctx: UseCaseContext;
 const SLOW = 300_000;
 
 beforeAll(async () => {
-  t = await startTestStack({
-    UNSAFE_NOISE_OFF_FOR_TESTS: 'true',
-    MIN_LIST_SIZE: '100',
-    MIN_SEGMENT_SIZE: '20',
-    SHARD_COUNT: '4',
-  });
-  const real = useCaseContext();
-  ctx = { ...real, buckets: { ...real.buckets, partnerDrops: real.buckets.results } };
+  ({ stack: t, ctx } = await startIngestStack());
 });
 
 afterAll(async () => {
