@@ -121,26 +121,7 @@ export function createDigestHmac(key: Uint8Array, simd = true): DigestHmac {
     throw new RangeError('digest HMAC: a key longer than 64 bytes must be hashed first');
   const inner = padStateFor(key, 0x36);
   const outer = padStateFor(key, 0x5c);
-  const w = new Int32Array(64);
-  const hashed = new Int32Array(8);
-  const lanes = simd ? simdHmac(inner, outer) : undefined;
-  return {
-    keyInto(digests, from, count, out, at) {
-      if (lanes && count > 1) {
-        lanes(digests, from, count, out, at);
-        return;
-      }
-      for (let n = 0; n < count; n++) {
-        readDigest(digests, from + n * HMAC_BYTES, w);
-        padTail(w);
-        compress(inner, w, hashed);
-        for (let i = 0; i < 8; i++) w[i] = hashed[i] as number;
-        padTail(w);
-        compress(outer, w, hashed);
-        writeDigest(hashed, out, at + n * HMAC_BYTES);
-      }
-    },
-  };
+  return batchHash([inner, outer], simd ? simdHmac(inner, outer) : undefined);
 }
 
 /**
@@ -152,9 +133,22 @@ export function createDigestHmac(key: Uint8Array, simd = true): DigestHmac {
 export function createPrefixedDigestHash(key: Uint8Array, simd = true): DigestHmac {
   if (key.length > BLOCK_BYTES) throw new RangeError('prefixed digest hash: a key is at most 64 bytes');
   const state = padStateFor(key, 0x00);
+  return batchHash([state], simd ? simdPrefixed(state) : undefined);
+}
+
+/**
+ * Hashes 32-byte digests in passes: each pass compresses one block (the digest, or the pass
+ * before's hash, then padding) from its state; `lanes` does the same four at a time, when given,
+ * for batches of two or more.
+ */
+function batchHash(
+  passes: readonly Int32Array[],
+  lanes:
+    | ((digests: Uint8Array, from: number, count: number, out: Uint8Array, at: number) => void)
+    | undefined,
+): DigestHmac {
   const w = new Int32Array(64);
   const hashed = new Int32Array(8);
-  const lanes = simd ? simdPrefixed(state) : undefined;
   return {
     keyInto(digests, from, count, out, at) {
       if (lanes && count > 1) {
@@ -163,8 +157,11 @@ export function createPrefixedDigestHash(key: Uint8Array, simd = true): DigestHm
       }
       for (let n = 0; n < count; n++) {
         readDigest(digests, from + n * HMAC_BYTES, w);
-        padTail(w);
-        compress(state, w, hashed);
+        for (let pass = 0; pass < passes.length; pass++) {
+          if (pass > 0) for (let i = 0; i < 8; i++) w[i] = hashed[i] as number;
+          padTail(w);
+          compress(passes[pass] as Int32Array, w, hashed);
+        }
         writeDigest(hashed, out, at + n * HMAC_BYTES);
       }
     },
