@@ -269,7 +269,7 @@ describe('matchShard over shard files', () => {
     );
   });
 
-  it('refuses people records that are broken, and tables already matching a shard', async () => {
+  it('refuses singles and people records that are broken, and tables already matching a shard', async () => {
     const store = new MemoryAudienceStore();
     store.putSegment('p', { segmentId: 's1', name: 's1', description: '' }, [keyer.key(new Uint8Array(32))]);
     const snapshot = await store.snapshot('p');
@@ -284,6 +284,9 @@ describe('matchShard over shard files', () => {
       await expect(matchShard({ blocks: bad, snapshot, store, keyer })).rejects.toThrow(
         /identifiers or ends past its block|unknown identifier kind/,
       );
+    await expect(
+      matchShard({ blocks: [{ kind: 'email', singles: new Uint8Array(33) }], snapshot, store, keyer }),
+    ).rejects.toThrow(/not a whole number of 32-byte digests/);
     const tables = new ShardTables();
     const slow = matchShard({
       digests: (async function* () {

@@ -383,6 +383,11 @@ export async function matchShard(options: MatchShardOptions): Promise<ShardMatch
 
   /** Takes digests back to back (a singles block), each a list person of kind `kind`. */
   const takePacked = async (bytes: Uint8Array, kind: IdentifierKind): Promise<void> => {
+    if (bytes.length % DIGEST_BYTES !== 0)
+      throw new DomainError(
+        'invalid-digest',
+        `A singles block of the shard is not a whole number of ${DIGEST_BYTES}-byte digests.`,
+      );
     const kindIndex = KIND_INDEX.get(kind) ?? 0;
     // Aligned bytes are read as words (an Int32Array over them); others byte by byte.
     const words =
